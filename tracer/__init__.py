@@ -1,0 +1,1 @@
+"""synack's tracer half: isolated hosts, scenarios, the sniffer, socket-call recording."""

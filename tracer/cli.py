@@ -1,0 +1,57 @@
+"""The `synack` command: one parser, one small module per subcommand.
+
+Each command module defines `register(subparsers)`, which adds its parser and
+sets `run=` to a function taking the parsed args and returning an exit status.
+Modules import their heavy dependencies (scapy, matplotlib) inside `run`, so
+`synack --help` and every command stay quick to start.  The viz commands live
+in viz/ and work without the tracer half (no namespaces needed).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from viz.errors import SynackError
+
+# Order is the order of `synack --help`.
+COMMANDS = [
+    "tracer.commands.demo",
+    "tracer.commands.trace",
+    "tracer.commands.scenarios",
+    "viz.commands.analyze",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synack",
+        description="Trace socket programs in isolated hosts and draw textbook figures "
+        "(ladders, layers, graphs) from the captures.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except SynackError as exc:
+        print(f"synack: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("synack: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Figures for print and slides: themes, sizes, and deterministic saving.
+
+Every renderer builds a `matplotlib.figure.Figure` without pyplot (no global
+state, no display) and saves it through `save`, which pins what would
+otherwise vary between runs: the SVG hash salt, the creation date, the
+producer string.  Same figure, same bytes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from viz.errors import SynackError
+
+FORMATS = ("svg", "pdf", "png", "pgf")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours are a second cue only: every figure must read in greyscale."""
+
+    name: str
+    background: str
+    foreground: str
+    muted: str  # lifelines, rulers, secondary text
+    data: str  # data segments (also drawn bolder)
+    control: str  # control segments (SYN, ACK, FIN)
+    alert: str  # RST, lost segments, analysis tags
+    accent: str  # states, socket calls
+    fills: tuple[str, ...]  # layer fills, light to dark, distinct in greyscale
+
+
+THEMES = {
+    "light": Theme("light", "white", "#111111", "#777777", "#0b4f9c", "#333333", "#b00020",
+                   "#1b6e3a", ("#ffffff", "#e8eef8", "#cfdcef", "#b3c7e6", "#97b1dc", "#7b9bd2")),
+    "print": Theme("print", "white", "black", "#555555", "black", "#333333", "black",
+                   "#222222", ("#ffffff", "#eeeeee", "#dddddd", "#c8c8c8", "#b4b4b4", "#a0a0a0")),
+    "dark": Theme("dark", "#1e1e1e", "#eeeeee", "#999999", "#7fb2ff", "#dddddd", "#ff6b7a",
+                  "#8fd19e", ("#1e1e1e", "#2a3342", "#33415a", "#3d4f72", "#475d8a", "#516ba2")),
+}
+
+# 16:9 slide at 13.33 x 7.5 in; text at 11-14 pt stays legible when projected.
+SLIDE_SIZE = (13.33, 7.5)
+BASE_FONT_SIZE = 12
+
+
+def theme(name: str) -> Theme:
+    try:
+        return THEMES[name]
+    except KeyError:
+        raise SynackError(f"unknown theme {name!r} (choose from {', '.join(THEMES)})") from None
+
+
+def parse_size(text: str) -> tuple[float, float]:
+    """'13.33x7.5' (inches) -> (13.33, 7.5)."""
+    try:
+        w, h = (float(v) for v in text.lower().split("x"))
+        if w <= 0 or h <= 0:
+            raise ValueError
+    except ValueError:
+        raise SynackError(f"--size {text!r}: expected WIDTHxHEIGHT in inches, e.g. 13.33x7.5") from None
+    return w, h
+
+
+def new_figure(size: tuple[float, float] = SLIDE_SIZE, th: Theme = THEMES["light"]):
+    """A pyplot-free Figure with the project's fixed rc settings applied."""
+    import matplotlib
+
+    matplotlib.rcParams.update(_RC)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, facecolor=th.background)
+    return fig
+
+
+_RC = {
+    "svg.fonttype": "none",  # text stays text: searchable, and half the time to write
+    "svg.hashsalt": "synack",
+    "pdf.fonttype": 42,
+    "font.family": "DejaVu Sans",
+    "font.size": BASE_FONT_SIZE,
+    "pgf.rcfonts": False,
+    "path.simplify": False,
+}
+
+
+def output_format(path: str | os.PathLike) -> str:
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise SynackError(f"{path}: unknown output format {fmt!r} (choose from .{', .'.join(FORMATS)})")
+    return fmt
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail before the work starts, not after it."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise SynackError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise SynackError(f"{path}: directory {parent} is not writable")
+
+
+def save(fig, path: str | os.PathLike) -> None:
+    """Write `fig` deterministically, atomically (temp file, then rename)."""
+    import matplotlib
+
+    fmt = output_format(path)
+    check_writable(path)
+    matplotlib.rcParams.update(_RC)
+    if fmt == "pgf":
+        from matplotlib.backends.backend_pgf import FigureCanvasPgf as Canvas
+    elif fmt == "pdf":
+        from matplotlib.backends.backend_pdf import FigureCanvasPdf as Canvas
+    elif fmt == "svg":
+        from matplotlib.backends.backend_svg import FigureCanvasSVG as Canvas
+    else:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg as Canvas
+    Canvas(fig)
+    metadata = {
+        "svg": {"Date": None, "Creator": "synack"},
+        "pdf": {"CreationDate": None, "ModDate": None, "Creator": "synack", "Producer": "synack"},
+        "png": {"Software": "synack"},
+        "pgf": None,
+    }[fmt]
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    try:
+        kwargs = {"format": fmt, "facecolor": fig.get_facecolor()}
+        if metadata is not None:
+            kwargs["metadata"] = metadata
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,205 @@
+"""The analysis model: what every figure and export is drawn from.
+
+Immutable values only; building them is `viz.analysis`'s job, reading them is
+the renderers'.  Nothing here touches files, sockets, clocks or plotting, so a
+renderer can be tested with a hand-made `Analysis`.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Flag(enum.IntFlag):
+    """TCP header flag bits (RFC 9293 §3.1, RFC 3168 for CWR/ECE)."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+
+
+# Header bit order, high to low: the order the JSON export lists flag names.
+FLAG_ORDER = (Flag.CWR, Flag.ECE, Flag.URG, Flag.ACK, Flag.PSH, Flag.RST, Flag.SYN, Flag.FIN)
+
+
+def flag_names(flags: int) -> list[str]:
+    """Names of the set flags in header bit order (analysis-json note 1)."""
+    return [f.name for f in FLAG_ORDER if flags & f]
+
+
+def flag_label(flags: int) -> str:
+    """The textbook spelling used on arrows: "SYN, ACK", "FIN, ACK", "PSH, ACK"."""
+    order = (Flag.SYN, Flag.FIN, Flag.RST, Flag.PSH, Flag.URG, Flag.ACK, Flag.ECE, Flag.CWR)
+    return ", ".join(f.name for f in order if flags & f) or "(none)"
+
+
+class TcpState(enum.Enum):
+    """RFC 9293 §3.3.2 connection states."""
+
+    CLOSED = "CLOSED"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    SYN_RECEIVED = "SYN_RECEIVED"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"
+
+
+class Tag(enum.Enum):
+    """Wireshark's tcp.analysis.* flags, spelled as in analysis-json."""
+
+    RETRANSMISSION = "retransmission"
+    FAST_RETRANSMISSION = "fast_retransmission"
+    SPURIOUS_RETRANSMISSION = "spurious_retransmission"
+    OUT_OF_ORDER = "out_of_order"
+    DUP_ACK = "dup_ack"
+    ZERO_WINDOW = "zero_window"
+    ZERO_WINDOW_PROBE = "zero_window_probe"
+    KEEP_ALIVE = "keep_alive"
+    KEEP_ALIVE_ACK = "keep_alive_ack"
+    WINDOW_UPDATE = "window_update"
+    WINDOW_FULL = "window_full"
+    LOST_SEGMENT = "lost_segment"
+    ACK_LOST_SEGMENT = "ack_lost_segment"
+
+
+@dataclass(frozen=True, slots=True)
+class TcpOptions:
+    """The SYN options a lecture talks about; None where absent."""
+
+    mss: int | None = None
+    wscale: int | None = None
+    sack_perm: bool = False
+    ts_val: int | None = None
+    ts_ecr: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One frame as the analysis sees it; field meanings follow analysis-json.
+
+    `seq`/`ack` are relative (tshark's rule), `seq_raw`/`ack_raw` the header
+    values.  `payload` keeps at most the first bytes of application data, for
+    previews on arrows, not the whole segment.
+    """
+
+    frame: int
+    t: float  # seconds since the first frame
+    ts: float  # absolute capture time (epoch seconds), same clock as socket calls
+    proto: str  # tcp | udp | icmp | icmpv6 | arp | other
+    src: str | None = None
+    dst: str | None = None
+    sport: int | None = None
+    dport: int | None = None
+    stream: int | None = None
+    flags: Flag = Flag(0)
+    seq: int | None = None
+    ack: int | None = None
+    len: int | None = None
+    win: int | None = None
+    analysis: tuple[Tag, ...] = ()
+    seq_raw: int | None = None
+    ack_raw: int | None = None
+    win_raw: int | None = None
+    options: TcpOptions | None = None
+    payload: bytes = b""
+    wire_len: int = 0
+    cap_len: int = 0
+    interface: int = 0
+    comments: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    addr: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.addr}]:{self.port}" if ":" in self.addr else f"{self.addr}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """An endpoint's inferred RFC 9293 state after `frame` (sent or received)."""
+
+    frame: int
+    side: str  # "client" | "server"
+    before: TcpState
+    after: TcpState
+    event: str  # e.g. "send SYN", "recv FIN", "recv ACK of FIN"
+
+
+@dataclass(frozen=True, slots=True)
+class SocketCall:
+    """One socket API call recorded by the tracer, on the capture's clock.
+
+    `frame` is the frame this call explains (e.g. connect -> the SYN), or None.
+    """
+
+    ts: float
+    t: float  # relative to the first frame (may be negative: socket() before any frame)
+    host: str  # "client" | "server" | host name
+    pid: int
+    call: str  # socket, bind, listen, accept, connect, send, sendall, sendto, recv, ...
+    phase: str = "call"  # "call" (entered, may block) | "return"
+    args: str = ""
+    result: str = ""
+    error: str = ""
+    fd: int | None = None
+    frame: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    id: int
+    proto: str  # "tcp" | "udp"
+    client: Endpoint
+    server: Endpoint
+    frames: tuple[int, ...]
+    bytes_c2s: int = 0
+    bytes_s2c: int = 0
+    syn_options: dict[str, TcpOptions] = field(default_factory=dict)  # "client"/"server"
+    states: tuple[StateChange, ...] = ()
+    first_t: float = 0.0
+    last_t: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.proto} {self.client} -> {self.server}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    path: str
+    frames: int
+    link_types: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)  # the tracer's synack-capture/1 metadata, {} otherwise
+    truncated_at: str | None = None  # set when --partial stopped at a bad record
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    capture: CaptureInfo
+    packets: tuple[Packet, ...]
+    streams: tuple[Stream, ...]
+    calls: tuple[SocketCall, ...] = ()
+
+    def stream(self, sid: int, proto: str = "tcp") -> Stream:
+        for s in self.streams:
+            if s.id == sid and s.proto == proto:
+                return s
+        raise KeyError(sid)
+
+    def packet(self, frame: int) -> Packet:
+        return self.packets[frame - 1]
