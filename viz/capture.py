@@ -1,0 +1,439 @@
+"""Streaming reader for pcap and pcapng files, without scapy.
+
+The reader reads the file in large chunks and walks the records with
+precompiled `struct` unpackers, so memory stays flat however long the file is
+and the per-frame cost is a slice and a tuple: the analysis of a million-frame
+lab capture is bounded by decoding, not by reading.  Every way a file can be
+damaged becomes a `SynackError` naming the file and the byte offset (and the
+frame number when a record is at fault); `partial=True` turns a damaged tail
+into `Capture.truncated_at` so the valid prefix can still be analysed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Iterator, NamedTuple
+
+from viz.errors import SynackError
+from viz.linktypes import link_type_name
+
+CHUNK = 1 << 20
+MAX_RECORD = 1 << 28  # 256 MiB: larger than any link-layer frame; bigger means garbage
+DEFAULT_SNAPLEN = 262144  # libpcap's maximum, used when a header says 0
+
+PCAP_MAGIC = {
+    # magic bytes as stored -> (byte order, fraction units per second, record header length)
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000, 16),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000, 16),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000, 16),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000, 16),
+    b"\x34\xcd\xb2\xa1": ("<", 1_000_000, 24),  # Kuznetzov's "modified" pcap
+    b"\xa1\xb2\xcd\x34": (">", 1_000_000, 24),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+SHB_TYPE = 0x0A0D0D0A
+IDB_TYPE, OPB_TYPE, SPB_TYPE, EPB_TYPE = 1, 2, 3, 6
+OPT_COMMENT = 1
+IF_NAME, IF_TSRESOL, IF_TSOFFSET = 2, 9, 14
+META_FIRST_LINE = "synack-capture/1"
+
+
+class RawFrame(NamedTuple):
+    """One captured frame as stored: what the decoder and the analysis start from.
+
+    A NamedTuple (built with tuple.__new__) because it is the cheapest object
+    Python can hand out a million times a second.
+    """
+
+    number: int  # 1-based over all frames of the file
+    ts: float  # epoch seconds
+    linktype: int  # LINKTYPE_ value of its interface
+    data: bytes  # captured bytes (may be shorter than wire_len)
+    wire_len: int  # length on the wire
+    interface: int  # index into Capture.interfaces
+    comments: tuple  # opt_comment strings of the packet block (pcapng)
+
+
+class Interface(NamedTuple):
+    linktype: int
+    name: str | None
+    snaplen: int
+    tsresol: int  # timestamp units per second
+    tsoffset: int = 0  # seconds added to every timestamp (if_tsoffset)
+
+    @property
+    def link_type_name(self) -> str:
+        return link_type_name(self.linktype)
+
+
+_new = tuple.__new__
+
+
+def open_capture(path, partial: bool = False) -> "Capture":
+    """Open a pcap or pcapng file for streaming; raises SynackError if it is not one."""
+    return Capture(path, partial)
+
+
+class Capture:
+    """An open capture file: header facts plus iteration over `RawFrame`s.
+
+    For pcapng, `interfaces`, `link_types` and `section_comments` hold what
+    precedes the first packet block after opening and are complete once the
+    frames have been iterated (interface blocks may appear anywhere).
+    """
+
+    def __init__(self, path, partial: bool = False):
+        self.path = os.fspath(path)
+        self.partial = partial
+        self.interfaces: list[Interface] = []
+        self.section_comments: list[str] = []
+        self.meta: dict = {}
+        self.truncated_at: str | None = None
+        self.frames_read = 0
+        self._iface_at: dict[int, int] = {}  # IDB file offset -> index in interfaces
+        self._shb_seen: set[int] = set()
+        try:
+            self._file = open(self.path, "rb")
+        except OSError as exc:
+            raise SynackError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+        try:
+            self._size = os.fstat(self._file.fileno()).st_size
+            self._open()
+        except BaseException:
+            self._file.close()
+            raise
+
+    # -- context manager -------------------------------------------------
+    def __enter__(self) -> "Capture":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def link_types(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for iface in self.interfaces:
+            name = link_type_name(iface.linktype)
+            if name not in names:
+                names.append(name)
+        return tuple(names)
+
+    @property
+    def format(self) -> str:
+        return self._format
+
+    def _fail(self, offset: int, msg: str, frame: int | None = None) -> None:
+        where = f"frame {frame} at byte {offset}" if frame is not None else f"byte {offset}"
+        raise SynackError(f"{self.path}: {where}: {msg}")
+
+    def _bad_record(self, frame: int, offset: int, msg: str) -> None:
+        """A damaged record: raise, or with partial=True remember where reading stopped."""
+        text = f"frame {frame} at byte {offset}: {msg}"
+        if self.partial:
+            self.truncated_at = text
+            return
+        hint = f" (the {frame - 1} frames before it can be read with --partial)" if frame > 1 else ""
+        raise SynackError(f"{self.path}: {text}{hint}")
+
+    # -- header ------------------------------------------------------------
+    def _open(self) -> None:
+        head = self._file.read(24)
+        if not head:
+            raise SynackError(f"{self.path}: empty file, not a pcap or pcapng capture")
+        magic = head[:4]
+        if magic in PCAP_MAGIC:
+            self._format = "pcap"
+            endian, units, hlen = PCAP_MAGIC[magic]
+            if len(head) < 24:
+                self._fail(len(head), f"truncated pcap file header ({len(head)} of 24 bytes)")
+            major, minor, _zone, _sigfigs, snaplen, network = struct.unpack(endian + "HHiIII", head[4:24])
+            if major != 2:
+                self._fail(4, f"unsupported pcap version {major}.{minor}")
+            linktype = network & 0xFFFF
+            self.interfaces.append(Interface(linktype, None, snaplen, units))
+            self._pcap = (endian, units, hlen)
+            self._start = 24
+        elif magic == PCAPNG_SHB:
+            self._format = "pcapng"
+            self._start = 0
+            self._preread_pcapng()
+        elif magic[:2] == b"\x1f\x8b":
+            raise SynackError(f"{self.path}: gzip-compressed file; decompress it first (gunzip)")
+        else:
+            raise SynackError(
+                f"{self.path}: byte 0: not a pcap or pcapng file (magic {magic.hex()})")
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        self.truncated_at = None
+        self._file.seek(self._start)
+        if self._format == "pcap":
+            return self._iter_pcap()
+        return self._iter_pcapng(False)
+
+    def _preread_pcapng(self) -> None:
+        """Read the blocks before the first packet: interfaces, comments, metadata."""
+        self._file.seek(0)
+        for _ in self._iter_pcapng(True):
+            break
+        if not self._shb_seen:
+            raise SynackError(f"{self.path}: byte 0: truncated pcapng section header")
+
+    # -- pcap --------------------------------------------------------------
+    def _iter_pcap(self) -> Iterator[RawFrame]:
+        endian, units, hlen = self._pcap
+        iface = self.interfaces[0]
+        linktype = iface.linktype
+        snap = iface.snaplen if 0 < iface.snaplen else DEFAULT_SNAPLEN
+        snap = min(snap, MAX_RECORD)
+        unpack = struct.Struct(endian + "IIII" + ("8x" if hlen == 24 else "")).unpack_from
+        scale = 1.0 / units
+        read = self._file.read
+        size = self._size
+        buf = b""
+        base = self._start  # file offset of buf[0]
+        pos = end = 0
+        n = 0
+        comments = ()
+        new = _new
+        Frame = RawFrame
+        while True:
+            if end - pos < hlen:
+                more = read(CHUNK)
+                if more:
+                    buf = buf[pos:] + more
+                    base += pos
+                    pos = 0
+                    end = len(buf)
+                    continue
+                if pos != end:
+                    self._bad_record(n + 1, base + pos,
+                                     f"truncated record header ({end - pos} of {hlen} bytes at end of file)")
+                break
+            sec, frac, incl, orig = unpack(buf, pos)
+            stop = pos + hlen + incl
+            if incl > snap:
+                self._bad_record(n + 1, base + pos,
+                                 f"record length {incl} exceeds snaplen {snap}")
+                break
+            if stop > end:
+                left = size - (base + pos + hlen)
+                if incl > left:
+                    self._bad_record(n + 1, base + pos,
+                                     f"record length {incl} runs past the end of the file "
+                                     f"({max(left, 0)} bytes left)")
+                    break
+                more = read(max(CHUNK, stop - end))
+                if not more:
+                    self._bad_record(n + 1, base + pos, "file shrank while reading")
+                    break
+                buf = buf[pos:] + more
+                base += pos
+                pos = 0
+                end = len(buf)
+                continue
+            n += 1
+            yield new(Frame, (n, sec + frac * scale, linktype, buf[pos + hlen:stop], orig, 0, comments))
+            pos = stop
+        self.frames_read = n
+
+    # -- pcapng ------------------------------------------------------------
+    def _iter_pcapng(self, header_only: bool) -> Iterator[RawFrame]:
+        read = self._file.read
+        size = self._size
+        buf = b""
+        base = 0
+        pos = end = 0
+        n = 0
+        new = _new
+        Frame = RawFrame
+        endian = "<"
+        u2 = struct.Struct("<II").unpack_from
+        u1 = struct.Struct("<I").unpack_from
+        epb = struct.Struct("<IIIII").unpack_from
+        opb = struct.Struct("<HHIIII").unpack_from
+        section: list[tuple] = []  # per-section interface id -> (global index, linktype, snap, scale, offset)
+        last_ts = 0.0
+        while True:
+            if end - pos < 12:
+                more = read(CHUNK)
+                if more:
+                    buf = buf[pos:] + more
+                    base += pos
+                    pos = 0
+                    end = len(buf)
+                    continue
+                if pos != end:
+                    self._bad_block(n + 1, base + pos,
+                                    f"truncated block header ({end - pos} bytes at end of file)",
+                                    header_only)
+                break
+            off = base + pos
+            btype = u1(buf, pos)[0]
+            if btype == SHB_TYPE:
+                bom = buf[pos + 8:pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    endian = ">"
+                else:
+                    self._bad_block(n + 1, off, f"section header with bad byte-order magic {bom.hex()}",
+                                    header_only)
+                    break
+                u2 = struct.Struct(endian + "II").unpack_from
+                u1 = struct.Struct(endian + "I").unpack_from
+                epb = struct.Struct(endian + "IIIII").unpack_from
+                opb = struct.Struct(endian + "HHIIII").unpack_from
+            blen = u2(buf, pos)[1]
+            if blen < 12 or blen % 4:
+                self._bad_block(n + 1, off, f"bad block length {blen} (block type 0x{btype:x})", header_only)
+                break
+            if blen > size - off:
+                self._bad_block(n + 1, off, f"block length {blen} runs past the end of the file "
+                                f"({size - off} bytes left)", header_only)
+                break
+            stop = pos + blen
+            if stop > end:
+                more = read(max(CHUNK, stop - end))
+                if not more:
+                    self._bad_block(n + 1, off, "file shrank while reading", header_only)
+                    break
+                buf = buf[pos:] + more
+                base += pos
+                pos = 0
+                end = len(buf)
+                continue
+            if u1(buf, stop - 4)[0] != blen:
+                self._bad_block(n + 1, off, f"block length {blen} does not match its trailer "
+                                f"{u1(buf, stop - 4)[0]}", header_only)
+                break
+            if btype == EPB_TYPE or btype == OPB_TYPE:
+                if header_only:
+                    return
+                if blen < 32:
+                    self._bad_block(n + 1, off, f"packet block length {blen} too short", False)
+                    break
+                if btype == EPB_TYPE:
+                    iid, th, tl, caplen, orig = epb(buf, pos + 8)
+                else:
+                    iid, _drops, th, tl, caplen, orig = opb(buf, pos + 8)
+                dstart = pos + 28
+                dstop = dstart + caplen
+                if dstop > stop - 4:
+                    self._bad_block(n + 1, off, f"captured length {caplen} exceeds the block "
+                                    f"(length {blen})", False)
+                    break
+                if iid >= len(section):
+                    self._bad_block(n + 1, off, f"packet block refers to interface {iid}, "
+                                    f"but the section defines {len(section)}", False)
+                    break
+                gidx, lt, snap, units, scale, tsoff = section[iid]
+                if caplen > snap:
+                    self._bad_block(n + 1, off, f"record length {caplen} exceeds snaplen {snap}", False)
+                    break
+                ostart = dstart + ((caplen + 3) & ~3)
+                comments = ()
+                if ostart < stop - 4:
+                    comments = tuple(v.decode("utf-8", "replace")
+                                     for code, v in _options(buf, ostart, stop - 4, endian)
+                                     if code == OPT_COMMENT)
+                n += 1
+                stamp = (th << 32) | tl
+                last_ts = stamp // units + (stamp % units) * scale + tsoff
+                yield new(Frame, (n, last_ts, lt, buf[dstart:dstop], orig, gidx, comments))
+            elif btype == SPB_TYPE:
+                if header_only:
+                    return
+                if blen < 16:
+                    self._bad_block(n + 1, off, f"simple packet block length {blen} too short", False)
+                    break
+                if not section:
+                    self._bad_block(n + 1, off, "simple packet block before any interface block", False)
+                    break
+                gidx, lt, snap, _units, _scale, _tsoff = section[0]
+                orig = u1(buf, pos + 8)[0]
+                caplen = min(orig, blen - 16, snap)
+                n += 1
+                yield new(Frame, (n, last_ts, lt, buf[pos + 12:pos + 12 + caplen], orig, gidx, ()))
+            elif btype == IDB_TYPE:
+                if blen < 20:
+                    self._bad_block(n + 1, off, f"interface block length {blen} too short", header_only)
+                    break
+                section.append(self._interface(buf, pos, stop, off, endian))
+            elif btype == SHB_TYPE:
+                if blen < 28:
+                    self._bad_block(n + 1, off, f"section header length {blen} too short", header_only)
+                    break
+                major, minor = struct.unpack_from(endian + "HH", buf, pos + 12)
+                if major != 1:
+                    self._bad_block(n + 1, off, f"unsupported pcapng version {major}.{minor}", header_only)
+                    break
+                section = []
+                if off not in self._shb_seen:
+                    self._shb_seen.add(off)
+                    for code, value in _options(buf, pos + 24, stop - 4, endian):
+                        if code == OPT_COMMENT:
+                            text = value.decode("utf-8", "replace")
+                            self.section_comments.append(text)
+                            if not self.meta:
+                                self.meta = parse_meta(text)
+            # NRB, ISB, DSB, custom and unknown blocks carry nothing a frame needs.
+            pos = stop
+        self.frames_read = n
+
+    def _bad_block(self, frame: int, offset: int, msg: str, header_only: bool) -> None:
+        if header_only and offset == 0:
+            self._fail(offset, msg)
+        if header_only:
+            return  # reported with the frame number when the frames are iterated
+        self._bad_record(frame, offset, msg)
+
+    def _interface(self, buf: bytes, pos: int, stop: int, off: int, endian: str) -> tuple:
+        linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
+        name = None
+        units = 1_000_000
+        tsoffset = 0
+        for code, value in _options(buf, pos + 16, stop - 4, endian):
+            if code == IF_NAME:
+                name = value.decode("utf-8", "replace")
+            elif code == IF_TSRESOL and value:
+                r = value[0]
+                units = 2 ** (r & 0x7F) if r & 0x80 else 10 ** min(r, 30)
+            elif code == IF_TSOFFSET and len(value) == 8:
+                tsoffset = struct.unpack(endian + "q", value)[0]
+        if off not in self._iface_at:
+            self._iface_at[off] = len(self.interfaces)
+            self.interfaces.append(Interface(linktype, name, snaplen, units, tsoffset))
+        snap = min(snaplen, MAX_RECORD) if snaplen else MAX_RECORD  # 0 means no limit
+        return (self._iface_at[off], linktype, snap, units, 1.0 / units, tsoffset)
+
+
+def _options(buf: bytes, pos: int, stop: int, endian: str):
+    """(code, value) pairs of a pcapng option list; stops quietly at a malformed one."""
+    hdr = struct.Struct(endian + "HH").unpack_from
+    while pos + 4 <= stop:
+        code, length = hdr(buf, pos)
+        if code == 0:
+            return
+        vstart = pos + 4
+        vstop = vstart + length
+        if vstop > stop:
+            return
+        yield code, buf[vstart:vstop]
+        pos = vstart + ((length + 3) & ~3)
+
+
+def parse_meta(comment: str) -> dict:
+    """The synack-capture/1 metadata of a section comment, or {} if it is not one."""
+    first, _, rest = comment.partition("\n")
+    if first.strip() != META_FIRST_LINE:
+        return {}
+    try:
+        value = json.loads(rest)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
