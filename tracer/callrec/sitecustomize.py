@@ -1,0 +1,342 @@
+"""Socket-call recorder, loaded by every Python interpreter whose PYTHONPATH holds this folder.
+
+Python imports `sitecustomize` at start-up, before the user's program runs, so
+replacing `socket.socket` here records the calls of unmodified programs, and
+of the standard modules built on it (socketserver, http.server, http.client,
+socket.create_connection).  It is dormant unless SYNACK_CALLS names a file:
+then each call appends one JSON line (the `calls` entries of
+captures/README.md) with a single O_APPEND write, which keeps lines whole
+across threads and forked children without a lock.
+
+The recorder must never change what the program sees: results are returned
+and exceptions re-raised untouched, a failing write is ignored, and the
+record file sits on a high descriptor so the program's own sockets get the
+same fd numbers as without it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _chain_next_sitecustomize() -> None:
+    """Run the sitecustomize this one shadows (Debian's, a virtualenv's), as Python would have."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        from importlib.machinery import PathFinder
+        from importlib.util import module_from_spec
+
+        rest = [p for p in sys.path if os.path.abspath(p or ".") != here]
+        spec = PathFinder.find_spec("sitecustomize", rest)
+        if spec is None or spec.loader is None:
+            return
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - a broken foreign sitecustomize must not stop the program
+        pass
+
+
+def _install(path: str) -> None:
+    import _socket
+    import json
+    import socket as socket_module
+    import time
+    import weakref
+    import atexit
+
+    Original = socket_module.socket
+    host = os.environ.get("SYNACK_HOST", "")
+    state = {"pid": os.getpid(), "fd": -1}
+
+    def open_log() -> int:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            import fcntl
+
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
+        except OSError:
+            return fd
+        os.close(fd)
+        return high
+
+    try:
+        state["fd"] = open_log()
+    except OSError:
+        return  # cannot record: leave the socket module untouched
+
+    def after_fork() -> None:
+        state["pid"] = os.getpid()
+
+    os.register_at_fork(after_in_child=after_fork)
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    now = time.time
+    write = os.write
+
+    def emit(fd, call, phase, args="", result="", error="", ts=None) -> None:
+        try:
+            line = dumps({
+                "ts": now() if ts is None else ts,
+                "host": host,
+                "pid": state["pid"],
+                "fd": fd,
+                "call": call,
+                "phase": phase,
+                "args": args,
+                "result": result,
+                "error": error,
+            }) + "\n"
+            write(state["fd"], line.encode("utf-8", "backslashreplace"))
+        except Exception:  # noqa: BLE001 - recording is best effort, never the program's problem
+            pass
+
+    def short(value, limit=120) -> str:
+        text = value if isinstance(value, str) else repr(value)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    def err(exc: BaseException) -> str:
+        return short(f"{type(exc).__name__}: {exc}", 200)
+
+    names: dict[str, dict[int, str]] = {}
+    # Several protocol families reuse small option numbers (SO_J1939_PROMISC == SO_REUSEADDR):
+    # the names a lecture uses win.
+    preferred = (
+        "SO_REUSEADDR", "SO_REUSEPORT", "SO_KEEPALIVE", "SO_BROADCAST", "SO_LINGER", "SO_RCVBUF",
+        "SO_SNDBUF", "SO_RCVLOWAT", "SO_SNDLOWAT", "SO_RCVTIMEO", "SO_SNDTIMEO", "SO_ERROR",
+        "SO_TYPE", "SO_OOBINLINE", "SO_DEBUG", "SO_DONTROUTE", "SO_BINDTODEVICE", "SO_PRIORITY",
+        "TCP_NODELAY", "TCP_MAXSEG", "TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+        "TCP_QUICKACK", "TCP_USER_TIMEOUT", "IP_TTL", "IP_TOS", "IPV6_V6ONLY", "SHUT_RD", "SHUT_WR",
+        "SHUT_RDWR",
+    )
+
+    def const_name(prefix: str, value) -> str:
+        table = names.get(prefix)
+        if table is None:
+            table = {}
+            for key in preferred + tuple(sorted(dir(_socket))):
+                if key.startswith(prefix) and hasattr(_socket, key):
+                    v = getattr(_socket, key)
+                    if isinstance(v, int) and not isinstance(v, bool):
+                        table.setdefault(v, key)
+            names[prefix] = table
+        return table.get(value, repr(value)) if isinstance(value, int) else repr(value)
+
+    option_prefix = {
+        _socket.SOL_SOCKET: "SO_",
+        _socket.IPPROTO_TCP: "TCP_",
+        _socket.IPPROTO_IP: "IP_",
+        getattr(_socket, "IPPROTO_IPV6", 41): "IPV6_",
+    }
+    level_names = {
+        _socket.SOL_SOCKET: "SOL_SOCKET",
+        _socket.IPPROTO_TCP: "IPPROTO_TCP",
+        _socket.IPPROTO_IP: "IPPROTO_IP",
+        getattr(_socket, "IPPROTO_IPV6", 41): "IPPROTO_IPV6",
+    }
+
+    def option_args(level, optname, rest) -> str:
+        parts = [level_names.get(level, repr(level))]
+        prefix = option_prefix.get(level)
+        parts.append(const_name(prefix, optname) if prefix else repr(optname))
+        parts.extend(short(v, 40) for v in rest)
+        return ", ".join(parts)
+
+    def eof_or_count(sock, n: int) -> str:
+        return "b''" if n == 0 and sock.type == _socket.SOCK_STREAM else str(n)
+
+    live = weakref.WeakSet()
+
+    class socket(Original):  # noqa: N801 - keeps the name and repr of the class it replaces
+        """socket.socket with every call recorded; behaviour unchanged."""
+
+        def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+            super().__init__(family, type, proto, fileno)
+            live.add(self)
+            if fileno is None:
+                try:
+                    args = f"{self.family.name}, {self.type.name}"
+                except Exception:  # noqa: BLE001
+                    args = f"{family!r}, {type!r}"
+                emit(self.fileno(), "socket", "return", args)
+
+        def _blocking(self, call, method, args, shown, result_of):
+            fd = self.fileno()
+            emit(fd, call, "call", shown)
+            try:
+                result = method(self, *args)
+            except BaseException as exc:
+                emit(fd, call, "return", shown, error=err(exc))
+                raise
+            emit(fd, call, "return", shown, result_of(result))
+            return result
+
+        def _simple(self, call, method, args, shown, result_of=None):
+            fd = self.fileno()
+            ts = now()
+            try:
+                result = method(self, *args)
+            except BaseException as exc:
+                emit(fd, call, "return", shown, error=err(exc), ts=ts)
+                raise
+            emit(fd, call, "return", shown, result_of(result) if result_of else "", ts=ts)
+            return result
+
+        def __repr__(self):
+            """Original's repr, minus recording the getsockname/getpeername it makes."""
+            closed = getattr(self, "_closed", False)
+            text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (
+                self.__class__.__module__, self.__class__.__qualname__, " [closed]" if closed else "",
+                self.fileno(), self.family, self.type, self.proto)
+            if not closed:
+                try:
+                    laddr = _socket.socket.getsockname(self)
+                    if laddr:
+                        text += ", laddr=%s" % str(laddr)
+                except OSError:
+                    pass
+                try:
+                    raddr = _socket.socket.getpeername(self)
+                    if raddr:
+                        text += ", raddr=%s" % str(raddr)
+                except OSError:
+                    pass
+            return text + ">"
+
+        # --- connection set-up -------------------------------------------------
+        def bind(self, address):
+            return self._simple("bind", _socket.socket.bind, (address,), short(address))
+
+        def listen(self, *backlog):
+            return self._simple("listen", _socket.socket.listen, backlog, ", ".join(map(repr, backlog)))
+
+        def accept(self):
+            fd = self.fileno()
+            emit(fd, "accept", "call")
+            try:
+                conn_fd, addr = self._accept()
+                conn = socket(self.family, self.type, self.proto, fileno=conn_fd)
+                if _socket.getdefaulttimeout() is None and self.gettimeout():
+                    conn.setblocking(True)
+            except BaseException as exc:
+                emit(fd, "accept", "return", error=err(exc))
+                raise
+            emit(fd, "accept", "return", "", short(addr))
+            return conn, addr
+
+        def connect(self, address):
+            return self._blocking("connect", _socket.socket.connect, (address,), short(address), lambda r: "")
+
+        def connect_ex(self, address):
+            def shown(rc):
+                import errno
+
+                return "0" if rc == 0 else f"{rc} {errno.errorcode.get(rc, '')}".strip()
+
+            return self._blocking("connect_ex", _socket.socket.connect_ex, (address,), short(address), shown)
+
+        # --- data ---------------------------------------------------------------
+        def send(self, data, *flags):
+            return self._blocking("send", _socket.socket.send, (data, *flags), str(len(data)), str)
+
+        def sendall(self, data, *flags):
+            return self._blocking("sendall", _socket.socket.sendall, (data, *flags), str(len(data)), lambda r: "")
+
+        def sendto(self, data, *rest):
+            shown = f"{len(data)}, {short(rest[-1])}" if rest else str(len(data))
+            return self._blocking("sendto", _socket.socket.sendto, (data, *rest), shown, str)
+
+        def recv(self, bufsize, *flags):
+            return self._blocking("recv", _socket.socket.recv, (bufsize, *flags), repr(bufsize),
+                                  lambda r: eof_or_count(self, len(r)))
+
+        def recvfrom(self, bufsize, *flags):
+            return self._blocking("recvfrom", _socket.socket.recvfrom, (bufsize, *flags), repr(bufsize),
+                                  lambda r: f"{len(r[0])} from {short(r[1])}")
+
+        def recv_into(self, buffer, nbytes=0, *flags):
+            shown = str(nbytes or memoryview(buffer).nbytes)
+            return self._blocking("recv_into", _socket.socket.recv_into, (buffer, nbytes, *flags), shown,
+                                  lambda r: eof_or_count(self, r))
+
+        def recvfrom_into(self, buffer, nbytes=0, *flags):
+            shown = str(nbytes or memoryview(buffer).nbytes)
+            return self._blocking("recvfrom_into", _socket.socket.recvfrom_into, (buffer, nbytes, *flags),
+                                  shown, lambda r: f"{r[0]} from {short(r[1])}")
+
+        # --- teardown -----------------------------------------------------------
+        def shutdown(self, how):
+            return self._simple("shutdown", _socket.socket.shutdown, (how,), const_name("SHUT_", how))
+
+        def _real_close(self, _ss=_socket.socket):
+            fd = self.fileno()
+            ts = now()
+            try:
+                _ss.close(self)
+            except BaseException as exc:
+                emit(fd, "close", "return", error=err(exc), ts=ts)
+                raise
+            if fd >= 0 and not self.__dict__.get("_synack_closed"):
+                self.__dict__["_synack_closed"] = True
+                emit(fd, "close", "return", ts=ts)
+
+        def __del__(self):
+            try:
+                fd = self.fileno()
+                if fd >= 0 and not self.__dict__.get("_synack_closed"):
+                    self.__dict__["_synack_closed"] = True
+                    emit(fd, "close", "return", "'garbage collected'")
+            except Exception:  # noqa: BLE001
+                pass
+            _socket.socket.__del__(self)
+
+        # --- options and names --------------------------------------------------
+        def setsockopt(self, level, optname, *value):
+            return self._simple("setsockopt", _socket.socket.setsockopt, (level, optname, *value),
+                                option_args(level, optname, value))
+
+        def getsockopt(self, level, optname, *buflen):
+            return self._simple("getsockopt", _socket.socket.getsockopt, (level, optname, *buflen),
+                                option_args(level, optname, buflen), short)
+
+        def settimeout(self, timeout):
+            return self._simple("settimeout", _socket.socket.settimeout, (timeout,), repr(timeout))
+
+        def setblocking(self, flag):
+            return self._simple("setblocking", _socket.socket.setblocking, (flag,), repr(flag))
+
+        def getsockname(self):
+            return self._simple("getsockname", _socket.socket.getsockname, (), "", short)
+
+        def getpeername(self):
+            return self._simple("getpeername", _socket.socket.getpeername, (), "", short)
+
+    socket.__module__ = Original.__module__
+    socket.__qualname__ = Original.__qualname__
+    socket.__doc__ = Original.__doc__
+
+    def at_exit() -> None:
+        """The kernel closes what the program left open when it exits: record that close too."""
+        for sock in list(live):
+            try:
+                fd = sock.fileno()
+                if fd >= 0 and not sock.__dict__.get("_synack_closed"):
+                    sock.__dict__["_synack_closed"] = True
+                    emit(fd, "close", "return", "'at exit'")
+            except Exception:  # noqa: BLE001
+                pass
+
+    atexit.register(at_exit)
+    socket_module.socket = socket
+
+
+def _main() -> None:
+    path = os.environ.get("SYNACK_CALLS")
+    if path:
+        try:
+            _install(path)
+        except Exception:  # noqa: BLE001 - never stop the program because recording failed
+            pass
+    _chain_next_sitecustomize()
+
+
+_main()

@@ -1,0 +1,139 @@
+"""The built-in scenarios: classic lecture socket programs, each a real server and client script.
+
+A scenario is data (name, seed, transport, default port, which options it
+reads) plus two standalone scripts in this folder, run as
+`python3 tcp_echo.py server|client`.  The scripts take everything from
+SYNACK_* environment variables (see `Scenario.env`), so the same file runs
+under the tracer, under the tests, or by hand on a laptop.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from viz.errors import SynackError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT = "tcp-echo"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user may change on the command line; None means the scenario's default."""
+
+    message: str = "This is the message."
+    port: int | None = None
+    client_port: int | None = None
+    clients: int = 3
+    bytes: int = 1_000_000
+    ipv6: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    seed: str
+    transport: str  # "tcp" | "udp"
+    default_port: int
+    options: tuple[str, ...] = ("message", "port", "client_port", "ipv6")
+    ready: str | None = "listen"  # the server's call after which the client may start
+    has_server: bool = True
+    script: str = field(default="")
+
+    @property
+    def path(self) -> str:
+        return os.path.join(HERE, (self.script or self.name.replace("-", "_")) + ".py")
+
+    def port(self, opts: Options) -> int:
+        return opts.port if opts.port is not None else self.default_port
+
+    def clients(self, opts: Options) -> int:
+        """How many client connections (or UDP exchanges) the client script makes."""
+        if "clients" in self.options:
+            return opts.clients
+        return 2 if self.name == "reuseaddr" else 1
+
+    def env(self, opts: Options) -> dict[str, str]:
+        """The SYNACK_* variables both scripts read (SYNACK_SERVER_HOST is the orchestrator's)."""
+        return {
+            "SYNACK_SERVER_PORT": str(self.port(opts)),
+            "SYNACK_CLIENT_PORT": "" if opts.client_port is None else str(opts.client_port),
+            "SYNACK_MESSAGE": opts.message,
+            "SYNACK_CLIENTS": str(opts.clients),
+            "SYNACK_BYTES": str(opts.bytes),
+            "SYNACK_IPV6": "1" if opts.ipv6 else "0",
+        }
+
+    def server_argv(self, opts: Options) -> list[str] | None:
+        if not self.has_server:
+            return None
+        return [sys.executable, self.path, "server"]
+
+    def client_argv(self, opts: Options) -> list[str]:
+        return [sys.executable, self.path, "client"]
+
+
+_BASIC = ("message", "port", "client_port", "ipv6")
+_NO_MESSAGE = ("port", "client_port", "ipv6")
+
+# Seeds are the lecture notes in shared/seeds/: "Elwakedy, TCP Programming" (000),
+# "Carbajal, Network Programming using Python" (001), "powcoder, Network Programming" (002),
+# "Socket Programming, TCP/UDP uppercase" (003), "HUFS, Network Programming in Python" (004).
+_ALL = (
+    Scenario("tcp-echo", "echo server recv(16) chunks and sendall them back; client reassembles",
+             "Elwakedy L4: TCPEchoServer / TCPEchoClient", "tcp", 10000, _BASIC),
+    Scenario("tcp-hello", "server says 'Hello <client address>' and closes first",
+             "Elwakedy L4: simple server (accept, send Hello, close)", "tcp", 9000, _NO_MESSAGE),
+    Scenario("tcp-time", "time server sends ctime() and closes; client reads to EOF",
+             "Carbajal ex1.py / ex2.py: time server and client", "tcp", 8888, _NO_MESSAGE),
+    Scenario("tcp-upper", "client sends one line, server returns it uppercased and closes",
+             "Socket Programming: TCPServer / TCPClient uppercase", "tcp", 12000, _BASIC),
+    Scenario("udp-upper", "UDP uppercase; client binds port 0 and prints getsockname()",
+             "Carbajal ex3.py / ex4.py; Socket Programming: UDPServer", "udp", 11111, _BASIC,
+             ready="bind"),
+    Scenario("udp-spew", "sender chops the message into BUFSIZE-byte datagrams; bucket prints them",
+             "Carbajal: spew() / bucket()", "udp", 11111, _BASIC, ready="bind"),
+    Scenario("socketserver-tcp", "socketserver.TCPServer + StreamRequestHandler: readline, write uppercased",
+             "Carbajal tsTservSS.py / tsTclntSS.py", "tcp", 21567, _BASIC),
+    Scenario("socketserver-udp", "socketserver.UDPServer + BaseRequestHandler: datagram uppercased",
+             "Carbajal udps1.py / udpc1.py", "udp", 2345, _BASIC, ready="bind"),
+    Scenario("threading-tcp", "ThreadingTCPServer serving N concurrent clients (--clients)",
+             "Carbajal tcps1.py with ThreadingTCPServer", "tcp", 2345, _BASIC + ("clients",)),
+    Scenario("forking-tcp", "ForkingTCPServer: one child process per client, N clients (--clients)",
+             "Carbajal tcps1.py with ForkingTCPServer", "tcp", 2345, _BASIC + ("clients",)),
+    Scenario("half-close", "client shutdown(SHUT_WR); server reads to EOF, replies, closes",
+             "HUFS: shutdown(SHUT_WR), recv after half-close", "tcp", 50007, _BASIC),
+    Scenario("refused", "connect to a port nobody listens on: RST, ECONNREFUSED reported",
+             "HUFS: when connect() fails (no such server process)", "tcp", 10000, _NO_MESSAGE,
+             ready=None, has_server=False),
+    Scenario("http-get", "raw 'GET / HTTP/1.0' against http.server on port 80 serving a fixed page",
+             "Elwakedy L4 TCP client (GET /); HUFS: http.server", "tcp", 80, _NO_MESSAGE),
+    Scenario("bulk", "one large message (--bytes): MSS-sized segments and window behaviour",
+             "Elwakedy L4: sendall() of large data, partial reads", "tcp", 10000,
+             ("port", "client_port", "ipv6", "bytes")),
+    Scenario("udp-timeout", "UDP client with settimeout; server drops the first request, client retries",
+             "Elwakedy L4: timeouts; powcoder: 'hangs if no response'", "udp", 12000, _BASIC,
+             ready="bind"),
+    Scenario("reuseaddr", "server closes first (TIME_WAIT); rebind fails without SO_REUSEADDR, works with it",
+             "HUFS: bind error when server relaunched; Elwakedy L4: SO_REUSEADDR", "tcp", 50007, _BASIC),
+)
+_BY_NAME = {s.name: s for s in _ALL}
+
+
+def all() -> list[Scenario]:  # noqa: A001 - the interface's name
+    return list(_ALL)
+
+
+def names() -> list[str]:
+    return [s.name for s in _ALL]
+
+
+def get(name: str) -> Scenario:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise SynackError(
+            f"unknown scenario {name!r}; known scenarios: {', '.join(names())}"
+        ) from None
