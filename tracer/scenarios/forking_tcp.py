@@ -30,12 +30,12 @@ def say(*args):
 
 class UCHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        print("Connected:", self.client_address, "in pid", os.getpid())
+        say("Connected:", self.client_address, "in pid", os.getpid())
         while True:
             data = self.request.recv(1024)
             if not data:
                 break
-            print(data.decode())
+            say(data.decode())
             self.request.send(data.upper())
 
 

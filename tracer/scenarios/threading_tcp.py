@@ -29,12 +29,12 @@ def say(*args):
 
 class UCHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        print("Connected:", self.client_address)
+        say("Connected:", self.client_address)
         while True:
             data = self.request.recv(1024)
             if not data:
                 break
-            print(data.decode())
+            say(data.decode())
             self.request.send(data.upper())
 
 
