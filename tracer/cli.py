@@ -20,6 +20,8 @@ COMMANDS = [
     "tracer.commands.trace",
     "tracer.commands.scenarios",
     "viz.commands.analyze",
+    "viz.commands.layers",
+    "viz.commands.graph",
 ]
 
 

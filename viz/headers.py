@@ -51,12 +51,12 @@ class Header:
 
 F = Field
 HEADERS: dict[str, Header] = {h.key: h for h in (
-    Header("ethernet", "Ethernet II", "frame", "link", (
+    Header("ethernet", "Ethernet II", "Ethernet frame", "link", (
         F("Destination MAC", 48, "mac", "Dst MAC"),
         F("Source MAC", 48, "mac", "Src MAC"),
         F("EtherType", 16, "ethertype", "Type"),
     )),
-    Header("vlan", "802.1Q VLAN tag", "tagged frame", "link", (
+    Header("vlan", "802.1Q VLAN tag", "802.1Q tagged frame", "link", (
         F("Priority Code Point", 3, "dec", "PCP"),
         F("Drop Eligible", 1, "dec", "D"),
         F("VLAN ID", 12, "dec", "VID"),
@@ -81,7 +81,7 @@ HEADERS: dict[str, Header] = {h.key: h for h in (
     Header("null", "BSD loopback header", "loopback frame", "link", (
         F("Address Family", 32, "null_af", "AF"),
     )),
-    Header("chdlc", "Cisco HDLC", "frame", "link", (
+    Header("chdlc", "Cisco HDLC", "HDLC frame", "link", (
         F("Address", 8, "hex", "Addr"),
         F("Control", 8, "hex", "Ctrl"),
         F("Protocol", 16, "ethertype", "Proto"),
@@ -99,7 +99,7 @@ HEADERS: dict[str, Header] = {h.key: h for h in (
         F("Operation", 16, "arp_op", "Oper"),
         # sender/target addresses follow; sized by HLEN/PLEN (see _arp)
     )),
-    Header("ipv4", "IPv4", "IP datagram", "network", (
+    Header("ipv4", "IPv4", "IPv4 datagram", "network", (
         F("Version", 4, "dec", "Ver"),
         F("IHL", 4, "words", "IHL"),
         F("DSCP", 6, "hex", "DSCP"),
@@ -116,7 +116,7 @@ HEADERS: dict[str, Header] = {h.key: h for h in (
         F("Source Address", 32, "ipv4", "Src Addr"),
         F("Destination Address", 32, "ipv4", "Dst Addr"),
     )),
-    Header("ipv6", "IPv6", "IP datagram", "network", (
+    Header("ipv6", "IPv6", "IPv6 datagram", "network", (
         F("Version", 4, "dec", "Ver"),
         F("Traffic Class", 8, "hex", "Traffic Cl"),
         F("Flow Label", 20, "hex", "Flow Label"),
@@ -126,7 +126,7 @@ HEADERS: dict[str, Header] = {h.key: h for h in (
         F("Source Address", 128, "ipv6", "Src Addr"),
         F("Destination Address", 128, "ipv6", "Dst Addr"),
     )),
-    Header("ipv6-frag", "IPv6 Fragment header", "IP datagram", "network", (
+    Header("ipv6-frag", "IPv6 Fragment header", "IPv6 fragment", "network", (
         F("Next Header", 8, "ipproto", "Next Hdr"),
         F("Reserved", 8, "hex", "Rsvd"),
         F("Fragment Offset", 13, "frag8", "Frag Offset"),
@@ -134,7 +134,7 @@ HEADERS: dict[str, Header] = {h.key: h for h in (
         F("More Fragments", 1, "dec", "M"),
         F("Identification", 32, "hex", "Ident"),
     )),
-    Header("ipv6-ext", "IPv6 extension header", "IP datagram", "network", (
+    Header("ipv6-ext", "IPv6 extension header", "IPv6 extension", "network", (
         F("Next Header", 8, "ipproto", "Next Hdr"),
         F("Hdr Ext Len", 8, "dec", "Ext Len"),
         # options follow, (Hdr Ext Len + 1) * 8 - 2 bytes
@@ -312,7 +312,11 @@ def show(kind: str, value, bits: int) -> str:
         return f"{value} ({SLL_PKTTYPES[value]})" if value in SLL_PKTTYPES else str(value)
     if kind == "null_af":
         af = _null_af(value)
-        return f"{af} ({NULL_AF[af]})" if af in NULL_AF else str(af)
+        if af in NULL_AF:
+            return f"{af} ({NULL_AF[af]})"
+        if value & 0xFFFF in ETHERTYPES:  # some BSDs put an EtherType in the low half
+            return f"{_hexw(value, 32)} (EtherType {ETHERTYPES[value & 0xFFFF]})"
+        return _hexw(value, 32)
     raise ValueError(f"unknown field format {kind!r}")
 
 
@@ -440,7 +444,7 @@ class _Walk:
         return len(self.layers) - 1
 
     def header(self, key: str, off: int, parent: int, extra=(), length: int | None = None,
-               title: str | None = None, note: str = "") -> tuple[int, Layer]:
+               title: str | None = None, note: str = "", end: int | None = None) -> tuple[int, Layer]:
         h = HEADERS[key]
         fields = _values(self.data, off, h.fields)
         bit = off * 8 + sum(f.bits for f in h.fields)
@@ -453,7 +457,7 @@ class _Walk:
                 fields.append(fv)
                 bit += item.bits
         declared = length if length is not None else (bit // 8 - off)
-        captured = max(0, min(declared, len(self.data) - off))
+        captured = max(0, min(declared, (len(self.data) if end is None else end) - off))
         lay = Layer(key, title or h.title, off, captured, parent, tuple(fields), h.pdu, h.layer,
                     declared if declared > captured else None, note)
         return self.add(lay), lay
@@ -516,6 +520,8 @@ def _preview(b: bytes, n: int = 40) -> str:
 
 def _ethertype_next(w: _Walk, etype: int | None, off: int, parent: int, end: int) -> int:
     nxt = _ETHER_NEXT.get(etype) if etype is not None else None
+    if etype is not None and etype < 0x0600:
+        return _payload(w, off, end, parent, f"IEEE 802.3 length {etype}: LLC payload (not decoded)", "raw")
     if nxt is None:
         name = ETHERTYPES.get(etype, _hexw(etype, 16) if etype is not None else "?")
         return _payload(w, off, end, parent, f"{name} payload (not decoded)", "raw")
@@ -562,8 +568,9 @@ def _null(w, off, parent, end):
     if not _fits(w, "null", off, end, parent):
         return end
     idx, lay = w.header("null", off, parent)
-    af = NULL_AF.get(_null_af(lay.value("Address Family")))
-    etype = {"IPv4": 0x0800, "IPv6": 0x86DD}.get(af)
+    value = lay.value("Address Family")
+    af = NULL_AF.get(_null_af(value))
+    etype = {"IPv4": 0x0800, "IPv6": 0x86DD}.get(af, value & 0xFFFF)
     return _ethertype_next(w, etype, off + 4, idx, end)
 
 
@@ -725,7 +732,7 @@ def _tcp(w, off, parent, end):
     data = w.data
     doff = (data[off + 12] >> 4) * 4
     extra = _tcp_options(data, off + 20, off + max(doff, 20))
-    idx, lay = w.header("tcp", off, parent, extra, length=max(doff, 20))
+    idx, lay = w.header("tcp", off, parent, extra, length=max(doff, 20), end=end)
     if doff < 20:
         w.notes.append(f"TCP data offset {doff} bytes is below the minimum 20")
     if lay.declared:
@@ -768,7 +775,7 @@ def _tcp_options(data: bytes, start: int, stop: int) -> tuple[FieldValue, ...]:
                 out += _values(data, pos + 2 + 8 * i, (F(f"SACK Left Edge {i + 1}", 32, "dec", f"Left {i + 1}"),
                                                        F(f"SACK Right Edge {i + 1}", 32, "dec", f"Right {i + 1}")))
         elif vals and sum(v.bits for v in vals) == body * 8:
-            out += _values(data, pos + 2, tuple(F(f"{name}: {v.name}", v.bits, v.show, v.short) for v in vals))
+            out += _values(data, pos + 2, vals)
         elif body:
             out.append(_bytes_field(data, pos + 2, body, f"{name}: Value", "Value"))
         pos += length
