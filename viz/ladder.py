@@ -1,0 +1,1010 @@
+"""The ladder diagram as data: lifelines, arrows, states, calls, phases, bands.
+
+The text and matplotlib renderers draw the same `Ladder`, and tests assert on
+it, so every decision about what appears where (which rows collapse, which
+row a socket call belongs to, how a sequence number is spelled) is made here
+once.  Pure: takes `viz.model.Analysis` values, reads no files, no clock, no
+plotting.
+
+Vertical positions are in abstract row units growing downward; a renderer
+maps them to lines (text) or inches (matplotlib).  In the schematic time mode
+an arrow leaves its sender at row k and reaches the receiver at row k+1, so a
+request and its answer form the textbook zigzag.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from viz.errors import SynackError
+from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Tag, TcpState, flag_label
+
+NUMBERS = ("relative", "absolute", "symbolic")
+TIME_MODES = ("schematic", "scaled")
+
+# More lifelines than this do not fit one slide-sized figure legibly.
+MAX_LIFELINES = 5
+# A stream with more arrows than this is collapsed unless full=True.
+COLLAPSE_ABOVE = 40
+# Arrows kept on each side of a collapsed run, and the shortest run worth a band.
+KEEP_EDGE = 2
+MIN_BAND = 4
+PREVIEW_CHARS = 24
+# Calls that explain nothing on a ladder; recorded, but left off the figure.
+QUIET_CALLS = frozenset({"getsockname", "getpeername", "settimeout", "setblocking", "fileno",
+                         "gettimeout", "getsockopt"})
+BLOCKING_CALLS = frozenset({"accept", "connect", "recv", "recvfrom", "recv_into", "recvfrom_into",
+                            "send", "sendall", "sendto", "sendmsg", "recvmsg"})
+RECEIVE_CALLS = frozenset({"recv", "recvfrom", "recv_into", "recvfrom_into", "recvmsg"})
+
+TAG_TEXT = {
+    Tag.RETRANSMISSION: "retransmission",
+    Tag.FAST_RETRANSMISSION: "fast retransmission",
+    Tag.SPURIOUS_RETRANSMISSION: "spurious retransmission",
+    Tag.OUT_OF_ORDER: "out of order",
+    Tag.DUP_ACK: "dup ACK",
+    Tag.ZERO_WINDOW: "zero window",
+    Tag.ZERO_WINDOW_PROBE: "zero-window probe",
+    Tag.KEEP_ALIVE: "keep-alive",
+    Tag.KEEP_ALIVE_ACK: "keep-alive ACK",
+    Tag.WINDOW_UPDATE: "window update",
+    Tag.WINDOW_FULL: "window full",
+    Tag.LOST_SEGMENT: "previous segment not captured",
+    Tag.ACK_LOST_SEGMENT: "ACKs unseen segment",
+}
+# A fast or spurious retransmission also carries `retransmission` (tshark); say it once.
+_TAG_IMPLIES = {Tag.FAST_RETRANSMISSION: Tag.RETRANSMISSION, Tag.SPURIOUS_RETRANSMISSION: Tag.RETRANSMISSION}
+
+
+@dataclass(frozen=True, slots=True)
+class Lifeline:
+    """One endpoint (address and port): two sockets on one host get two lifelines."""
+
+    index: int
+    endpoint: Endpoint
+    role: str  # "client", "server", "client 2"
+    side: str  # "client" | "server": which StateChange.side it is in its stream(s)
+    host: str | None = None  # tracer host name, when the capture says
+
+    @property
+    def address(self) -> str:
+        return str(self.endpoint)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.role} {self.endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    frame: int
+    stream: int
+    proto: str
+    src: int  # lifeline index
+    dst: int
+    y_send: float
+    y_recv: float
+    t: float  # capture time, seconds since the first frame
+    flags: str  # "SYN, ACK"; "UDP" for a datagram
+    label: str  # flags, numbers, window, options: the line written on the arrow
+    preview: str = ""  # quoted, escaped, truncated payload start
+    kind: str = "control"  # "data" (carries payload) | "control"
+    reset: bool = False
+    tags: tuple[str, ...] = ()
+    lost: bool = False  # known lost: drawn stopping short with a cross
+    length: int = 0
+    t_send: float | None = None  # true times when two captures are merged
+    t_recv: float | None = None
+
+    @property
+    def y_end(self) -> float:
+        """Where the shaft stops: the receiver, or two thirds of the way for a lost segment."""
+        if self.lost:
+            return self.y_send + (self.y_recv - self.y_send) * 2 / 3
+        return self.y_recv
+
+
+@dataclass(frozen=True, slots=True)
+class StateMark:
+    lifeline: int
+    y: float
+    state: str
+    event: str = ""
+    y_end: float | None = None  # set for TIME_WAIT: drawn as an interval down to here
+    order: int = 0  # position among the notes (states and calls) at this lifeline and height
+
+
+@dataclass(frozen=True, slots=True)
+class CallMark:
+    lifeline: int
+    y: float
+    lines: tuple[str, ...]  # one or more call texts at this height, in time order
+    order: int = 0  # position among the notes (states and calls) at this lifeline and height
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str
+    y_start: float
+    y_end: float
+    stream: int
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A collapsed run of similar segments."""
+
+    y_start: float
+    y_end: float
+    left: int
+    right: int
+    text: str
+    segments: int
+    bytes: int
+    acks: int
+    first_frame: int
+    last_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeMark:
+    y: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    lifelines: tuple[Lifeline, ...]
+    arrows: tuple[Arrow, ...]
+    states: tuple[StateMark, ...] = ()
+    calls: tuple[CallMark, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    bands: tuple[Band, ...] = ()
+    breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
+    times: tuple[TimeMark, ...] = ()
+    time_unit: str = "ms"
+    time_mode: str = "schematic"
+    numbers: str = "relative"
+    y_min: float = 0.0
+    y_max: float = 1.0
+    caption: str = ""
+    streams: tuple[tuple[str, int], ...] = ()
+
+    def arrow(self, frame: int) -> Arrow:
+        for a in self.arrows:
+            if a.frame == frame:
+                return a
+        raise KeyError(frame)
+
+    def rows(self) -> list[float]:
+        """Every height something is drawn at, top to bottom."""
+        ys = {a.y_send for a in self.arrows} | {a.y_recv for a in self.arrows}
+        ys |= {s.y for s in self.states} | {c.y for c in self.calls} | {b.y_start for b in self.bands}
+        return sorted(ys)
+
+
+# ---------------------------------------------------------------------------
+# Stream selection
+
+
+def parse_stream(text: str) -> tuple[str | None, int]:
+    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2)."""
+    t = text.strip().lower()
+    proto = None
+    for p in ("tcp", "udp"):
+        if t.startswith(p):
+            proto, t = p, t[len(p):].lstrip(":")
+    try:
+        n = int(t)
+        if n < 0:
+            raise ValueError
+    except ValueError:
+        raise SynackError(f"--stream {text!r}: expected a stream number such as 0 or udp:1") from None
+    return proto, n
+
+
+def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple[Stream, ...]:
+    """The streams to draw: the one asked for, else all if they fit one figure, else the first."""
+    streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
+    if not streams:
+        raise SynackError(f"{analysis.capture.path}: no TCP or UDP conversation to draw")
+    if stream is not None:
+        proto, n = parse_stream(str(stream))
+        for p in ((proto,) if proto else ("tcp", "udp")):
+            for s in streams:
+                if s.proto == p and s.id == n:
+                    return (s,)
+        have = ", ".join(f"{s.proto}:{s.id}" for s in streams[:8]) + (" ..." if len(streams) > 8 else "")
+        raise SynackError(f"{analysis.capture.path}: no stream {stream} (streams: {have})")
+    ends: set[Endpoint] = set()
+    for s in streams:
+        ends |= {s.client, s.server}
+    if len(ends) <= MAX_LIFELINES:
+        return tuple(streams)
+    first = min(streams, key=lambda s: s.frames[0] if s.frames else 0)
+    return (first,)
+
+
+def parse_frames(text: str) -> tuple[int, int]:
+    """'5-20' -> (5, 20); '7' -> (7, 7); '5-' -> (5, huge)."""
+    try:
+        a, sep, b = text.partition("-")
+        lo = int(a) if a.strip() else 1
+        hi = int(b) if sep and b.strip() else (lo if not sep else 1 << 62)
+        if lo < 1 or hi < lo:
+            raise ValueError
+    except ValueError:
+        raise SynackError(f"--frames {text!r}: expected a frame range such as 5-20") from None
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------
+# Labels
+
+
+def escape_preview(payload: bytes, limit: int = PREVIEW_CHARS) -> str:
+    """Printable ASCII kept, the rest escaped as Python would; quoted; truncated with an ellipsis."""
+    out: list[str] = []
+    n = 0
+    cut = False
+    for b in payload:
+        if 32 <= b < 127 and b not in (0x22, 0x5C):
+            piece = chr(b)
+        else:
+            piece = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x22: '\\"', 0x5C: "\\\\"}.get(b, f"\\x{b:02x}")
+        if n + len(piece) > limit:
+            cut = True
+            break
+        out.append(piece)
+        n += len(piece)
+    return '"' + "".join(out) + '"' + ("…" if cut else "")
+
+
+def _received(result: str) -> str:
+    """`16` stays; a received bytes value (or a recvfrom pair) becomes its length; b'' stays b''."""
+    import ast
+
+    try:
+        value = ast.literal_eval(result)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return result if len(result) <= 16 else result[:15] + "…"
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    if isinstance(value, (bytes, bytearray)):
+        return "b''" if not value else str(len(value))
+    return str(value)
+
+
+def _readable(payload: bytes) -> bool:
+    """Worth previewing: mostly printable text (a binary preview is noise on an arrow)."""
+    if not payload:
+        return False
+    head = payload[:PREVIEW_CHARS]
+    return sum(32 <= b < 127 or b in (9, 10, 13) for b in head) >= 0.8 * len(head)
+
+
+def _seq_text(value: int | None, raw: int | None, letter: str, numbers: str) -> str:
+    if numbers == "absolute":
+        return str(raw if raw is not None else value)
+    if numbers == "symbolic" and value is not None:
+        return letter if value == 0 else f"{letter}+{value}"
+    return str(value)
+
+
+def _options_text(p: Packet) -> str:
+    o = p.options
+    if o is None or not p.flags & Flag.SYN:
+        return ""
+    parts = []
+    if o.mss is not None:
+        parts.append(f"MSS={o.mss}")
+    if o.wscale is not None:
+        parts.append(f"WS={1 << o.wscale}")
+    if o.sack_perm:
+        parts.append("SACK_PERM")
+    if o.ts_val is not None:
+        parts.append("TS")
+    return " ".join(parts)
+
+
+def tag_texts(tags: tuple[Tag, ...]) -> tuple[str, ...]:
+    implied = {_TAG_IMPLIES[t] for t in tags if t in _TAG_IMPLIES}
+    return tuple(TAG_TEXT[t] for t in tags if t not in implied and t in TAG_TEXT)
+
+
+def arrow_label(p: Packet, from_client: bool, *, numbers: str = "relative", win: bool = False,
+                options: bool = False) -> str:
+    """`SYN, ACK seq=0 ack=1`, with `len`, `win` and SYN options when asked."""
+    if p.proto != "tcp":
+        return f"{p.proto.upper()} len={p.len}" if p.len is not None else p.proto.upper()
+    mine, theirs = ("J", "K") if from_client else ("K", "J")
+    parts = [flag_label(p.flags), f"seq={_seq_text(p.seq, p.seq_raw, mine, numbers)}"]
+    if p.flags & Flag.ACK and p.ack is not None:
+        parts.append(f"ack={_seq_text(p.ack, p.ack_raw, theirs, numbers)}")
+    if p.len:
+        parts.append(f"len={p.len}")
+    if win and p.win is not None:
+        parts.append(f"win={p.win_raw if numbers == 'absolute' and p.win_raw is not None else p.win}")
+    if options:
+        o = _options_text(p)
+        if o:
+            parts.append(o)
+    return " ".join(parts)
+
+
+def call_text(c: SocketCall, entered: bool = False) -> str | None:
+    """How Stevens labels a call beside a lifeline: `connect (blocks)`, `recv → 16`.
+
+    `entered`: the same call was also recorded when entered (blocking calls are
+    recorded twice), so its return need not be shown again.
+    """
+    name = c.call
+    if name in QUIET_CALLS:
+        return None
+    if c.error:
+        err = c.error.split(":", 1)[0]
+        errno = {"ConnectionRefusedError": "ECONNREFUSED", "ConnectionResetError": "ECONNRESET",
+                 "TimeoutError": "timeout", "BrokenPipeError": "EPIPE"}.get(err, err)
+        return f"{name} → {errno}"
+    if name in RECEIVE_CALLS:
+        if c.phase == "call":
+            return None  # the return says it all; a blocking entry is shown for connect/accept only
+        res = _received(c.result.strip())
+        return f"{name} → {res}"
+    if name in ("send", "sendall", "sendto", "sendmsg"):
+        if c.phase == "return" and entered:
+            return None  # shown at its entry
+        arg = c.args.split(",", 1)[0].strip("() ")
+        return f"{name}({arg})"
+    if name in ("connect", "accept"):
+        return f"{name} (blocks)" if c.phase == "call" else f"{name} returns"
+    if name == "shutdown":
+        how = {"0": "SHUT_RD", "1": "SHUT_WR", "2": "SHUT_RDWR"}.get(c.args.strip("() "), c.args.strip("() "))
+        return f"shutdown({how})"
+    if c.phase == "call" and name not in BLOCKING_CALLS:
+        return None
+    return name
+
+
+# ---------------------------------------------------------------------------
+# Building
+
+
+@dataclass
+class _Row:
+    packet: Packet
+    stream: Stream
+    from_client: bool
+    keep: bool = True
+    t_send: float | None = None
+    t_recv: float | None = None
+    lost: bool = False
+    frame: int = 0
+
+
+def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames: tuple[int, int] | None = None,
+                 numbers: str = "relative", win: bool = False, options: bool = False,
+                 time: str = "schematic", full: bool = False, peer: Analysis | None = None,
+                 lost_frames: frozenset[int] | None = None) -> Ladder:
+    """Lay out the ladder of `analysis` (and of `peer`, the same exchange captured at the other end)."""
+    if numbers not in NUMBERS:
+        raise SynackError(f"numbers {numbers!r}: choose from {', '.join(NUMBERS)}")
+    if time not in TIME_MODES:
+        raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
+    streams = select_streams(analysis, stream)
+    rows = _rows(analysis, streams, frames)
+    if peer is not None:
+        rows = _merge_peer(analysis, peer, rows)
+    lost = set(lost_frames or ()) | _dropped_frames(analysis, rows)
+    for r in rows:
+        if r.frame in lost:
+            r.lost = True
+    lifelines, where = _lifelines(analysis, streams)
+    collapse = not full and len(rows) > COLLAPSE_ABOVE
+    state_frames = {sc.frame for s in streams for sc in s.states}
+    if collapse:
+        _mark_keep(rows, state_frames)
+    # Vertical placement.
+    y_send, y_recv, breaks, band_rows = _place(rows, time, analysis, peer is not None, collapse)
+    arrows: list[Arrow] = []
+    for i, r in enumerate(rows):
+        if not r.keep:
+            continue
+        p = r.packet
+        src = where[Endpoint(p.src, p.sport)]
+        dst = where[Endpoint(p.dst, p.dport)]
+        tags = tag_texts(p.analysis)
+        arrows.append(Arrow(
+            frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
+            y_send=y_send[i], y_recv=y_recv[i], t=p.t,
+            flags=flag_label(p.flags) if p.proto == "tcp" else p.proto.upper(),
+            label=arrow_label(p, r.from_client, numbers=numbers, win=win, options=options),
+            preview=escape_preview(p.payload) if _readable(p.payload) else "",
+            kind="data" if p.len else "control", reset=bool(p.proto == "tcp" and p.flags & Flag.RST),
+            tags=tags, lost=r.lost, length=p.len or 0, t_send=r.t_send, t_recv=r.t_recv))
+    bands = _bands(rows, band_rows, where, y_send, y_recv)
+    row_of = {r.frame: i for i, r in enumerate(rows)}
+    top = min([a.y_send for a in arrows] + [b.y_start for b in bands])
+    raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
+    raw_calls = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top)
+    states, calls = _notes(raw_states, raw_calls)
+    phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
+    times, unit = _times(arrows, bands, rows, band_rows, y_send)
+    ys = [a.y_send for a in arrows] + [a.y_recv for a in arrows] + [b.y_end for b in bands]
+    ys += [c.y for c in calls] + [s.y for s in states]
+    y_min = min(ys, default=0.0)
+    y_max = max(ys, default=1.0)
+    waits = any(s.state == "TIME_WAIT" for s in states)
+    states = tuple(replace(s, y_end=y_max + 1.0) if s.state == "TIME_WAIT" else s for s in states)
+    ladder = Ladder(
+        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, phases=phases,
+        bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
+        numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if waits else 0.0),
+        caption=_caption(analysis, peer), streams=tuple((s.proto, s.id) for s in streams))
+    if time == "schematic" and peer is None:
+        ladder = _make_room(ladder)
+    return ladder
+
+
+def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, int] | None) -> list[_Row]:
+    by_frame: dict[int, Stream] = {}
+    for s in streams:
+        for f in s.frames:
+            by_frame[f] = s
+    lo, hi = frames if frames else (1, 1 << 62)
+    rows = []
+    for f in sorted(by_frame):
+        if not lo <= f <= hi or f > len(analysis.packets):
+            continue
+        p = analysis.packet(f)
+        if p.src is None or p.sport is None:
+            continue
+        s = by_frame[f]
+        rows.append(_Row(p, s, Endpoint(p.src, p.sport) == s.client, frame=f))
+    if not rows:
+        what = f"frames {lo}-{hi}" if frames else "the selected streams"
+        raise SynackError(f"{analysis.capture.path}: no TCP/UDP segment in {what}")
+    return rows
+
+
+def _host_of(analysis: Analysis, addr: str) -> str | None:
+    for h in analysis.capture.meta.get("hosts", ()) or ():
+        for itf in h.get("interfaces", ()):
+            for a in itf.get("addrs", ()):
+                if a.split("/")[0] == addr:
+                    return h.get("name")
+    return None
+
+
+def _lifelines(analysis: Analysis, streams: tuple[Stream, ...]) -> tuple[tuple[Lifeline, ...], dict[Endpoint, int]]:
+    """Clients left in order of appearance, servers right: the active opener is on the left."""
+    clients: list[Endpoint] = []
+    servers: list[Endpoint] = []
+    for s in sorted(streams, key=lambda s: s.frames[0] if s.frames else 0):
+        if s.client not in clients and s.client not in servers:
+            clients.append(s.client)
+        if s.server not in servers:
+            if s.server in clients:
+                clients.remove(s.server)
+            servers.append(s.server)
+    out = []
+    for n, e in enumerate(clients):
+        role = "client" if len(clients) == 1 else f"client {n + 1}"
+        out.append(Lifeline(len(out), e, role, "client", _host_of(analysis, e.addr)))
+    for n, e in enumerate(servers):
+        role = "server" if len(servers) == 1 else f"server {n + 1}"
+        out.append(Lifeline(len(out), e, role, "server", _host_of(analysis, e.addr)))
+    return tuple(out), {l.endpoint: l.index for l in out}
+
+
+def _mark_keep(rows: list[_Row], state_frames: set[int]) -> None:
+    """Everything is collapsible except handshake, teardown, tagged and state-changing segments."""
+    n = len(rows)
+    keep = [False] * n
+    by_stream: dict[int, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_stream.setdefault(id(r.stream), []).append(i)
+    for idx in by_stream.values():
+        first_data = next((k for k, i in enumerate(idx) if rows[i].packet.len), len(idx))
+        end = next((k for k, i in enumerate(idx) if rows[i].packet.flags & (Flag.FIN | Flag.RST)), len(idx))
+        for k in range(min(len(idx), first_data + KEEP_EDGE)):
+            keep[idx[k]] = True
+        last_data = max((k for k, i in enumerate(idx[:end]) if rows[i].packet.len), default=end)
+        for k in range(max(0, min(end, last_data + 1) - KEEP_EDGE), len(idx)):
+            keep[idx[k]] = True
+    for i, r in enumerate(rows):
+        p = r.packet
+        special = p.analysis or r.lost or r.frame in state_frames or p.flags & (Flag.SYN | Flag.FIN | Flag.RST)
+        if special:
+            for j in range(max(0, i - 1), min(n, i + 2)):
+                keep[j] = True
+    # Runs too short to be worth a band stay drawn.
+    i = 0
+    while i < n:
+        if keep[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not keep[j] and rows[j].stream is rows[i].stream:
+            j += 1
+        if j - i < MIN_BAND:
+            for k in range(i, j):
+                keep[k] = True
+        i = j
+    for r, k in zip(rows, keep):
+        r.keep = k
+
+
+def _place(rows: list[_Row], time: str, analysis: Analysis, merged: bool, collapse: bool):
+    """y of each row's send and receive end; breaks; and the band slot of each collapsed run."""
+    n = len(rows)
+    # Slots: a kept row is one slot; a collapsed run is one slot (the band).
+    band_rows: list[tuple[int, int]] = []  # (first row index, last row index) per band
+    slot = [0.0] * n
+    k = 0
+    i = 0
+    while i < n:
+        if rows[i].keep:
+            slot[i] = k
+            k += 1
+            i += 1
+            continue
+        j = i
+        while j < n and not rows[j].keep and rows[j].stream is rows[i].stream:
+            j += 1
+        band_rows.append((i, j - 1))
+        for m in range(i, j):
+            slot[m] = k
+        k += 1
+        i = j
+    y_send = [0.0] * n
+    y_recv = [0.0] * n
+    breaks: list[float] = []
+    if time == "schematic" and not merged:
+        for i in range(n):
+            y_send[i] = slot[i]
+            y_recv[i] = slot[i] + 1.0
+        return y_send, y_recv, breaks, band_rows
+    # True order (merged captures, schematic) or time-proportional (scaled).
+    t_send, t_recv = _end_times(rows, analysis, merged)
+    events = sorted({t for t in t_send + t_recv if t is not None})
+    if time == "schematic":
+        rank = {t: float(r) for r, t in enumerate(events)}
+        ymap = rank.__getitem__
+    else:
+        ymap, breaks = _scaled_map(events, max(k, 2))
+    for i in range(n):
+        y_send[i] = ymap(t_send[i])
+        y_recv[i] = ymap(t_recv[i])
+    return y_send, y_recv, breaks, band_rows
+
+
+def _end_times(rows: list[_Row], analysis: Analysis, merged: bool) -> tuple[list[float], list[float]]:
+    """Send and receive times of each row; one capture knows one end, the other is estimated."""
+    if merged:
+        ts = []
+        tr = []
+        for r in rows:
+            s, e = r.t_send, r.t_recv
+            if s is None:
+                s = e - _owd(rows)
+            if e is None:
+                e = s + _owd(rows)
+            ts.append(s)
+            tr.append(e)
+        return ts, tr
+    point = analysis.capture.meta.get("capture_point")
+    point_host = point if point else None
+    d = _owd(rows)
+    ts, tr = [], []
+    for r in rows:
+        t = r.packet.t
+        sender_host = _host_of(analysis, r.packet.src) if point_host else None
+        if point_host and sender_host != point_host and _host_of(analysis, r.packet.dst) == point_host:
+            ts.append(t - d)
+            tr.append(t)
+        else:
+            ts.append(t)
+            tr.append(t + d)
+    return ts, tr
+
+
+def _owd(rows: list[_Row]) -> float:
+    """A one-way delay to draw with when only one end was captured: half the handshake RTT,
+    at least a visible fraction of the exchange."""
+    syn = next((r for r in rows if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK), None)
+    rtt = 0.0
+    if syn is not None:
+        sa = next((r for r in rows if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
+        if sa is not None:
+            rtt = abs(sa.packet.t - syn.packet.t)
+    span = (rows[-1].packet.t - rows[0].packet.t) if rows else 0.0
+    return max(rtt / 2, span / max(len(rows), 1) * 0.6, 1e-6)
+
+
+def _scaled_map(events: list[float], target_rows: int):
+    """y proportional to time, gaps longer than ten typical gaps compressed to one; returns breaks."""
+    gaps = [b - a for a, b in zip(events, events[1:])]
+    pos = sorted(g for g in gaps if g > 0)
+    typical = pos[len(pos) // 2] if pos else 1.0
+    cap = typical * 10
+    total = sum(min(g, cap) for g in gaps) or 1.0
+    scale = target_rows / total
+    ys = [0.0]
+    breaks: list[float] = []
+    for g in gaps:
+        step = min(g, cap) * scale
+        if g > cap:
+            breaks.append(ys[-1] + step / 2)
+        ys.append(ys[-1] + step)
+
+    def ymap(t: float) -> float:
+        i = bisect.bisect_left(events, t)
+        if i < len(events) and events[i] == t:
+            return ys[i]
+        if i == 0:
+            return ys[0] - (events[0] - t) * scale
+        if i >= len(events):
+            return ys[-1] + (t - events[-1]) * scale
+        a, b = events[i - 1], events[i]
+        return ys[i - 1] + (ys[i] - ys[i - 1]) * (t - a) / (b - a)
+
+    return ymap, breaks
+
+
+def _bands(rows, band_rows, where, y_send, y_recv) -> list[Band]:
+    out = []
+    for i, j in band_rows:
+        run = rows[i:j + 1]
+        data = [r for r in run if r.packet.len]
+        acks = len(run) - len(data)
+        nbytes = sum(r.packet.len or 0 for r in data)
+        ends = sorted({where[Endpoint(r.packet.src, r.packet.sport)] for r in run}
+                      | {where[Endpoint(r.packet.dst, r.packet.dport)] for r in run})
+        text = f"… {len(data):,} segments, {nbytes:,} bytes"
+        if acks:
+            text += f", {acks:,} ACKs"
+        text += " …"
+        y0 = y_send[i]
+        y1 = max(y_recv[j], y0 + 1.0)
+        out.append(Band(y0, y1, ends[0], ends[-1], text, len(data), nbytes, acks, run[0].frame, run[-1].frame))
+    return out
+
+
+def _end_y(rows, row_of, y_send, y_recv, frame: int, lifeline: int, where) -> float | None:
+    i = row_of.get(frame)
+    if i is None:
+        return None
+    p = rows[i].packet
+    return y_send[i] if where.get(Endpoint(p.src, p.sport)) == lifeline else y_recv[i]
+
+
+def _band_y(bands: list[Band], rows, row_of, frame: int) -> float | None:
+    i = row_of.get(frame)
+    if i is None or rows[i].keep:
+        return None
+    for b in bands:
+        if b.first_frame <= frame <= b.last_frame:
+            return b.y_start + 0.5
+    return None
+
+
+def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top) -> list[tuple[StateMark, float]]:
+    """Each state change at the sender's or receiver's end of its frame, timed by that frame."""
+    out: list[tuple[StateMark, float]] = []
+    for s in streams:
+        if s.proto != "tcp":
+            continue
+        lines = {"client": where[s.client], "server": where[s.server]}
+        first_seen: set[str] = set()
+        for sc in s.states:
+            lf = lines.get(sc.side)
+            if lf is None or sc.frame not in row_of:
+                continue
+            if sc.side not in first_seen:
+                first_seen.add(sc.side)
+                if sc.before == TcpState.LISTEN:
+                    listen = [c.t for c in analysis.calls if c.call == "listen"]
+                    t = listen[0] + 1e-9 if listen else float("-inf")
+                    out.append((StateMark(lf, top - 1.0, TcpState.LISTEN.value, "listen"), t))
+            y = _band_y(bands, rows, row_of, sc.frame)
+            if y is None:
+                y = _end_y(rows, row_of, y_send, y_recv, sc.frame, lf, where)
+            out.append((StateMark(lf, y, sc.after.value, sc.event), rows[row_of[sc.frame]].packet.t))
+    return out
+
+
+def _notes(states: list[tuple[StateMark, float]], calls: list[tuple[int, float, float, str]]):
+    """States and calls at one lifeline and height, in time order; neighbouring calls share a mark."""
+    groups: dict[tuple[int, float], list[tuple[float, int, object]]] = {}
+    for k, (m, t) in enumerate(states):
+        groups.setdefault((m.lifeline, m.y), []).append((t, k, m))
+    for k, (lf, y, t, text) in enumerate(calls):
+        groups.setdefault((lf, y), []).append((t, len(states) + k, text))
+    out_s: list[StateMark] = []
+    out_c: list[CallMark] = []
+    for (lf, y), items in groups.items():
+        items.sort(key=lambda it: (it[0], it[1]))
+        order = 0
+        pending: list[str] = []
+
+        def flush() -> None:
+            nonlocal order, pending
+            if pending:
+                out_c.append(CallMark(lf, y, _squash(pending), order))
+                order += 1
+                pending = []
+
+        for _, _, item in items:
+            if isinstance(item, StateMark):
+                flush()
+                out_s.append(replace(item, order=order))
+                order += 1
+            else:
+                pending.append(item)
+        flush()
+    key = lambda m: (m.y, m.lifeline, m.order)  # noqa: E731
+    return tuple(sorted(out_s, key=key)), tuple(sorted(out_c, key=key))
+
+
+def _make_room(ladder: Ladder) -> Ladder:
+    """Rows whose notes need more than two lines push the rows below them down."""
+    need: dict[float, int] = {}
+    per: dict[tuple[int, float], int] = {}
+    for m in ladder.states:
+        per[(m.lifeline, m.y)] = per.get((m.lifeline, m.y), 0) + 1
+    for c in ladder.calls:
+        per[(c.lifeline, c.y)] = per.get((c.lifeline, c.y), 0) + len(c.lines)
+    for (_, y), n in per.items():
+        need[y] = max(need.get(y, 0), n)
+    extra = sorted((y, (n - 2) * 0.5) for y, n in need.items() if n > 2)
+    if not extra:
+        return ladder
+
+    def f(v: float | None) -> float | None:
+        if v is None:
+            return None
+        shift = 0.0
+        for y, e in extra:
+            if y < v:
+                shift += e
+            elif y == v:
+                shift += e / 2
+        return v + shift
+
+    return replace(
+        ladder,
+        arrows=tuple(replace(a, y_send=f(a.y_send), y_recv=f(a.y_recv)) for a in ladder.arrows),
+        states=tuple(replace(m, y=f(m.y), y_end=f(m.y_end)) for m in ladder.states),
+        calls=tuple(replace(c, y=f(c.y)) for c in ladder.calls),
+        phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
+        bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
+        breaks=tuple(f(b) for b in ladder.breaks),
+        times=tuple(replace(t, y=f(t.y)) for t in ladder.times),
+        y_max=f(ladder.y_max))
+
+
+def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top) -> list[tuple[int, float, float, str]]:
+    """Each call beside its lifeline, at the row of the frame it caused or of the last event before it."""
+    if not analysis.calls:
+        return []
+    entered = {(c.host, c.pid, c.fd, c.call) for c in analysis.calls if c.phase == "call"}
+    # Which lifeline a (host, pid, fd) talks through, learned from calls tied to frames.
+    sock: dict[tuple[str, int, int | None], int] = {}
+    host_lines: dict[str, set[int]] = {}
+    for c in analysis.calls:
+        if c.frame is not None and c.frame in row_of:
+            p = rows[row_of[c.frame]].packet
+            src, dst = where.get(Endpoint(p.src, p.sport)), where.get(Endpoint(p.dst, p.dport))
+            lf = src if _host_matches(c.host, lifelines[src]) else dst if _host_matches(c.host, lifelines[dst]) else src
+            sock[(c.host, c.pid, c.fd)] = lf
+            host_lines.setdefault(c.host, set()).add(lf)
+    for lf in lifelines:
+        for name in (lf.host, lf.side, lf.role):
+            if name:
+                host_lines.setdefault(name, set()).add(lf.index)
+    # Events per lifeline: (time, y, collapsed?) from kept and collapsed rows.
+    events: dict[int, list[tuple[float, float]]] = {}
+    for i, r in enumerate(rows):
+        p = r.packet
+        s, d = where[Endpoint(p.src, p.sport)], where[Endpoint(p.dst, p.dport)]
+        yb = _band_y(bands, rows, row_of, r.frame)
+        events.setdefault(s, []).append((p.t, yb if yb is not None else y_send[i]))
+        events.setdefault(d, []).append((p.t, yb if yb is not None else y_recv[i]))
+    for ev in events.values():
+        ev.sort()
+    placed: list[tuple[int, float, float, str]] = []
+    frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
+    for c in analysis.calls:
+        text = call_text(c, (c.host, c.pid, c.fd, c.call) in entered)
+        if text is None:
+            continue
+        lf = sock.get((c.host, c.pid, c.fd))
+        if lf is None:
+            cands = host_lines.get(c.host, set())
+            if len(cands) != 1:
+                continue
+            lf = next(iter(cands))
+        y = None
+        if c.frame is not None and c.frame in row_of:
+            y = _band_y(bands, rows, row_of, c.frame)
+            if y is None:
+                y = _end_y(rows, row_of, y_send, y_recv, c.frame, lf, where)
+        elif c.frame is not None:
+            continue  # tied to a frame outside the drawn range
+        if y is None:
+            ev = events.get(lf, [])
+            k = bisect.bisect_right(ev, (c.t, float("inf")))
+            if k == 0:
+                if c.t > frame_hi or c.t < frame_lo - 60:
+                    continue
+                y = top - 1.0
+            else:
+                if c.t > frame_hi + 1.0 and k == len(ev):
+                    y = ev[-1][1]
+                else:
+                    y = ev[k - 1][1]
+        placed.append((lf, y, c.t, text))
+    return placed
+
+
+def _host_matches(host: str, lf: Lifeline) -> bool:
+    return host in (lf.host, lf.side, lf.role)
+
+
+def _squash(texts: list[str]) -> tuple[str, ...]:
+    """Repeated calls at one height read as `recv ×12`; short neighbours share a line."""
+    counted: list[list] = []
+    for t in texts:
+        name = t.split(" ", 1)[0].split("(", 1)[0]
+        if counted and counted[-1][2] == name and name in RECEIVE_CALLS | {"send", "sendall", "sendto"} \
+                and counted[-1][0] != t:
+            counted[-1][1] += 1
+            counted[-1][0] = name
+        elif counted and counted[-1][0] == t:
+            counted[-1][1] += 1
+        else:
+            counted.append([t, 1, name])
+    items = [t if n == 1 else f"{t} ×{n}" for t, n, _ in counted]
+    lines: list[str] = []
+    for t in items:
+        if lines and len(lines[-1]) + len(t) + 2 <= 22:
+            lines[-1] += ", " + t
+        else:
+            lines.append(t)
+    return tuple(lines)
+
+
+def _phases(streams, arrows: list[Arrow]) -> tuple[Phase, ...]:
+    s = streams[0]
+    mine = [a for a in arrows if a.stream == s.id and a.proto == "tcp"]
+    if not mine:
+        return ()
+    flags = [a.flags.split(", ") for a in mine]
+    out = []
+    i_syn = next((i for i, f in enumerate(flags) if "SYN" in f), None)
+    i_end = next((i for i, f in enumerate(flags) if "FIN" in f or "RST" in f), None)
+    est_end = None
+    if i_syn is not None:
+        i_sa = next((i for i in range(i_syn, len(mine)) if "SYN" in flags[i] and "ACK" in flags[i]), None)
+        if i_sa is not None and i_sa + 1 < len(mine) and (i_end is None or i_sa + 1 < i_end):
+            est_end = i_sa + 1
+        elif i_end is not None and "RST" in flags[i_end] and (i_sa is None or i_end <= i_sa + 1):
+            est_end = i_end  # refused or reset during the handshake: the attempt is the whole story
+            i_end = None
+        elif i_sa is not None:
+            est_end = i_sa
+        else:
+            est_end = i_syn
+        out.append(Phase("connection establishment", mine[i_syn].y_send, mine[est_end].y_recv, s.id))
+    data_lo = (est_end + 1) if est_end is not None else 0
+    data_hi = (i_end - 1) if i_end is not None else len(mine) - 1
+    if data_lo <= data_hi and any(a.length for a in mine[data_lo:data_hi + 1]):
+        out.append(Phase("data transfer", mine[data_lo].y_send, mine[data_hi].y_recv, s.id))
+    if i_end is not None:
+        out.append(Phase("connection release", mine[i_end].y_send, max(a.y_recv for a in mine[i_end:]), s.id))
+    return tuple(out)
+
+
+def _times(arrows, bands, rows, band_rows, y_send) -> tuple[tuple[TimeMark, ...], str]:
+    ts = [a.t for a in arrows]
+    span = max(ts, default=0.0) - min(ts, default=0.0)
+    unit, mul, fmt = ("ms", 1e3, "{:.3f}") if span < 10 else ("s", 1.0, "{:.3f}")
+    marks = [TimeMark(a.y_send if a.t_send is None else a.y_send, fmt.format((a.t_send if a.t_send is not None
+                                                                              else a.t) * mul)) for a in arrows]
+    for b, (i, j) in zip(bands, band_rows):
+        marks.append(TimeMark(b.y_start + 0.5, fmt.format(rows[i].packet.t * mul) + "–"))
+    return tuple(sorted(marks, key=lambda m: m.y)), unit
+
+
+def _caption(analysis: Analysis, peer: Analysis | None) -> str:
+    meta = analysis.capture.meta or {}
+    parts = []
+    if meta.get("scenario"):
+        parts.append(f"scenario {meta['scenario']}")
+    files = analysis.capture.path + (f" + {peer.capture.path}" if peer is not None else "")
+    parts.append(files)
+    point = meta.get("capture_point")
+    if peer is not None:
+        p2 = (peer.capture.meta or {}).get("capture_point")
+        if point and p2:
+            parts.append(f"captured at {point} and {p2}")
+    elif point:
+        parts.append(f"captured at {point}")
+    return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# Lost segments and two captures
+
+
+def _dropped_frames(analysis: Analysis, rows: list[_Row]) -> set[int]:
+    """Frames the tracer dropped on purpose (metadata `dropped`), matched by direction and time."""
+    dropped = (analysis.capture.meta or {}).get("dropped") or ()
+    out: set[int] = set()
+    for d in dropped:
+        direction = d.get("dir")
+        want_client = {"c2s": True, "s2c": False}.get(direction)
+        cands = [r for r in rows if want_client is None or r.from_client == want_client]
+        if d.get("ts") is not None:
+            best = min(cands, key=lambda r: abs(r.packet.ts - d["ts"]), default=None)
+            if best is not None and abs(best.packet.ts - d["ts"]) < 0.005:
+                out.add(best.frame)
+                continue
+        idx = d.get("index")
+        if isinstance(idx, int) and 1 <= idx <= len(cands):
+            out.add(cands[idx - 1].frame)
+    return out
+
+
+def _match_key(p: Packet) -> tuple:
+    return (p.src, p.sport, p.dst, p.dport, p.seq_raw, p.ack_raw, int(p.flags), p.len)
+
+
+def _merge_peer(analysis: Analysis, peer: Analysis, rows: list[_Row]) -> list[_Row]:
+    """Pair each segment with its copy in the other end's capture: send time at the sender, receive
+    time at the receiver; a segment the sender's capture has and the receiver's lacks was lost."""
+    point_a = (analysis.capture.meta or {}).get("capture_point")
+    point_b = (peer.capture.meta or {}).get("capture_point")
+    client = rows[0].stream.client
+    keys: set[tuple] = {(r.packet.src, r.packet.sport, r.packet.dst, r.packet.dport) for r in rows}
+    peer_by_key: dict[tuple, list[Packet]] = {}
+    for p in peer.packets:
+        if (p.src, p.sport, p.dst, p.dport) in keys:
+            peer_by_key.setdefault(_match_key(p), []).append(p)
+
+    def sent_by_a(p: Packet) -> bool:
+        if point_a:
+            h = _host_of(analysis, p.src)
+            if h is not None:
+                return h == point_a
+        if point_b:
+            h = _host_of(peer, p.src)
+            if h is not None:
+                return h != point_b
+        return Endpoint(p.src, p.sport) == client  # assume A was captured at the client
+
+    seen: dict[tuple, int] = {}
+    out = []
+    for r in rows:
+        k = _match_key(r.packet)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        twins = peer_by_key.get(k, [])
+        twin = twins[n] if n < len(twins) else None
+        a_sends = sent_by_a(r.packet)
+        ta = r.packet.ts
+        tb = twin.ts if twin is not None else None
+        r.t_send, r.t_recv = (ta, tb) if a_sends else (tb, ta)
+        if twin is None and a_sends:
+            r.lost = True
+        out.append(r)
+    t0 = min(r.t_send if r.t_send is not None else r.t_recv for r in out)
+    for r in out:
+        r.t_send = None if r.t_send is None else r.t_send - t0
+        r.t_recv = None if r.t_recv is None else r.t_recv - t0
+    return out
+
+
+__all__ = ["Arrow", "Band", "CallMark", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+           "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]
