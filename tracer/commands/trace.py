@@ -1,0 +1,118 @@
+"""`synack trace`: run a scenario or your own programs in isolated hosts and capture every frame."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+DESCRIPTION = """\
+Run a built-in scenario (see `synack scenarios`) or your own server/client
+pair in two fresh network namespaces joined by a veth pair (client
+192.0.2.1, server 192.0.2.2), capture every frame with scapy and write a
+pcapng file with the socket calls of both programs inside it.
+
+Your programs learn the server's address from SYNACK_SERVER_HOST and
+SYNACK_SERVER_PORT (the name `server` also resolves to it); programs that
+hard-code localhost work with --net loopback.  They run as the invoking user
+(behind sudo) or nobody, never as root.  Needs root for the namespaces."""
+
+EPILOG = """\
+examples:
+  synack trace                                  # tcp-echo -> captures/tcp-echo.pcapng
+  synack trace half-close --client-port 40000 -o half.pcapng
+  synack trace bulk --bytes 10000000 --at both  # bulk.client.pcapng + bulk.server.pcapng
+  synack trace --server 'python3 srv.py' --client 'python3 cli.py' --port 5000"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "trace", help="run a scenario or your own programs and capture every frame",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                   help="built-in scenario (default tcp-echo; `synack scenarios` lists them)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="capture file (default captures/SCENARIO.pcapng, or captures/user.pcapng)")
+    g = p.add_argument_group("scenario options")
+    g.add_argument("--message", help="the message the client sends")
+    g.add_argument("--port", type=int, help="server port (default: the scenario's; 10000 for --server)")
+    g.add_argument("--client-port", type=int, metavar="PORT",
+                   help="fixed client port, for reproducible figures")
+    g.add_argument("--clients", type=int, metavar="N", help="concurrent clients (threading-tcp, forking-tcp)")
+    g.add_argument("--bytes", type=int, metavar="N", help="bytes the bulk scenario sends")
+    g.add_argument("--ipv6", action="store_true", help="use IPv6 (2001:db8::1 and ::2)")
+    u = p.add_argument_group("your own programs")
+    u.add_argument("--server", metavar="CMD", help="server command, e.g. 'python3 srv.py'")
+    u.add_argument("--client", metavar="CMD", help="client command, e.g. 'python3 cli.py'")
+    c = p.add_argument_group("capture")
+    c.add_argument("--at", choices=("client", "server", "both"), default="client",
+                   help="capture point (default client, the textbook view); both writes NAME.client.pcapng "
+                        "and NAME.server.pcapng")
+    c.add_argument("--net", choices=("veth", "loopback"), default="veth",
+                   help="two hosts on a veth pair (default) or one host's lo")
+    c.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="give up after S seconds: the client is killed, the capture kept and marked "
+                        "incomplete (default 30)")
+    c.add_argument("-v", "--verbose", action="store_true", help="also print the client's output")
+    p.set_defaults(run=run)
+
+
+def options_from(args: argparse.Namespace) -> object:
+    from tracer.scenarios import Options
+
+    given = {k: getattr(args, k) for k in ("message", "port", "client_port", "clients", "bytes")
+             if getattr(args, k, None) is not None}
+    if getattr(args, "ipv6", False):
+        given["ipv6"] = True
+    for k in ("port", "client_port"):
+        if k in given and not 0 <= given[k] <= 65535:
+            from viz.errors import SynackError
+            raise SynackError(f"--{k.replace('_', '-')} {given[k]}: not a port number (0-65535)")
+    return Options(**given)
+
+
+def summary_lines(result: object) -> list[str]:
+    def yn(v: bool) -> str:
+        return "yes" if v else "no"
+
+    r = result
+    lines = []
+    for pt in r.points:
+        s = pt.summary
+        lines.append(
+            f"{pt.point}: {pt.frames} frames, {s['conversations']} conversation"
+            f"{'s' if s['conversations'] != 1 else ''} ({s['tcp']} TCP, {s['udp']} UDP); "
+            f"handshake {yn(s['handshake'])}, data {yn(s['data'])}, teardown {yn(s['teardown'])}; "
+            f"drops {pt.kernel_drops}")
+        if pt.kernel_drops:
+            lines.append(f"WARNING: the kernel dropped {pt.kernel_drops} frames: this capture is missing frames")
+    lines.append(f"{r.calls} socket calls recorded; {'complete' if r.complete else 'INCOMPLETE: ' + str(r.incomplete_reason)}")
+    for path in r.paths:
+        lines.append(f"wrote {path}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from tracer import run as runmod
+    from viz.errors import SynackError
+
+    if args.server or args.client:
+        if args.scenario:
+            raise SynackError("give either a SCENARIO or --server/--client, not both")
+        if not args.client:
+            raise SynackError("--server needs --client too (the program that connects)")
+        target: object = runmod.Programs(client=args.client, server=args.server)
+        name = "user"
+    else:
+        from tracer import scenarios
+        target = scenarios.get(args.scenario or scenarios.DEFAULT)
+        name = target.name
+    opts = options_from(args)
+    out = args.output or f"captures/{name}.pcapng"
+    command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
+    result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
+                          command=command)
+    if args.verbose and result.client_output:
+        sys.stdout.write(result.client_output)
+    for line in summary_lines(result):
+        print(line)
+    return 0 if result.complete else 1

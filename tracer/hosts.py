@@ -1,0 +1,370 @@
+"""Isolated hosts: network namespaces joined by a veth pair, or one namespace's lo.
+
+The hosts must look like a textbook network, not like a Linux box: wire-sized
+frames with valid checksums (segmentation and tx checksum offloads off), fixed
+MACs and addresses from the documentation ranges (192.0.2.0/24,
+2001:db8::/32), no default route so nothing can leave, and no IPv6 chatter
+when a scenario is IPv4 only.  Every name carries the pid and a random tag so
+concurrent traces never collide, and `Hosts` is a context manager that removes
+everything it made whatever way the block ends.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from viz.errors import SynackError
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+NETNS_ETC_DIR = "/etc/netns"
+PREFIX = "synack-"
+
+CLIENT_MAC = "02:00:00:00:00:01"
+SERVER_MAC = "02:00:00:00:00:02"
+CLIENT_V4, SERVER_V4 = "192.0.2.1", "192.0.2.2"
+CLIENT_V6, SERVER_V6 = "2001:db8::1", "2001:db8::2"
+MTU = 1500
+
+# Legacy ethtool set-commands (linux/ethtool.h).  Turning tx checksumming off
+# also drops TSO; GSO and GRO are separate, so each is switched off by name.
+SIOCGIFFLAGS = 0x8913
+IFF_RUNNING = 0x40
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+ETHTOOL_SSG = 0x19
+ETHTOOL_STSO = 0x1F
+ETHTOOL_SGSO = 0x24
+ETHTOOL_SGRO = 0x2C
+OFFLOADS_OFF = (ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SGRO, ETHTOOL_SSG, ETHTOOL_STXCSUM)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: str
+    addrs: tuple[str, ...]
+    peer: str | None
+    mtu: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "mac": self.mac, "addrs": list(self.addrs),
+                "peer": self.peer, "mtu": self.mtu}
+
+
+@dataclass(frozen=True)
+class Host:
+    """One logical host; `netns` is the kernel namespace name behind it."""
+
+    name: str
+    role: str
+    netns: str
+    address: str
+    interfaces: tuple[Interface, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role,
+                "interfaces": [i.as_json() for i in self.interfaces]}
+
+
+def setns(path: str) -> None:
+    """Move the calling thread (only) into the network namespace at `path`."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def in_netns(netns: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run fn in a fresh thread that has joined `netns`; return its result.
+
+    setns moves only the calling thread, and sockets keep the namespace they
+    were made in, so a throw-away thread is the cheap way to open a socket,
+    write a sysctl or issue an ioctl inside a namespace.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            setns(os.path.join(NETNS_RUN_DIR, netns))
+            box["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns:{netns}", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def write_sysctl(name: str, value: str | int) -> None:
+    """Write a sysctl of the calling thread's network namespace."""
+    with open("/proc/sys/" + name.replace(".", "/"), "w") as f:
+        f.write(str(value))
+
+
+def offloads_off(ifname: str) -> list[str]:
+    """Switch off segmentation/checksum offloads; return the ones that stay on.
+
+    lo has some of these fixed on; the caller decides whether that matters.
+    """
+    failed = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for cmd in OFFLOADS_OFF:
+            value = ctypes.create_string_buffer(struct.pack("II", cmd, 0), 8)
+            ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+            try:
+                fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifreq)
+            except OSError:
+                failed.append(hex(cmd))
+    return failed
+
+
+def wait_running(ifname: str, timeout: float) -> None:
+    """Wait until the link is operationally up (IFF_RUNNING).
+
+    Until the kernel's linkwatch activates the device, its qdisc is noop and
+    silently drops every frame, so the first SYN could vanish.
+    """
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        while True:
+            ifreq = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH14x", ifname.encode(), 0))
+            if struct.unpack_from("16sH", ifreq)[1] & IFF_RUNNING:
+                return
+            if time.monotonic() > deadline:
+                raise SynackError(f"link {ifname} did not come up within {timeout:g} s")
+            time.sleep(0.001)
+
+
+def require_root() -> None:
+    if os.geteuid() == 0:
+        return
+    userns = _read("/proc/sys/kernel/unprivileged_userns_clone", "1").strip() != "0"
+    maxns = _read("/proc/sys/user/max_user_namespaces", "1").strip() != "0"
+    hint = ("run it with sudo (network namespaces need root)" if not (userns and maxns) else
+            "run it with sudo, or inside `unshare --user --map-root-user --net --mount` "
+            "with a tmpfs on /run")
+    raise SynackError(f"synack trace needs root to create network namespaces: {hint}")
+
+
+def _read(path: str, default: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def _ip(*args: str, batch: str | None = None) -> subprocess.Popen:
+    cmd = ["ip", *args] + (["-batch", "-"] if batch is not None else [])
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE if batch is not None else None,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _check(proc: subprocess.Popen, what: str, batch: str | None = None) -> None:
+    _, err = proc.communicate(batch)
+    if proc.returncode != 0:
+        raise SynackError(f"cannot {what}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+
+
+def list_namespaces() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []
+
+
+class Hosts:
+    """The test network for one trace.
+
+    net="veth": namespaces `client` and `server` joined by veth0<->veth0.
+    net="loopback": one namespace; both programs talk over its lo.
+    """
+
+    def __init__(self, net: str = "veth", ipv6: bool = False, tag: str | None = None):
+        if net not in ("veth", "loopback"):
+            raise SynackError(f"--net: unknown network {net!r} (choose veth or loopback)")
+        self.net = net
+        self.ipv6 = ipv6
+        self.tag = tag or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+        self.made: list[str] = []
+        self.etc_dirs: list[str] = []
+        self.hosts: dict[str, Host] = {}
+        self.offload_warnings: dict[str, list[str]] = {}
+
+    # context manager -------------------------------------------------------
+    def __enter__(self) -> "Hosts":
+        try:
+            self.create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # construction ------------------------------------------------------------
+    def create(self) -> None:
+        require_root()
+        if self.net == "loopback":
+            self._create_loopback()
+        else:
+            self._create_veth()
+
+    def _ns(self, role: str) -> str:
+        return f"{self.tag}-{role}"
+
+    def _create_veth(self) -> None:
+        cns, sns = self._ns("client"), self._ns("server")
+        batch = (f"netns add {cns}\nnetns add {sns}\n"
+                 f"link add veth0 index 11 netns {cns} address {CLIENT_MAC} mtu {MTU} type veth "
+                 f"peer name veth0 index 12 netns {sns} address {SERVER_MAC} mtu {MTU}\n")
+        self.made += [cns, sns]
+        _check(_ip(batch=batch), "create the network namespaces", batch)
+        for ns in (cns, sns):
+            self.offload_warnings[ns] = in_netns(ns, self._configure_ns, "veth0")
+        cidr = "/64" if self.ipv6 else "/24"
+        caddr, saddr = (CLIENT_V6, SERVER_V6) if self.ipv6 else (CLIENT_V4, SERVER_V4)
+        extra = " nodad" if self.ipv6 else ""
+        procs = []
+        for ns, addr in ((cns, caddr), (sns, saddr)):
+            b = f"addr add {addr}{cidr} dev veth0{extra}\nlink set lo up\nlink set veth0 up\n"
+            procs.append((_ip("-n", ns, batch=b), b))
+        for p, b in procs:
+            _check(p, "configure the veth pair", b)
+        for ns in (cns, sns):
+            in_netns(ns, wait_running, "veth0", 3.0)
+        names = {"client": caddr, "server": saddr}
+        self._write_etc_hosts([cns, sns], names)
+        self.hosts = {
+            "client": Host("client", "client", cns, caddr, (
+                Interface("veth0", CLIENT_MAC, (caddr + cidr,), "server:veth0", MTU),)),
+            "server": Host("server", "server", sns, saddr, (
+                Interface("veth0", SERVER_MAC, (saddr + cidr,), "client:veth0", MTU),)),
+        }
+
+    def _create_loopback(self) -> None:
+        ns = self._ns("lo")
+        self.made.append(ns)
+        _check(_ip("netns", "add", ns), f"create network namespace {ns}")
+        self.offload_warnings[ns] = in_netns(ns, self._configure_ns, "lo")
+        _check(_ip("-n", ns, "link", "set", "lo", "up"), "bring lo up")
+        addr = "::1" if self.ipv6 else "127.0.0.1"
+        self._write_etc_hosts([ns], {"client": addr, "server": addr})
+        lo = Interface("lo", "00:00:00:00:00:00", ("::1/128",) if self.ipv6 else ("127.0.0.1/8",),
+                       None, 65536)
+        host = Host("localhost", "client+server", ns, addr, (lo,))
+        self.hosts = {"client": host, "server": host}
+
+    def _configure_ns(self, ifname: str) -> list[str]:
+        """Runs inside the namespace: sysctls before the link is up, offloads."""
+        write_sysctl("net.ipv4.ip_unprivileged_port_start", 0)
+        if self.ipv6:
+            for scope in ("all", "default", ifname):
+                write_sysctl(f"net.ipv6.conf.{scope}.accept_ra", 0)
+                write_sysctl(f"net.ipv6.conf.{scope}.router_solicitations", 0)
+                write_sysctl(f"net.ipv6.conf.{scope}.dad_transmits", 0)
+                write_sysctl(f"net.ipv6.conf.{scope}.addr_gen_mode", 1)
+        else:
+            for scope in ("all", "default", ifname):
+                write_sysctl(f"net.ipv6.conf.{scope}.disable_ipv6", 1)
+        failed = offloads_off(ifname)
+        if ifname != "lo":
+            offloads_off("lo")
+        return failed
+
+    def _write_etc_hosts(self, namespaces: list[str], names: dict[str, str]) -> None:
+        """`ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts, so
+        the names `client` and `server` resolve inside the hosts."""
+        text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+        text += "".join(f"{addr}\t{name}\n" for name, addr in names.items())
+        for ns in namespaces:
+            d = os.path.join(NETNS_ETC_DIR, ns)
+            try:
+                os.makedirs(d, exist_ok=True)
+                self.etc_dirs.append(d)
+                with open(os.path.join(d, "hosts"), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(d, "hosts"), 0o644)
+            except OSError:
+                pass  # names only; addresses still come from SYNACK_SERVER_HOST
+
+    # teardown ------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove every namespace and /etc/netns entry this object made.
+
+        Deleting a namespace destroys its veth end, which destroys the pair.
+        Idempotent, and never raises: it runs from finally blocks and signal
+        paths where a second error would hide the first.
+        """
+        while self.made:
+            ns = self.made.pop()
+            path = os.path.join(NETNS_RUN_DIR, ns)
+            if os.path.exists(path):
+                if _libc.umount2(path.encode(), 2) != 0 and ctypes.get_errno() not in (
+                        errno.EINVAL, errno.ENOENT):
+                    subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+                try:
+                    os.unlink(path)
+                except OSError:
+                    subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        while self.etc_dirs:
+            shutil.rmtree(self.etc_dirs.pop(), ignore_errors=True)
+
+    # use -----------------------------------------------------------------------
+    @property
+    def client(self) -> Host:
+        return self.hosts["client"]
+
+    @property
+    def server(self) -> Host:
+        return self.hosts["server"]
+
+    @property
+    def server_address(self) -> str:
+        return self.server.address
+
+    def capture_point(self, at: str) -> tuple[str, str, str]:
+        """(point name, namespace, interface) of a capture point."""
+        if self.net == "loopback":
+            return "lo", self.client.netns, "lo"
+        host = self.hosts[at]
+        return at, host.netns, "veth0"
+
+    def run_in(self, role: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return in_netns(self.hosts[role].netns, fn, *args)
+
+    def command(self, role: str, argv: list[str], uid: int | None, gid: int | None) -> list[str]:
+        """The argv that runs `argv` inside host `role`, as uid/gid when given."""
+        cmd = ["ip", "netns", "exec", self.hosts[role].netns]
+        if uid is not None:
+            cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+        return cmd + list(argv)
+
+    def metadata(self, captured: set[str]) -> tuple[list[dict], list[dict]]:
+        """`hosts` and `links` of the capture metadata."""
+        if self.net == "loopback":
+            return [self.client.as_json()], []
+        hosts = [self.client.as_json(), self.server.as_json()]
+        links = [{"a": "client:veth0", "b": "server:veth0", "captured": bool(captured)}]
+        return hosts, links

@@ -1,0 +1,571 @@
+"""The orchestrator: hosts, sniffer, server, client, capture file, cleanup.
+
+`trace()` is the Python API behind `synack trace`.  The order is what makes
+the capture complete: the sniffer socket is bound (and so queues every frame)
+before the server starts; the client starts only once the server's `listen`
+or `bind` has returned; the capture stops only after the last conversation
+has closed and the socket is drained.  Every path out (success, program
+error, timeout, Ctrl-C, SIGTERM) kills the programs and removes the hosts;
+every path that got as far as capturing writes a valid file, marked
+incomplete when the run did not finish normally.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from tracer import hosts as hostmod
+from tracer import pcapng
+from tracer import scenarios as scenariomod
+from tracer.hosts import Hosts
+from viz.errors import SynackError
+
+TOOL = "synack 0.1.0"
+CALLREC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callrec")
+DEFAULT_TIMEOUT = 30.0
+USER_PORT = 10000
+LINGER = 2.0  # after the client exits, how long the conversations may take to close
+
+
+@dataclass(frozen=True)
+class Programs:
+    """A user's own server/client pair (`--server CMD --client CMD`)."""
+
+    client: Sequence[str] | str
+    server: Sequence[str] | str | None = None
+    name: str = "user"
+
+    def argv(self, which: str) -> list[str] | None:
+        cmd = self.server if which == "server" else self.client
+        if cmd is None or cmd == "":
+            return None
+        return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+
+
+@dataclass(frozen=True)
+class PointResult:
+    point: str
+    path: str
+    frames: int
+    kernel_drops: int
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    paths: tuple[str, ...]
+    frames: int
+    conversations: int
+    handshake: bool
+    data: bool
+    teardown: bool
+    drops: int
+    complete: bool
+    incomplete_reason: str | None
+    points: tuple[PointResult, ...] = ()
+    calls: int = 0
+    client_status: int | None = None
+    server_status: int | None = None
+    client_output: str = ""
+    seconds: float = 0.0
+
+    @property
+    def path(self) -> str:
+        return self.paths[0]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so the same cleanup and partial capture happen."""
+
+
+def output_paths(out: str, at: str) -> dict[str, str]:
+    """Capture point -> file.  `--at both`: NAME.client.pcapng and NAME.server.pcapng."""
+    if at != "both":
+        return {at: out}
+    base = out[: -len(".pcapng")] if out.endswith(".pcapng") else out
+    return {"client": base + ".client.pcapng", "server": base + ".server.pcapng"}
+
+
+def _drop_to() -> tuple[int, int]:
+    """The invoking user behind sudo, else nobody: programs never run as root."""
+    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+    if uid and gid and uid != "0":
+        return int(uid), int(gid)
+    return 65534, 65534
+
+
+def _tail(path: str, lines: int = 8) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()[-4000:]
+    except OSError:
+        return ""
+    return " | ".join(line for line in text.strip().splitlines()[-lines:])
+
+
+class _Program:
+    """One program running inside a host, in its own session (killed as a group)."""
+
+    def __init__(self, role: str, argv: list[str], hosts: Hosts, env: dict[str, str],
+                 workdir: str, cwd: str | None, uid: int | None, gid: int | None):
+        self.role = role
+        self.argv = argv
+        self.out = os.path.join(workdir, f"{role}.out")
+        self.err = os.path.join(workdir, f"{role}.err")
+        with open(self.out, "wb") as o, open(self.err, "wb") as e:
+            try:
+                self.proc = subprocess.Popen(
+                    hosts.command(role, argv, uid, gid), env=env, cwd=cwd,
+                    stdin=subprocess.DEVNULL, stdout=o, stderr=e, start_new_session=True)
+            except OSError as exc:
+                raise SynackError(f"cannot start the {role} program {shlex.join(argv)}: {exc}") from None
+        self.killed = False
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stop(self, grace: float = 1.0) -> int | None:
+        """SIGTERM the process group, SIGKILL after `grace`, reap."""
+        if self.proc.poll() is None:
+            self.killed = True
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal(signal.SIGKILL)  # stray children of a forking server
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stderr_tail(self) -> str:
+        return _tail(self.err)
+
+    def stdout(self) -> str:
+        try:
+            with open(self.out, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def _listening(pid: int, netns_ino: int) -> bool:
+    """Whether the process's namespace has a listening TCP or bound UDP socket.
+
+    The fallback readiness signal for programs that record no calls (not
+    Python): the namespace is fresh, so any such socket is the server's.
+    The pid is checked to be inside the server namespace already, since
+    `ip netns exec` starts outside it.
+    """
+    try:
+        if os.stat(f"/proc/{pid}/ns/net").st_ino != netns_ino:
+            return False
+        for name, state in (("tcp", "0A"), ("tcp6", "0A"), ("udp", None), ("udp6", None)):
+            with open(f"/proc/{pid}/net/{name}") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and (state is None or fields[3] == state):
+                        return True
+    except OSError:
+        return False
+    return False
+
+
+class _CallLog:
+    """Tails one JSONL call file written by the recorder."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.pos = 0
+        self.partial = b""
+
+    def new(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return []
+        self.pos += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: int,
+                deadline: float) -> None:
+    checks = 0
+    while True:
+        if ready:
+            for rec in log.new():
+                if rec.get("call") == ready and rec.get("phase") == "return" and not rec.get("error"):
+                    return
+        if checks % 5 == 0 and _listening(server.proc.pid, netns_ino):
+            return
+        checks += 1
+        status = server.poll()
+        if status is not None:
+            raise SynackError(
+                f"server {shlex.join(server.argv)} exited with status {status} before it was ready"
+                f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+        if time.monotonic() > deadline:
+            what = f"its {ready}() call" if ready else "a listening/bound socket"
+            raise SynackError(
+                f"server {shlex.join(server.argv)} was not ready within the timeout (no {what})"
+                f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+        time.sleep(0.002)
+
+
+def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
+    calls = []
+    for p in paths:
+        log = _CallLog(p)
+        calls += log.new()
+    calls.sort(key=lambda c: (c.get("ts", 0), c.get("phase") != "call"))
+    return calls
+
+
+def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
+          at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
+          command: str | None = None, on_ready: Any = None) -> TraceResult:
+    """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
+
+    Raises SynackError for bad input and for a server that never became ready;
+    a client that hangs is killed at `timeout` and the capture is kept, marked
+    incomplete.  KeyboardInterrupt (Ctrl-C, SIGTERM) writes what was seen and
+    re-raises.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    if isinstance(scenario_or_programs, str) or scenario_or_programs is None:
+        scenario_or_programs = scenariomod.get(scenario_or_programs or scenariomod.DEFAULT)
+    opts = opts or scenariomod.Options()
+    if at not in ("client", "server", "both"):
+        raise SynackError(f"--at: unknown capture point {at!r} (choose client, server or both)")
+    if net not in ("veth", "loopback"):
+        raise SynackError(f"--net: unknown network {net!r} (choose veth or loopback)")
+    if timeout <= 0:
+        raise SynackError("--timeout must be positive")
+    user = isinstance(scenario_or_programs, Programs)
+    if user:
+        name = scenario_or_programs.name
+        server_argv = scenario_or_programs.argv("server")
+        client_argv = scenario_or_programs.argv("client")
+        if not client_argv:
+            raise SynackError("--client: a client command is needed")
+        port = opts.port if opts.port is not None else USER_PORT
+        opts = dataclasses.replace(opts, port=port)
+        env_extra = {
+            "SYNACK_SERVER_PORT": str(port),
+            "SYNACK_CLIENT_PORT": "" if opts.client_port is None else str(opts.client_port),
+            "SYNACK_MESSAGE": opts.message, "SYNACK_CLIENTS": str(opts.clients),
+            "SYNACK_BYTES": str(opts.bytes), "SYNACK_IPV6": "1" if opts.ipv6 else "0",
+        }
+        ready = "listen" if server_argv else None
+        ready_any = True
+        cwd = os.getcwd()
+    else:
+        sc = scenario_or_programs
+        name = sc.name
+        opts = dataclasses.replace(opts, port=sc.port(opts))
+        server_argv, client_argv = sc.server_argv(opts), sc.client_argv(opts)
+        env_extra = sc.env(opts)
+        ready = sc.ready
+        ready_any = True
+        cwd = None
+    if net == "loopback":
+        at = "lo"
+    out = out or os.path.join("captures", f"{name}.pcapng")
+    paths = {p: pcapng.check_writable(f) for p, f in output_paths(out, at).items()}
+    hostmod.require_root()
+
+    from tracer import sniffer as sniffmod
+    importer = sniffmod.preload()
+
+    uid, gid = _drop_to()
+    workdir = tempfile.mkdtemp(prefix="synack-run-")
+    os.chmod(workdir, 0o711)
+    call_files = {r: os.path.join(workdir, f"{r}.jsonl") for r in ("server", "client")}
+    for p in call_files.values():
+        with open(p, "w"):
+            pass
+        os.chown(p, uid, gid)
+
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum: int, frame: Any) -> None:
+            raise Terminated()
+        old_term = signal.signal(signal.SIGTERM, on_term)
+
+    sniffers: dict[str, Any] = {}
+    programs: list[_Program] = []
+    reason: str | None = None
+    interrupted: BaseException | None = None
+    server = client = None
+    client_status = server_status = None
+    try:
+        with Hosts(net=net, ipv6=opts.ipv6) as hosts:
+            base_env = dict(os.environ)
+            base_env.update(env_extra)
+            base_env.update({
+                "SYNACK_SERVER_HOST": hosts.server_address,
+                "PYTHONPATH": CALLREC + (os.pathsep + os.environ["PYTHONPATH"]
+                                         if os.environ.get("PYTHONPATH") else ""),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            })
+            if uid != 0:
+                base_env["HOME"] = "/"
+
+            def env_for(role: str) -> dict[str, str]:
+                e = dict(base_env)
+                e.update({"SYNACK_CALLS": call_files[role], "SYNACK_HOST": role})
+                return e
+
+            importer.join()
+            points = ["client", "server"] if at == "both" else [at]
+            for point in points:
+                pname, ns, iface = hosts.capture_point("client" if point == "lo" else point)
+                s = sniffmod.Sniffer(ns, iface)
+                sniffers[point] = s
+                s.start()
+            assert all(s.ready for s in sniffers.values())
+            try:
+                if server_argv:
+                    server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid)
+                    programs.append(server)
+                    ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
+                    _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline)
+                if on_ready:
+                    on_ready()
+                client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid)
+                programs.append(client)
+                try:
+                    client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    client.stop(0.2)
+                    client_status = None
+                    reason = f"client did not finish within the {timeout:g} s timeout (killed)"
+                if reason is None and client_status != 0:
+                    reason = (f"client exited with status {client_status}"
+                              f"{': ' + client.stderr_tail() if client.stderr_tail() else ''}")
+                linger = min(LINGER, max(0.0, deadline - time.monotonic()))
+                for s in sniffers.values():
+                    s.wait_closed(linger)
+                if server is not None:
+                    server_status = server.poll()
+                    if server_status is not None and server_status != 0 and reason is None:
+                        reason = (f"server exited with status {server_status}"
+                                  f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+                    server.stop()
+                    for s in sniffers.values():
+                        s.wait_closed(min(0.5, max(0.0, deadline + 1 - time.monotonic())))
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+                reason = "interrupted (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+            finally:
+                for p in programs:
+                    p.stop(0.2)
+            for s in sniffers.values():
+                s.stop(drain=True)
+            calls = _read_calls(list(call_files.values()))
+            client_output = client.stdout() if client else ""
+            results = []
+            for point, s in sniffers.items():
+                results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
+                                            command, reason, sniffers))
+    except KeyboardInterrupt as exc:
+        # Interrupted before the capture started (or while writing): nothing valid to keep.
+        for p in programs:
+            p.stop(0.1)
+        raise exc
+    finally:
+        for s in sniffers.values():
+            s.close()
+        for p in programs:
+            p.stop(0.1)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    first = results[0]
+    result = TraceResult(
+        paths=tuple(r.path for r in results),
+        frames=first.frames,
+        conversations=first.summary["conversations"],
+        handshake=first.summary["handshake"],
+        data=first.summary["data"],
+        teardown=first.summary["teardown"],
+        drops=sum(r.kernel_drops for r in results),
+        complete=reason is None and all(r.kernel_drops == 0 for r in results),
+        incomplete_reason=reason or (None if all(r.kernel_drops == 0 for r in results)
+                                     else "the kernel dropped frames"),
+        points=tuple(results),
+        calls=len(calls),
+        client_status=client_status,
+        server_status=server_status,
+        client_output=client_output,
+        seconds=time.monotonic() - started,
+    )
+    if interrupted is not None:
+        raise interrupted
+    return result
+
+
+def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict], name: str,
+                 opts: Any, command: str | None, reason: str | None, sniffers: dict) -> PointResult:
+    host_meta, links = hosts.metadata(set(sniffers))
+    if links:
+        links[0]["captured"] = True
+        links[0]["capture_points"] = sorted(sniffers)
+    drops = s.kernel_drops
+    incomplete = reason or ("the kernel dropped %d frames" % drops if drops else None)
+    meta = {
+        "schema": pcapng.SCHEMA,
+        "tool": TOOL,
+        "scenario": name,
+        "command": command or f"synack trace {name}",
+        "options": {k: v for k, v in dataclasses.asdict(opts).items()},
+        "net": hosts.net,
+        "capture_point": point,
+        "capture_interface": s.iface,
+        "complete": incomplete is None,
+        "incomplete_reason": incomplete,
+        "kernel_drops": drops,
+        "kernel_packets": s.kernel_packets,
+        "hosts": host_meta,
+        "links": links,
+        "calls": calls,
+        "dropped": [],
+    }
+    role_addr = {} if hosts.net == "loopback" else {
+        "client": hosts.client.address, "server": hosts.server.address}
+    comments = frame_comments(s.frames, calls, role_addr)
+    iface_desc = f"{point}:{s.iface}" if point != "lo" else "lo"
+    pcapng.write(path, s.frames, meta, [pcapng.CaptureInterface(s.iface, iface_desc)], comments,
+                 application=TOOL)
+    return PointResult(point, path, len(s.frames), drops, s.tracker.summary())
+
+
+# --- per-packet comments ------------------------------------------------------------
+
+def _frame_facts(frame: bytes) -> tuple[str, str, int, int] | None:
+    """(src address, proto, tcp flags, payload length) of an IP frame, else None."""
+    import ipaddress
+
+    if len(frame) < 34:
+        return None
+    etype = frame[12] << 8 | frame[13]
+    if etype == 0x0800:
+        ihl = (frame[14] & 0x0F) * 4
+        proto, total = frame[23], frame[16] << 8 | frame[17]
+        src = str(ipaddress.IPv4Address(frame[26:30]))
+        l4, l4len = 14 + ihl, total - ihl
+    elif etype == 0x86DD and len(frame) >= 54:
+        proto, l4len = frame[20], frame[18] << 8 | frame[19]
+        src = str(ipaddress.IPv6Address(frame[22:38]))
+        l4 = 54
+    else:
+        return None
+    if proto == 6 and len(frame) >= l4 + 20:
+        return src, "tcp", frame[l4 + 13], l4len - (frame[l4 + 12] >> 4) * 4
+    if proto == 17:
+        return src, "udp", 0, l4len - 8
+    return None
+
+
+SEND_CALLS = {"send", "sendall", "sendto", "sendmsg", "sendfile"}
+
+
+def describe(call: dict[str, Any]) -> str:
+    text = f"{call.get('host', '?')}: {call.get('call')}({call.get('args', '')})"
+    if call.get("error"):
+        text += f" -> {call['error']}"
+    return text
+
+
+def frame_comments(frames: Sequence[tuple[int, bytes]], calls: list[dict[str, Any]],
+                   role_addr: dict[str, str]) -> dict[int, list[str]]:
+    """Which socket call caused which frame, by a simple forward match in time.
+
+    connect -> the host's next SYN; send* -> its next data frame; shutdown
+    -> its next FIN; close of a socket that carried data -> its next FIN or
+    RST; a refused connect -> the RST it received.  Only the direction is
+    checked (loopback has one address, so there not even that); the full
+    timeline is in the metadata for anything finer.
+    """
+    facts = [(ts, _frame_facts(f)) for ts, f, *_ in frames]
+    claimed: dict[str, set[int]] = {"syn": set(), "data": set(), "fin": set(), "rst": set()}
+    comments: dict[int, list[str]] = {}
+    fin_done: set[tuple] = set()
+    used: set[tuple] = set()
+
+    times = [ts for ts, _ in facts]
+
+    def match(kind: str, host: str, ts_ns: int, want: Any, limit_ns: int, incoming: bool = False) -> int | None:
+        addr = role_addr.get(host)
+        for i in range(bisect.bisect_left(times, ts_ns), len(facts)):
+            fts, f = facts[i]
+            if f is None or i in claimed[kind]:
+                continue
+            if fts - ts_ns > limit_ns:
+                return None
+            if addr is not None and ((f[0] == addr) == incoming):
+                continue
+            if want(f):
+                claimed[kind].add(i)
+                return i
+        return None
+
+    for c in calls:
+        call, phase, host = c.get("call"), c.get("phase"), c.get("host", "")
+        ts = int(float(c.get("ts", 0)) * 1e9) - 200_000  # recorder stamps just after the call starts
+        key = (host, c.get("pid"), c.get("fd"))
+        idx = None
+        if call == "connect" and phase == "call":
+            idx = match("syn", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x12 == 0x02, 1_000_000_000)
+            used.add(key)
+        elif call == "connect" and phase == "return" and "Refused" in (c.get("error") or ""):
+            idx = match("rst", host, ts - 1_000_000_000, lambda f: f[1] == "tcp" and f[2] & 0x04,
+                        2_000_000_000, incoming=True)
+        elif call in SEND_CALLS and phase == "call":
+            idx = match("data", host, ts, lambda f: f[3] > 0, 1_000_000_000)
+            used.add(key)
+        elif call in ("recv", "recvfrom", "recv_into", "recvfrom_into"):
+            used.add(key)
+        elif call == "shutdown" and "RD" != str(c.get("args", "")).replace("SHUT_", ""):
+            if key not in fin_done:
+                idx = match("fin", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x01, 1_000_000_000)
+                fin_done.add(key)
+        elif call == "close" and key in used and key not in fin_done:
+            idx = match("fin", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x05, 1_000_000_000)
+            fin_done.add(key)
+        if idx is not None:
+            comments.setdefault(idx, []).append(describe(c))
+    return comments
