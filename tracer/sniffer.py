@@ -220,7 +220,7 @@ class Sniffer:
             poller.register(raw.fileno(), select.POLLIN)
             self._ready.set()
             while not self._stop.is_set():
-                if poller.poll(20):
+                if poller.poll(5):
                     self._read_all(raw)
             self._read_all(raw)
         except BaseException as exc:  # surfaced by stop()
@@ -279,7 +279,7 @@ class Sniffer:
                 self._changed.wait(min(left, 0.05))
         return True
 
-    def drain(self, timeout: float = 2.0, settle: float = 0.01) -> None:
+    def drain(self, timeout: float = 2.0, settle: float = 0.005) -> None:
         """Wait until the kernel queue is empty and the count stopped growing."""
         deadline = time.monotonic() + timeout
         last, stable = len(self.frames), 0
