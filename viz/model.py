@@ -158,6 +158,7 @@ class SocketCall:
     error: str = ""
     fd: int | None = None
     frame: int | None = None
+    frames: tuple[int, ...] = ()  # every frame it explains (a sendall may span several segments)
 
 
 @dataclass(frozen=True, slots=True)

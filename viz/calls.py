@@ -1,0 +1,328 @@
+"""The socket-call timeline of a tracer capture, and which frame each call explains.
+
+The tracer records every socket call of both programs on the capture's clock
+(captures/README.md, metadata key "calls").  A lecture figure puts
+`connect()` next to the SYN it caused, so each call is attached to a frame:
+
+* connect (call)          -> the client's SYN; connect (return) -> the SYN/ACK
+                             or RST that ended it
+* accept (return)         -> the ACK that completed the handshake
+* send/sendall (call)     -> the data segment(s) carrying those bytes
+* sendto (call)           -> the datagram (or segment) it sent
+* recv/recv_into (return) -> the segment that delivered the last byte it
+                             returned, or the FIN when it returned b''
+* recvfrom (return)       -> the datagram it returned
+* shutdown/close          -> the FIN (or RST) it caused
+
+Matching is by host address (from the metadata's host list), time (a call
+precedes what it causes, a return follows what it waited for) and socket:
+once a (host, pid, fd) is tied to a stream by its first match, later calls on
+it only match frames of that stream.  Retransmissions never explain a call.
+Pure: works on Packet values; `attach` is also what the tracer uses to write
+the per-packet comments.
+"""
+from __future__ import annotations
+
+import ast
+import bisect
+from dataclasses import replace
+from typing import Iterable, Sequence
+
+from viz.model import Flag, Packet, SocketCall, Tag
+
+EPS = 0.001  # seconds of clock slack between a call record and a capture timestamp
+SENDS = {"send", "sendall", "write", "sendmsg"}
+RECVS = {"recv", "recv_into", "read", "recvmsg"}
+CLOSES = {"shutdown", "close"}
+RETRANS = {Tag.RETRANSMISSION, Tag.FAST_RETRANSMISSION, Tag.SPURIOUS_RETRANSMISSION}
+
+
+def parse_calls(meta: dict, t0: float | None) -> tuple[SocketCall, ...]:
+    """SocketCalls from metadata["calls"]; t is relative to `t0` (the first frame).
+
+    Entries that are not objects or lack a numeric ts are skipped: the
+    metadata is user-visible JSON and may have been edited.
+    """
+    raw = meta.get("calls") if isinstance(meta, dict) else None
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            continue
+        ts = entry.get("ts")
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            continue
+        if t0 is None:
+            t0 = float(ts)
+        fd = entry.get("fd")
+        pid = entry.get("pid")
+        out.append(SocketCall(
+            ts=float(ts), t=float(ts) - t0, host=str(entry.get("host", "")),
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else 0,
+            call=str(entry.get("call", "")), phase=str(entry.get("phase", "call")),
+            args=str(entry.get("args", "") or ""), result=str(entry.get("result", "") or ""),
+            error=str(entry.get("error", "") or ""),
+            fd=fd if isinstance(fd, int) and not isinstance(fd, bool) else None))
+    out.sort(key=lambda c: c.ts)  # stable: equal times keep the recorded order
+    return tuple(out)
+
+
+def host_addresses(meta: dict) -> dict[str, set[str]]:
+    """host name -> its IP addresses (prefix lengths dropped)."""
+    hosts: dict[str, set[str]] = {}
+    for host in (meta or {}).get("hosts") or []:
+        if not isinstance(host, dict):
+            continue
+        addrs = hosts.setdefault(str(host.get("name", "")), set())
+        for iface in host.get("interfaces") or []:
+            if isinstance(iface, dict):
+                for a in iface.get("addrs") or []:
+                    addrs.add(str(a).split("/")[0])
+    return hosts
+
+
+def _int(text: str) -> int | None:
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, (bytes, str)):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _peer(text: str) -> tuple[str, int] | None:
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int):
+        if isinstance(value[0], tuple) and len(value[0]) >= 2:  # accept() -> (sock, addr)
+            value = value[0] if isinstance(value[0][1], int) else value
+        return str(value[0]), value[1]
+    return None
+
+
+class _Matcher:
+    def __init__(self, packets: Sequence[Packet], meta: dict):
+        self.packets = packets
+        self.ts = [p.ts for p in packets]
+        self.addrs = host_addresses(meta)
+        self.roles = {}
+        for s_host in (meta or {}).get("hosts") or []:
+            if isinstance(s_host, dict):
+                self.roles[str(s_host.get("name", ""))] = str(s_host.get("role", ""))
+        self.claimed: set[tuple[int, str]] = set()
+        self.bound: dict[tuple, tuple[str, int]] = {}  # (host, pid, fd) -> (proto, stream)
+        self.listeners: set[tuple] = set()
+        self.rx_left: dict[tuple, tuple[int, int]] = {}  # (host, stream) -> (frame, bytes left)
+        self.clients: dict[tuple[str, int], int] = {}  # tcp stream -> client addr side known
+        self.stream_client: dict[int, tuple[str, int]] = {}
+        for p in packets:
+            if p.proto == "tcp" and p.flags & Flag.SYN and not p.flags & Flag.ACK:
+                self.stream_client.setdefault(p.stream, (p.src, p.sport))
+
+    def is_host(self, host: str, addr: str | None, p: Packet, sending: bool) -> bool:
+        addrs = self.addrs.get(host)
+        if addrs:
+            return addr in addrs
+        # No host table: fall back on roles, client = the stream's SYN sender.
+        role = self.roles.get(host, host)
+        client = self.stream_client.get(p.stream)
+        if client is None or role not in ("client", "server"):
+            return False
+        me = (p.src, p.sport) if sending else (p.dst, p.dport)
+        return (me == client) == (role == "client")
+
+    def after(self, ts: float) -> int:
+        return bisect.bisect_left(self.ts, ts - EPS)
+
+    def before(self, ts: float) -> int:
+        return bisect.bisect_right(self.ts, ts + EPS)
+
+    def key(self, c: SocketCall) -> tuple:
+        return (c.host, c.pid, c.fd)
+
+    def in_socket(self, c: SocketCall, p: Packet) -> bool:
+        b = self.bound.get(self.key(c))
+        return b is None or b == (p.proto, p.stream)
+
+    def bind(self, c: SocketCall, p: Packet) -> None:
+        self.bound.setdefault(self.key(c), (p.proto, p.stream))
+
+    def take(self, frame: int, kind: str) -> bool:
+        if (frame, kind) in self.claimed:
+            return False
+        self.claimed.add((frame, kind))
+        return True
+
+    # -- the rules ----------------------------------------------------------
+    def first_sent(self, c: SocketCall, kind: str, want) -> Packet | None:
+        for p in self.packets[self.after(c.ts):]:
+            if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
+                    and (p.frame, kind) not in self.claimed):
+                self.claimed.add((p.frame, kind))
+                return p
+        return None
+
+    def last_received(self, c: SocketCall, kind: str, want, earliest: bool = False) -> Packet | None:
+        end = self.before(c.ts)
+        rng = range(0, end) if earliest else range(end - 1, -1, -1)
+        for i in rng:
+            p = self.packets[i]
+            if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)
+                    and (p.frame, kind) not in self.claimed):
+                self.claimed.add((p.frame, kind))
+                return p
+        return None
+
+    def match(self, c: SocketCall, calls: Sequence[SocketCall], i: int) -> tuple[int, ...]:
+        name, phase = c.call, c.phase
+        if name == "listen":
+            self.listeners.add(self.key(c))
+            return ()
+        if name == "connect" and phase == "call":
+            p = self.first_sent(c, "connect", _pure_syn)
+            if p:
+                self.bind(c, p)
+                return (p.frame,)
+        elif name == "connect":
+            p = self.last_received(
+                c, "connect-return", lambda q: q.proto == "tcp" and (
+                    q.flags & Flag.RST or (q.flags & Flag.SYN and q.flags & Flag.ACK)))
+            return (p.frame,) if p else ()
+        elif name == "accept" and phase == "return" and not c.error:
+            peer = _peer(c.result)
+
+            def completes(q: Packet) -> bool:
+                if not (q.proto == "tcp" and q.flags & Flag.ACK and not q.flags & (Flag.SYN | Flag.RST)
+                        and q.ack == 1 and q.seq == 1):
+                    return False
+                return peer is None or (q.src, q.sport) == peer
+            p = self.last_received(c, "accept", completes, earliest=True)
+            if p:
+                return (p.frame,)
+        elif name in SENDS and phase == "call":
+            return self.sends(c, calls, i)
+        elif name == "sendto" and phase == "call":
+            p = self.first_sent(c, "send", lambda q: q.proto in ("udp", "tcp") and (q.len or 0) > 0
+                                and not RETRANS.intersection(q.analysis))
+            if p:
+                self.bind(c, p)
+                return (p.frame,)
+        elif name in RECVS and phase == "return" and not c.error:
+            return self.recv(c)
+        elif name == "recvfrom" and phase == "return" and not c.error:
+            p = self.last_received(c, "recv", lambda q: q.proto == "udp", earliest=True)
+            if p is None:
+                return self.recv(c)
+            self.bind(c, p)
+            return (p.frame,)
+        elif name in CLOSES and self.key(c) not in self.listeners:
+            if name == "close" and self.key(c) not in self.bound:
+                return ()
+            p = self.first_sent(c, "close", lambda q: q.proto == "tcp" and bool(
+                q.flags & (Flag.FIN | Flag.RST)))
+            if p:
+                self.bind(c, p)
+                return (p.frame,)
+        return ()
+
+    def sends(self, c: SocketCall, calls: Sequence[SocketCall], i: int) -> tuple[int, ...]:
+        size = None
+        for later in calls[i + 1:]:
+            if (later.host, later.pid, later.fd, later.call) == (c.host, c.pid, c.fd, c.call) \
+                    and later.phase == "return":
+                size = _int(later.result) if not later.error else None
+                break
+        if size is None and c.call == "sendall":
+            size = _int(c.args)
+        frames: list[int] = []
+        got = 0
+        for p in self.packets[self.after(c.ts):]:
+            if not (p.proto == "tcp" and (p.len or 0) > 0 and not RETRANS.intersection(p.analysis)
+                    and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
+                    and (p.frame, "send") not in self.claimed):
+                continue
+            self.claimed.add((p.frame, "send"))
+            self.bind(c, p)
+            frames.append(p.frame)
+            got += p.len or 0
+            if size is None or got >= size:
+                break
+        return tuple(frames)
+
+    def recv(self, c: SocketCall) -> tuple[int, ...]:
+        size = _int(c.result)
+        if size == 0:
+            p = self.last_received(c, "recv", lambda q: q.proto == "tcp" and bool(q.flags & Flag.FIN),
+                                   earliest=True)
+            if p:
+                self.bind(c, p)
+                return (p.frame,)
+            return ()
+        end = self.before(c.ts)
+        need = size if size else 1
+        last = None
+        for p in self.packets[:end]:
+            if not (p.proto == "tcp" and (p.len or 0) > 0 and not RETRANS.intersection(p.analysis)
+                    and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)):
+                continue
+            left_key = (c.host, p.stream)
+            pending = self.rx_left.get(left_key)
+            if (p.frame, "recv") in self.claimed:
+                if pending is None or pending[0] != p.frame:
+                    continue
+                avail = pending[1]
+            else:
+                avail = p.len or 0
+                self.claimed.add((p.frame, "recv"))
+            self.bind(c, p)
+            take = min(avail, need)
+            need -= take
+            last = p
+            if avail - take > 0:
+                self.rx_left[left_key] = (p.frame, avail - take)
+            else:
+                self.rx_left.pop(left_key, None)
+            if need <= 0:
+                break
+        return (last.frame,) if last else ()
+
+
+def _pure_syn(p: Packet) -> bool:
+    return p.proto == "tcp" and bool(p.flags & Flag.SYN) and not p.flags & Flag.ACK
+
+
+def attach(packets: Sequence[Packet], calls: Iterable[SocketCall],
+           meta: dict | None = None) -> tuple[SocketCall, ...]:
+    """The calls with `frame` (and `frames`) set to the frames they explain.
+
+    `meta` supplies the host addresses; without it hosts named "client" and
+    "server" are matched by role (client = the sender of a stream's SYN).
+    """
+    calls = tuple(calls)
+    m = _Matcher(packets, meta or {})
+    out = []
+    for i, c in enumerate(calls):
+        frames = m.match(c, calls, i)
+        out.append(replace(c, frame=frames[0] if frames else None, frames=frames))
+    return tuple(out)
+
+
+def comments_by_frame(calls: Iterable[SocketCall]) -> dict[int, list[str]]:
+    """Per-frame comment lines like "client: connect(('192.0.2.2', 10000))"."""
+    out: dict[int, list[str]] = {}
+    for c in calls:
+        for f in c.frames or ((c.frame,) if c.frame is not None else ()):
+            text = f"{c.host}: {c.call}({c.args})"
+            if c.phase == "return":
+                text += f" -> {c.error or c.result}"
+            out.setdefault(f, []).append(text)
+    return out

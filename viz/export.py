@@ -1,0 +1,260 @@
+"""The `analyze` outputs: the analysis/1 JSON document and the text report.
+
+The JSON follows ../shared/spec/analysis-json.md.  It is written while the
+capture is read: one packet per line, strings built by hand from per-frame
+tuples (`Engine.rows()`), so a million frames never exist as objects at
+once.  Because of that, "packets" comes before "capture" (whose frame count
+is known only at the end); JSON objects are unordered, so readers do not
+care.  Added fields: "notes" on a packet that could not be fully decoded;
+per stream "bytes_c2s", "bytes_s2c", "first_t", "last_t", "retransmissions",
+"options" (SYN options per side) and "states" (RFC 9293 state changes); a
+top-level "calls" list when the capture holds the tracer's socket calls.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterable
+
+from viz import analysis as an
+from viz import tcp_analysis as ta
+from viz.model import FLAG_ORDER, Analysis, SocketCall, TcpOptions
+from viz.streams import StreamAcc, endpoint_text
+
+SCHEMA = "analysis/1"
+FLUSH_LINES = 2048
+
+
+def _flags_json(bits: int) -> str:
+    return "[" + ", ".join('"%s"' % f.name for f in FLAG_ORDER if bits & f) + "]"
+
+
+FLAGS_JSON = [_flags_json(b) for b in range(256)]
+_TAGS_JSON: dict[int, str] = {}
+
+
+def tags_json(bits: int) -> str:
+    s = _TAGS_JSON.get(bits)
+    if s is None:
+        s = _TAGS_JSON[bits] = "[" + ", ".join('"%s"' % n for n in ta.tag_names(bits)) + "]"
+    return s
+
+
+def _num(v) -> str:
+    return "null" if v is None else str(v)
+
+
+def _str(v) -> str:
+    return "null" if v is None else json.dumps(str(v))
+
+
+def options_obj(o: TcpOptions | None) -> dict | None:
+    if o is None:
+        return None
+    return {"mss": o.mss, "wscale": o.wscale, "sack_perm": o.sack_perm,
+            "ts_val": o.ts_val, "ts_ecr": o.ts_ecr}
+
+
+def stream_obj(acc: StreamAcc) -> dict:
+    """One "streams" entry (schema fields first, then the added ones)."""
+    c, s = acc.client, 1 - acc.client
+    obj = {"id": acc.id, "proto": acc.proto,
+           "client": endpoint_text(acc.addr[c], acc.port[c]),
+           "server": endpoint_text(acc.addr[s], acc.port[s]),
+           "frames": acc.frames,
+           "bytes_c2s": acc.bytes[c], "bytes_s2c": acc.bytes[s],
+           "first_t": round(acc.first_t, 9), "last_t": round(acc.last_t, 9)}
+    if acc.proto == "tcp":
+        obj["retransmissions"] = acc.retrans
+        obj["options"] = {"client": options_obj(acc.options[c]),
+                          "server": options_obj(acc.options[s])}
+        if acc.tracker is not None:
+            sides = ("client", "server") if c == 0 else ("server", "client")
+            obj["states"] = [{"frame": f, "side": sides[ep], "before": b.value, "after": a.value,
+                              "event": ev} for f, ep, b, a, ev in acc.tracker.changes]
+    return obj
+
+
+def call_obj(c: SocketCall) -> dict:
+    return {"t": round(c.t, 9), "ts": c.ts, "host": c.host, "pid": c.pid, "fd": c.fd,
+            "call": c.call, "phase": c.phase, "args": c.args, "result": c.result,
+            "error": c.error, "frame": c.frame, "frames": list(c.frames)}
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, separators=(", ", ": "))
+
+
+def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = "",
+               decode: Callable | None = None) -> an.Engine:
+    """Stream the analysis/1 document of `frames` (a Capture or RawFrame iterable) to `write`."""
+    engine = an.Engine(decode)
+    meta = getattr(frames, "meta", None) or {}
+    keep = bool(meta.get("calls"))  # socket calls need the packets to attach to
+    kept: list = []
+    write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
+    buf: list[str] = []
+    add = buf.append
+    FJ = FLAGS_JSON
+    TJ = _TAGS_JSON
+    tcp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %d, '
+               '"dst": "%s", "dport": %d, "stream": %d, "flags": %s, "seq": %d, "ack": %s, '
+               '"len": %s, "win": %d, "analysis": %s')
+    udp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
+               '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
+               '"len": %s, "win": null, "analysis": []')
+    other_fmt = ('    {"frame": %d, "t": %.9f, "proto": "%s", "src": %s, "sport": null, '
+                 '"dst": %s, "dport": null, "stream": null, "flags": [], "seq": null, '
+                 '"ack": null, "len": null, "win": null, "analysis": []')
+    sep = ""
+    for row in engine.rows(frames):
+        (n, _ts, t, proto, src, sport, dst, dport, stream, flags, seq, ack, length, win, bits,
+         d, _raw) = row
+        if proto == "tcp":
+            tags = TJ.get(bits)
+            if tags is None:
+                tags = tags_json(bits)
+            line = tcp_fmt % (n, t, src, sport, dst, dport, stream, FJ[flags], seq,
+                              "null" if ack is None else ack,
+                              "null" if length is None else length, win, tags)
+        elif proto == "udp":
+            line = udp_fmt % (n, t, src, sport, dst, dport, stream,
+                              "null" if length is None else length)
+        else:
+            line = other_fmt % (n, t, proto, "null" if src is None else '"%s"' % src,
+                                "null" if dst is None else '"%s"' % dst)
+        if d.notes:
+            line += ', "notes": ' + _dump(list(d.notes))
+        add(sep + line + "}")
+        sep = ",\n"
+        if keep:
+            kept.append(an.packet_of(row))
+        if len(buf) >= FLUSH_LINES:
+            write("".join(buf))
+            buf.clear()
+    if buf:
+        write("".join(buf))
+    info = an.capture_info(frames, engine.frames, path)
+    capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
+    if info.truncated_at:
+        capture["truncated_at"] = info.truncated_at
+    write('\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture))
+    write(",\n".join("    " + _dump(stream_obj(acc)) for acc in engine.streams))
+    write("\n  ]")
+    if keep:
+        from viz.calls import attach, parse_calls
+        calls = attach(kept, parse_calls(meta, kept[0].ts if kept else None), meta)
+        write(',\n  "calls": [\n')
+        write(",\n".join("    " + _dump(call_obj(c)) for c in calls))
+        write("\n  ]")
+    write("\n}\n")
+    return engine
+
+
+def analysis_json(a: Analysis) -> dict:
+    """The analysis/1 document of an already built Analysis (for small captures and tests)."""
+    packets = []
+    for p in a.packets:
+        packets.append({
+            "frame": p.frame, "t": round(p.t, 9), "proto": p.proto, "src": p.src,
+            "sport": p.sport, "dst": p.dst, "dport": p.dport, "stream": p.stream,
+            "flags": [f.name for f in FLAG_ORDER if p.flags & f] if p.proto == "tcp" else [],
+            "seq": p.seq, "ack": p.ack, "len": p.len, "win": p.win,
+            "analysis": [t.value for t in p.analysis]})
+    streams = []
+    for s in a.streams:
+        streams.append({"id": s.id, "proto": s.proto, "client": str(s.client),
+                        "server": str(s.server), "frames": list(s.frames)})
+    return {"schema": SCHEMA,
+            "capture": {"path": a.capture.path, "frames": a.capture.frames,
+                        "link_types": list(a.capture.link_types)},
+            "packets": packets, "streams": streams}
+
+
+# -- text ---------------------------------------------------------------------
+
+TEXT_HEADER = "%7s %12s  %-28s %-28s %-6s %4s  %-11s %10s %10s %6s %7s  %s" % (
+    "No.", "Time", "Source", "Destination", "Proto", "Strm", "Flags", "Seq", "Ack", "Len",
+    "Win", "Analysis")
+_FLAG_TEXT = {}
+
+
+def _flags_text(bits: int) -> str:
+    s = _FLAG_TEXT.get(bits)
+    if s is None:
+        s = _FLAG_TEXT[bits] = ",".join(f.name for f in FLAG_ORDER if bits & f) or "-"
+    return s
+
+
+def _ep(addr, port) -> str:
+    if addr is None:
+        return "-"
+    return endpoint_text(addr, port) if port is not None else str(addr)
+
+
+def write_text(write: Callable[[str], object], frames: Iterable, *, path: str = "",
+               decode: Callable | None = None) -> an.Engine:
+    """A tshark-like per-frame table with the tags, then one summary per stream."""
+    engine = an.Engine(decode)
+    write(TEXT_HEADER + "\n")
+    buf: list[str] = []
+    for row in engine.rows(frames):
+        (n, _ts, t, proto, src, sport, dst, dport, stream, flags, seq, ack, length, win, bits,
+         d, _raw) = row
+        tags = " ".join("[%s]" % x for x in ta.tag_names(bits)) if bits else ""
+        if d.notes:
+            tags = (tags + " " if tags else "") + "; ".join(d.notes)
+        buf.append("%7d %12.6f  %-28s %-28s %-6s %4s  %-11s %10s %10s %6s %7s  %s\n" % (
+            n, t, _ep(src, sport), _ep(dst, dport), proto, "" if stream is None else stream,
+            _flags_text(flags) if proto == "tcp" else "", "" if seq is None else seq,
+            "" if ack is None else ack, "" if length is None else length,
+            "" if win is None else win, tags))
+        if len(buf) >= FLUSH_LINES:
+            write("".join(buf))
+            buf.clear()
+    write("".join(buf))
+    info = an.capture_info(frames, engine.frames, path)
+    write("\n%s: %d frames, link types %s, %d TCP and %d UDP streams\n" % (
+        info.path or "capture", info.frames, ", ".join(info.link_types) or "-",
+        engine.n_tcp, engine.n_udp))
+    if info.truncated_at:
+        write("stopped early (--partial): %s\n" % info.truncated_at)
+    for acc in engine.streams:
+        write(stream_summary(acc))
+    return engine
+
+
+def stream_summary(acc: StreamAcc) -> str:
+    c, s = acc.client, 1 - acc.client
+    lines = ["\n%s stream %d: client %s, server %s" % (
+        acc.proto.upper(), acc.id, endpoint_text(acc.addr[c], acc.port[c]),
+        endpoint_text(acc.addr[s], acc.port[s]))]
+    lines.append("  frames %d, bytes client->server %d, server->client %d, duration %.6f s"
+                 % (len(acc.frames), acc.bytes[c], acc.bytes[s], acc.last_t - acc.first_t))
+    if acc.proto == "tcp":
+        lines.append("  retransmissions %d" % acc.retrans)
+        for side, i in (("client", c), ("server", s)):
+            o = acc.options[i]
+            if o is not None:
+                parts = []
+                if o.mss is not None:
+                    parts.append("MSS %d" % o.mss)
+                if o.wscale is not None:
+                    parts.append("WS %d" % o.wscale)
+                if o.sack_perm:
+                    parts.append("SACK_PERM")
+                if o.ts_val is not None:
+                    parts.append("TS")
+                lines.append("  %s SYN options: %s" % (side, ", ".join(parts) or "none"))
+        if acc.tracker is not None:
+            sides = ("client", "server") if c == 0 else ("server", "client")
+            for side_ep, side in ((c, "client"), (s, "server")):
+                seen = []
+                for _f, ep, before, after, _ev in acc.tracker.changes:
+                    if ep != side_ep:
+                        continue
+                    if not seen:
+                        seen.append(before.value)
+                    if after.value != seen[-1]:
+                        seen.append(after.value)
+                lines.append("  %s states: %s" % (sides[side_ep], " -> ".join(seen) or "-"))
+    return "\n".join(lines) + "\n"
