@@ -20,6 +20,7 @@ COMMANDS = [
     "tracer.commands.trace",
     "tracer.commands.scenarios",
     "viz.commands.analyze",
+    "viz.commands.ladder",
     "viz.commands.layers",
     "viz.commands.graph",
 ]
