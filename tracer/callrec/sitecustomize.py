@@ -38,7 +38,6 @@ def _chain_next_sitecustomize() -> None:
 
 def _install(path: str) -> None:
     import _socket
-    import json
     import socket as socket_module
     import time
     import weakref
@@ -69,23 +68,19 @@ def _install(path: str) -> None:
 
     os.register_at_fork(after_in_child=after_fork)
 
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    from json.encoder import encode_basestring as quote  # the C string escaper
+
     now = time.time
     write = os.write
+    host_q = quote(host)
 
     def emit(fd, call, phase, args="", result="", error="", ts=None) -> None:
         try:
-            line = dumps({
-                "ts": now() if ts is None else ts,
-                "host": host,
-                "pid": state["pid"],
-                "fd": fd,
-                "call": call,
-                "phase": phase,
-                "args": args,
-                "result": result,
-                "error": error,
-            }) + "\n"
+            line = (
+                f'{{"ts": {now() if ts is None else ts!r}, "host": {host_q}, "pid": {state["pid"]}, '
+                f'"fd": {fd}, "call": "{call}", "phase": "{phase}", "args": {quote(args)}, '
+                f'"result": {quote(result)}, "error": {quote(error)}}}\n'
+            )
             write(state["fd"], line.encode("utf-8", "backslashreplace"))
         except Exception:  # noqa: BLE001 - recording is best effort, never the program's problem
             pass
