@@ -18,7 +18,7 @@ from typing import Iterator, NamedTuple
 from viz.errors import SynackError
 from viz.linktypes import link_type_name
 
-CHUNK = 1 << 20
+CHUNK = 1 << 17  # fits in L2: measured faster than 1 MiB chunks here
 MAX_RECORD = 1 << 28  # 256 MiB: larger than any link-layer frame; bigger means garbage
 DEFAULT_SNAPLEN = 262144  # libpcap's maximum, used when a header says 0
 
@@ -202,25 +202,18 @@ class Capture:
         new = _new
         Frame = RawFrame
         while True:
-            if end - pos < hlen:
-                more = read(CHUNK)
-                if more:
-                    buf = buf[pos:] + more
-                    base += pos
-                    pos = 0
-                    end = len(buf)
+            if pos + hlen <= end:
+                sec, frac, incl, orig = unpack(buf, pos)
+                stop = pos + hlen + incl
+                if stop <= end and incl <= snap:
+                    n += 1
+                    yield new(Frame, (n, sec + frac * scale, linktype, buf[pos + hlen:stop], orig, 0, comments))
+                    pos = stop
                     continue
-                if pos != end:
+                if incl > snap:
                     self._bad_record(n + 1, base + pos,
-                                     f"truncated record header ({end - pos} of {hlen} bytes at end of file)")
-                break
-            sec, frac, incl, orig = unpack(buf, pos)
-            stop = pos + hlen + incl
-            if incl > snap:
-                self._bad_record(n + 1, base + pos,
-                                 f"record length {incl} exceeds snaplen {snap}")
-                break
-            if stop > end:
+                                     f"record length {incl} exceeds snaplen {snap}")
+                    break
                 left = size - (base + pos + hlen)
                 if incl > left:
                     self._bad_record(n + 1, base + pos,
@@ -228,17 +221,20 @@ class Capture:
                                      f"({max(left, 0)} bytes left)")
                     break
                 more = read(max(CHUNK, stop - end))
+            else:
+                more = read(CHUNK)
                 if not more:
-                    self._bad_record(n + 1, base + pos, "file shrank while reading")
+                    if pos != end:
+                        self._bad_record(n + 1, base + pos,
+                                         f"truncated record header ({end - pos} of {hlen} bytes at end of file)")
                     break
-                buf = buf[pos:] + more
-                base += pos
-                pos = 0
-                end = len(buf)
-                continue
-            n += 1
-            yield new(Frame, (n, sec + frac * scale, linktype, buf[pos + hlen:stop], orig, 0, comments))
-            pos = stop
+            if not more:
+                self._bad_record(n + 1, base + pos, "file shrank while reading")
+                break
+            buf = buf[pos:] + more
+            base += pos
+            pos = 0
+            end = len(buf)
         self.frames_read = n
 
     # -- pcapng ------------------------------------------------------------

@@ -39,6 +39,7 @@ class Decoded:
         "notes",  # tuple of str: why something could not be decoded
         "icmp_type", "icmp_code",  # ICMP/ICMPv6 type and code, else None
         "ip_version",  # 4 or 6 for the IP header carrying the transport (or innermost IP), else None
+        "linktype", "wire_len", "cap_len",  # as passed to decode(): LINKTYPE_ value, lengths
     )
 
     def __init__(self, proto: str = "other"):
@@ -55,6 +56,8 @@ class Decoded:
         self.notes: tuple = ()
         self.icmp_type = self.icmp_code = None
         self.ip_version = None
+        self.linktype = None
+        self.wire_len = self.cap_len = 0
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
@@ -135,16 +138,148 @@ def _blank(proto: str) -> Decoded:
     d.notes = ()
     d.icmp_type = d.icmp_code = None
     d.ip_version = None
+    d.linktype = None
+    d.wire_len = d.cap_len = 0
+    return d
+
+
+_new = object.__new__
+_LAYERS: dict[tuple, tuple] = {}
+_OPTS: dict[bytes, TcpOptions] = {}
+_F4 = struct.Struct("!12xHBxH2xHxB2x4s4s").unpack_from  # EtherType, IPv4 vihl, len, frag, proto, addrs
+_set_mss = TcpOptions.mss.__set__
+_set_wscale = TcpOptions.wscale.__set__
+_set_sack = TcpOptions.sack_perm.__set__
+_set_tsval = TcpOptions.ts_val.__set__
+_set_tsecr = TcpOptions.ts_ecr.__set__
+
+
+def _options_of(raw: bytes) -> TcpOptions | None:
+    """TcpOptions for an option field without anomalies (cached: bulk segments repeat them)."""
+    o = _OPTS.get(raw)
+    if o is None:
+        notes: list = []
+        o = _tcp_options(raw, 0, len(raw), notes)
+        if notes:
+            return False  # let the general path report it
+        if len(_OPTS) > 4096:
+            _OPTS.clear()
+        _OPTS[raw] = o
+    return o
+
+
+def _fast(data: bytes, wire_len: int) -> Decoded | None:
+    """Ethernet / IPv4 without options or fragmentation / TCP or UDP, the common case.
+
+    Returns None for anything else (or anything odd), which the general walk
+    then handles; it must agree with that walk field for field (tested).
+    """
+    n = len(data)
+    if n < 42:
+        return None
+    et, vihl, tot, frag, proto, s, ds = _F4(data, 0)
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or tot < 20:
+        return None
+    ip_end = 14 + tot
+    if ip_end > n:
+        if ip_end > wire_len:
+            return None
+        cap_end = n
+    else:
+        cap_end = ip_end
+    if proto == 6:
+        if cap_end < 54:
+            return None
+        sport, dport, seq, ack, doff, flags, win = _TCP(data, 34)
+        hl = (doff >> 4) * 4
+        if hl < 20 or hl > tot - 20:
+            return None
+        p = 34 + hl
+        if hl > 20:
+            if p > cap_end:
+                return None
+            opts = _options_of(data[54:p])
+            if opts is False:
+                return None
+        else:
+            opts = None
+        d = _new(Decoded)
+        d.proto = "tcp"
+        d.sport = sport
+        d.dport = dport
+        d.flags = flags
+        d.seq_raw = seq
+        d.ack_raw = ack
+        d.win_raw = win
+        d.tcp_len = tot - 20 - hl
+        d.udp_len = None
+        d.options = opts
+        dlen = cap_end - p
+        key = (6, hl, dlen)
+    elif proto == 17:
+        if cap_end < 42:
+            return None
+        sport, dport, ulen = _UDP(data, 34)
+        if ulen < 8 or ulen > tot - 20:
+            return None
+        d = _new(Decoded)
+        d.proto = "udp"
+        d.sport = sport
+        d.dport = dport
+        d.flags = 0
+        d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
+        d.udp_len = ulen - 8
+        d.options = None
+        p = 42
+        if 34 + ulen < cap_end:
+            cap_end = 34 + ulen
+        dlen = cap_end - p
+        key = (17, 8, dlen)
+    else:
+        return None
+    layers = _LAYERS.get(key)
+    if layers is None:
+        hl = key[1]
+        layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), ("TCP" if proto == 6 else "UDP", 34, hl))
+        if dlen > 0:
+            layers += (("Data", p, dlen),)
+        if len(_LAYERS) > 4096:
+            _LAYERS.clear()
+        _LAYERS[key] = layers
+    d.layers = layers
+    d.payload = data[p:p + PAYLOAD_PREVIEW] if dlen > PAYLOAD_PREVIEW else (data[p:cap_end] if dlen > 0 else b"")
+    a = _ADDR4.get(s)
+    d.src = a if a is not None else _a4(s)
+    a = _ADDR4.get(ds)
+    d.dst = a if a is not None else _a4(ds)
+    d.seq_analysis = True
+    d.notes = ()
+    d.icmp_type = d.icmp_code = None
+    d.ip_version = 4
+    d.linktype = 1
+    d.wire_len = wire_len
+    d.cap_len = n
     return d
 
 
 def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
     """Decode one frame; never raises for any bytes (malformed parts become notes)."""
+    if linktype == 1:
+        d = _fast(data, wire_len)
+        if d is not None:
+            return d
     try:
-        return _decode(linktype, data, wire_len)
+        d = _decode(linktype, data, wire_len)
+        d.linktype = linktype
+        d.wire_len = wire_len
+        d.cap_len = len(data)
+        return d
     except (struct.error, IndexError, ValueError, KeyError) as exc:  # pragma: no cover - safety net
         d = _blank("other")
         d.layers = ()
+        d.linktype = linktype
+        d.wire_len = wire_len
+        d.cap_len = len(data)
         d.notes = (f"undecodable frame ({type(exc).__name__}: {exc})",)
         return d
 
