@@ -263,7 +263,11 @@ def escape_preview(payload: bytes, limit: int = PREVIEW_CHARS) -> str:
 def _received(result: str) -> str:
     """`16` stays; a received bytes value (or a recvfrom pair) becomes its length; b'' stays b''."""
     import ast
+    import re
 
+    m = re.match(r"(\d+) from ", result)
+    if m:
+        return m.group(1)
     try:
         value = ast.literal_eval(result)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -610,20 +614,23 @@ def _end_times(rows: list[_Row], analysis: Analysis, merged: bool) -> tuple[list
 
 
 def _owd(rows: list[_Row]) -> float:
-    """A one-way delay to draw with when only one end was captured: half the handshake RTT,
-    at least a visible fraction of the exchange."""
+    """The one-way delay of the far end when only one end was captured: half the handshake RTT."""
     syn = next((r for r in rows if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK), None)
     rtt = 0.0
     if syn is not None:
         sa = next((r for r in rows if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
         if sa is not None:
             rtt = abs(sa.packet.t - syn.packet.t)
-    span = (rows[-1].packet.t - rows[0].packet.t) if rows else 0.0
-    return max(rtt / 2, span / max(len(rows), 1) * 0.6, 1e-6)
+    return max(rtt / 2, 1e-7)
+
+
+# Scaled time: no two events closer than this many rows (a µs apart on a veth must still read).
+MIN_STEP = 0.5
 
 
 def _scaled_map(events: list[float], target_rows: int):
-    """y proportional to time, gaps longer than ten typical gaps compressed to one; returns breaks."""
+    """y proportional to time above a legible minimum step; gaps longer than ten typical gaps
+    are cut to that length and marked with a break.  Returns the map and the break heights."""
     gaps = [b - a for a, b in zip(events, events[1:])]
     pos = sorted(g for g in gaps if g > 0)
     typical = pos[len(pos) // 2] if pos else 1.0
@@ -633,7 +640,7 @@ def _scaled_map(events: list[float], target_rows: int):
     ys = [0.0]
     breaks: list[float] = []
     for g in gaps:
-        step = min(g, cap) * scale
+        step = max(MIN_STEP, min(g, cap) * scale)
         if g > cap:
             breaks.append(ys[-1] + step / 2)
         ys.append(ys[-1] + step)
@@ -643,9 +650,9 @@ def _scaled_map(events: list[float], target_rows: int):
         if i < len(events) and events[i] == t:
             return ys[i]
         if i == 0:
-            return ys[0] - (events[0] - t) * scale
+            return ys[0] - MIN_STEP
         if i >= len(events):
-            return ys[-1] + (t - events[-1]) * scale
+            return ys[-1] + MIN_STEP
         a, b = events[i - 1], events[i]
         return ys[i - 1] + (ys[i] - ys[i - 1]) * (t - a) / (b - a)
 
@@ -845,7 +852,15 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top)
                 else:
                     y = ev[k - 1][1]
         placed.append((lf, y, c.t, text))
-    return placed
+    # A lifeline's calls happen in order: a read of an old segment cannot sit above an earlier send.
+    placed.sort(key=lambda p: (p[0], p[2]))
+    out = []
+    floor: dict[int, float] = {}
+    for lf, y, t, text in placed:
+        y = max(y, floor.get(lf, y))
+        floor[lf] = y
+        out.append((lf, y, t, text))
+    return out
 
 
 def _host_matches(host: str, lf: Lifeline) -> bool:
@@ -856,15 +871,10 @@ def _squash(texts: list[str]) -> tuple[str, ...]:
     """Repeated calls at one height read as `recv ×12`; short neighbours share a line."""
     counted: list[list] = []
     for t in texts:
-        name = t.split(" ", 1)[0].split("(", 1)[0]
-        if counted and counted[-1][2] == name and name in RECEIVE_CALLS | {"send", "sendall", "sendto"} \
-                and counted[-1][0] != t:
-            counted[-1][1] += 1
-            counted[-1][0] = name
-        elif counted and counted[-1][0] == t:
+        if counted and counted[-1][0] == t:
             counted[-1][1] += 1
         else:
-            counted.append([t, 1, name])
+            counted.append([t, 1, None])
     items = [t if n == 1 else f"{t} ×{n}" for t, n, _ in counted]
     lines: list[str] = []
     for t in items:
