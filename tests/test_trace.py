@@ -1,0 +1,345 @@
+"""Whole traces: user programs, scenarios, faults, interrupts, cleanup, checked with tshark."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, inventory, needs_root
+from tracer import scenarios
+from tracer.run import Programs, trace
+from viz.capture import open_capture
+from viz.errors import SynackError
+
+pytestmark = [needs_root, pytest.mark.netns]
+PY = sys.executable
+
+SERVER = """
+import os, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(os.environ["SYNACK_SERVER_PORT"])))
+s.listen()
+c, _ = s.accept()
+data = c.recv(100)
+c.sendall(data.upper())
+c.close()
+"""
+CLIENT = """
+import os, socket
+s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+s.sendall(b"hello synack")
+print(s.recv(100).decode())
+s.close()
+"""
+
+
+@pytest.fixture
+def progdir():
+    """Programs must be readable by the unprivileged user they run as (pytest's
+    tmp_path is private to root)."""
+    d = tempfile.mkdtemp(prefix="synack-progs-")
+    os.chmod(d, 0o755)
+
+    def write(name: str, text: str) -> str:
+        p = os.path.join(d, name)
+        with open(p, "w") as f:
+            f.write(textwrap.dedent(text))
+        os.chmod(p, 0o644)
+        return p
+    write.dir = d
+    yield write
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def tcp_frames(path: str) -> list[dict]:
+    """Minimal independent decode of Ethernet/IPv4|IPv6/TCP|UDP frames."""
+    out = []
+    with open_capture(path) as cap:
+        for fr in cap:
+            d = fr.data
+            et = struct.unpack_from("!H", d, 12)[0]
+            if et == 0x0800:
+                ihl = (d[14] & 15) * 4
+                proto, total = d[23], struct.unpack_from("!H", d, 16)[0]
+                l4, l4len, src = 14 + ihl, total - ihl, ".".join(map(str, d[26:30]))
+            elif et == 0x86DD:
+                proto, l4len, l4, src = d[20], struct.unpack_from("!H", d, 18)[0], 54, d[22:38].hex()
+            else:
+                out.append({"proto": "other", "comments": fr.comments})
+                continue
+            f = {"src": src, "comments": fr.comments, "ts": fr.ts}
+            if proto == 6:
+                sport, dport, seq, ack, off, flags = struct.unpack_from("!HHIIBB", d, l4)
+                hl = (off >> 4) * 4
+                f.update(proto="tcp", sport=sport, dport=dport, flags=flags,
+                         payload=d[l4 + hl: l4 + l4len])
+            elif proto == 17:
+                f.update(proto="udp", sport=struct.unpack_from("!H", d, l4)[0],
+                         dport=struct.unpack_from("!H", d, l4 + 2)[0], payload=d[l4 + 8: l4 + l4len])
+            else:
+                f["proto"] = str(proto)
+            out.append(f)
+    return out
+
+
+def meta(path: str) -> dict:
+    with open_capture(path) as cap:
+        return cap.meta
+
+
+def tshark(path: str, *fields: str) -> list[list[str]]:
+    args = ["tshark", "-r", path, "-T", "fields"]
+    for f in fields:
+        args += ["-e", f]
+    res = subprocess.run(args, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return [line.split("\t") for line in res.stdout.splitlines()]
+
+
+def check_tcp_conversation(frames: list[dict], c2s: bytes, s2c: bytes) -> None:
+    tcp = [f for f in frames if f["proto"] == "tcp"]
+    flags = [f["flags"] for f in tcp]
+    assert flags[:3] == [0x02, 0x12, 0x10], [hex(x) for x in flags[:3]]  # SYN, SYN/ACK, ACK
+    def end(f: dict) -> tuple:
+        return f["src"], f["sport"]
+    client = end(tcp[0])
+    assert b"".join(f["payload"] for f in tcp if end(f) == client) == c2s
+    assert b"".join(f["payload"] for f in tcp if end(f) != client) == s2c
+    fins = [f for f in tcp if f["flags"] & 0x01]
+    assert {end(f) for f in fins} == {client, end(tcp[1])}  # FIN each way
+    assert tcp[-1]["flags"] == 0x10 and end(tcp[-1]) != end(fins[-1])  # last ACK
+
+
+def test_user_programs(progdir, tmp_path, leak_check):
+    srv, cli = progdir("srv.py", SERVER), progdir("cli.py", CLIENT)
+    out = str(tmp_path / "user.pcapng")
+    r = trace(Programs(client=f"{PY} {cli}", server=f"{PY} {srv}"),
+              scenarios.Options(port=5000), out)
+    assert r.complete and r.paths == (out,) and r.drops == 0
+    assert r.client_output.strip() == "HELLO SYNACK"
+    frames = tcp_frames(out)
+    assert len(frames) == r.frames
+    check_tcp_conversation(frames, b"hello synack", b"HELLO SYNACK")
+    assert all(f["dport"] == 5000 or f["sport"] == 5000 for f in frames if f["proto"] == "tcp")
+    m = meta(out)
+    assert m["scenario"] == "user" and m["complete"] is True and m["kernel_drops"] == 0
+    assert m["capture_point"] == "client" and m["options"]["port"] == 5000
+    calls = m["calls"]
+    assert [c["ts"] for c in calls] == sorted(c["ts"] for c in calls)
+    assert {c["host"] for c in calls} == {"client", "server"}
+    assert any(c["call"] == "listen" and c["host"] == "server" for c in calls)
+    # tshark agrees on the frame count and shows the socket-call comments
+    rows = tshark(out, "frame.number", "frame.comment")
+    assert len(rows) == len(frames)
+    comments = " ".join(r[1] for r in rows)
+    assert "client: connect(" in comments and "client: sendall(12)" in comments
+    syn = next(i for i, f in enumerate(frames) if f["proto"] == "tcp" and f["flags"] == 0x02)
+    assert rows[syn][1].startswith("client: connect(")
+
+
+def test_every_frame_is_wire_sized_with_valid_checksums(tmp_path):
+    out = str(tmp_path / "bulk.pcapng")
+    r = trace("bulk", scenarios.Options(bytes=300_000), out)
+    assert r.complete
+    rows = tshark(out, "frame.len", "tcp.checksum.status")
+    assert max(int(x[0]) for x in rows) <= 1514
+    res = subprocess.run(["tshark", "-r", out, "-o", "tcp.check_checksum:TRUE", "-Y",
+                          "tcp.checksum.status != 1"], capture_output=True, text=True)
+    assert res.stdout == ""
+    frames = tcp_frames(out)
+    client = frames[[f["proto"] for f in frames].index("tcp")]["src"]
+    assert sum(len(f["payload"]) for f in frames if f["proto"] == "tcp" and f["src"] == client) == 300_000
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_every_scenario_traces_completely(name, tmp_path):
+    out = str(tmp_path / f"{name}.pcapng")
+    sc = scenarios.get(name)
+    r = trace(sc, scenarios.Options(client_port=40000), out)
+    assert r.complete, r.incomplete_reason
+    frames = tcp_frames(out)
+    assert len(frames) == r.frames == len(tshark(out, "frame.number"))
+    m = meta(out)
+    assert m["scenario"] == name and m["calls"]
+    tcp = [f for f in frames if f["proto"] == "tcp"]
+    udp = [f for f in frames if f["proto"] == "udp"]
+    if name == "refused":
+        assert [f["flags"] & 0x17 for f in tcp] == [0x02, 0x14]  # SYN, then RST/ACK
+    elif sc.transport == "tcp":
+        conns = {(f["sport"], f["dport"]) for f in tcp if f["flags"] == 0x02}
+        assert len(conns) == r.conversations >= 1
+        assert r.handshake and r.data and r.teardown
+        for c in conns:  # every conversation opens with SYN and closes with FINs both ways
+            conv = [f for f in tcp if {f["sport"], f["dport"]} == set(c)]
+            assert conv[0]["flags"] == 0x02 and sum(1 for f in conv if f["flags"] & 1) == 2
+    else:
+        assert udp and not tcp and r.data
+    assert "client: " in " ".join(" ".join(f["comments"]) for f in frames)
+
+
+def test_at_both_writes_one_capture_per_host(tmp_path):
+    out = str(tmp_path / "echo.pcapng")
+    r = trace("tcp-echo", scenarios.Options(), out, at="both")
+    assert r.paths == (str(tmp_path / "echo.client.pcapng"), str(tmp_path / "echo.server.pcapng"))
+    a, b = tcp_frames(r.paths[0]), tcp_frames(r.paths[1])
+    assert [f.get("flags") for f in a] == [f.get("flags") for f in b]  # same frames, two views
+    assert meta(r.paths[0])["capture_point"] == "client"
+    assert meta(r.paths[1])["capture_point"] == "server"
+    # the server sees a client frame after the client sent it
+    ca = next(f for f in a if f.get("flags") == 0x02)["ts"]
+    cb = next(f for f in b if f.get("flags") == 0x02)["ts"]
+    assert cb >= ca
+
+
+def test_loopback_has_no_duplicate_frames(progdir, tmp_path):
+    srv = progdir("srv.py", SERVER.replace('("",', '("localhost",'))
+    cli = progdir("cli.py", CLIENT.replace('"server"', '"localhost"'))
+    out = str(tmp_path / "lo.pcapng")
+    r = trace(Programs(client=[PY, cli], server=[PY, srv]), scenarios.Options(port=5001), out,
+              net="loopback")
+    assert r.complete
+    frames = tcp_frames(out)
+    assert [f["flags"] for f in frames].count(0x02) == 1
+    check_tcp_conversation(frames, b"hello synack", b"HELLO SYNACK")
+    assert meta(out)["capture_point"] == "lo"
+
+
+def test_ipv6_scenario(tmp_path):
+    out = str(tmp_path / "v6.pcapng")
+    r = trace("tcp-echo", scenarios.Options(ipv6=True), out)
+    assert r.complete
+    frames = tcp_frames(out)
+    assert all(f["proto"] in ("tcp", "58") for f in frames)  # TCP and ICMPv6 ND only
+    check_tcp_conversation(frames, b"This is the message.", b"This is the message.")
+
+
+# --- faults ------------------------------------------------------------------
+
+def test_server_that_exits_early_is_reported_with_status_and_stderr(progdir, tmp_path, leak_check):
+    srv = progdir("bad.py", "import sys\nprint('cannot start: no config', file=sys.stderr)\nsys.exit(3)\n")
+    t = time.monotonic()
+    with pytest.raises(SynackError, match=r"status 3.*cannot start: no config"):
+        trace(Programs(client=[PY, "-c", "pass"], server=[PY, srv]), None, str(tmp_path / "x.pcapng"),
+              timeout=10)
+    assert time.monotonic() - t < 10
+    assert not os.path.exists(tmp_path / "x.pcapng")
+
+
+def test_server_that_crashes(progdir, tmp_path, leak_check):
+    srv = progdir("crash.py", "raise RuntimeError('boom')\n")
+    with pytest.raises(SynackError, match="RuntimeError: boom"):
+        trace(Programs(client=[PY, "-c", "pass"], server=[PY, srv]), None, str(tmp_path / "x.pcapng"))
+
+
+def test_server_that_never_listens_fails_at_the_timeout(progdir, tmp_path, leak_check):
+    srv = progdir("sleep.py", "import time\ntime.sleep(60)\n")
+    t = time.monotonic()
+    with pytest.raises(SynackError, match="not ready within the timeout"):
+        trace(Programs(client=[PY, "-c", "pass"], server=[PY, srv]), None, str(tmp_path / "x.pcapng"),
+              timeout=2)
+    assert time.monotonic() - t < 10
+
+
+def test_hanging_client_is_killed_and_capture_kept_incomplete(progdir, tmp_path, leak_check):
+    srv, cli = progdir("srv.py", SERVER), progdir("hang.py", CLIENT.replace("print(", "import time; time.sleep(60); print("))
+    out = str(tmp_path / "hang.pcapng")
+    r = trace(Programs(client=[PY, cli], server=[PY, srv]), None, out, timeout=3)
+    assert not r.complete and "timeout" in r.incomplete_reason
+    m = meta(out)
+    assert m["complete"] is False and "timeout" in m["incomplete_reason"]
+    frames = tcp_frames(out)
+    assert [f["flags"] for f in frames if f["proto"] == "tcp"][:3] == [0x02, 0x12, 0x10]
+    assert len(tshark(out, "frame.number")) == len(frames)
+
+
+def test_unwritable_output_fails_before_anything_runs(tmp_path):
+    before = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    (tmp_path / "file").write_text("x")
+    for bad in (str(tmp_path / "file" / "x.pcapng"), "/proc/synack/x.pcapng", str(tmp_path)):
+        with pytest.raises(SynackError, match="output"):
+            trace("tcp-echo", None, bad)
+    after = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    assert not {n for n in after - before if n.startswith(f"synack-{os.getpid()}-")}
+
+
+def test_failed_run_leaves_no_file_under_the_final_name(progdir, tmp_path):
+    (tmp_path / "keep.pcapng").write_bytes(b"old")
+    with pytest.raises(SynackError):
+        trace(Programs(client=[PY, "-c", "pass"], server=[PY, "-c", "raise SystemExit(1)"]), None,
+              str(tmp_path / "keep.pcapng"))
+    assert (tmp_path / "keep.pcapng").read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["keep.pcapng"]  # no temporary left
+
+
+# --- the CLI, interrupts and cleanup ------------------------------------------
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-m", "tracer", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_trace_prints_summary(tmp_path, leak_check):
+    p = cli("trace", "tcp-echo", "-o", str(tmp_path / "e.pcapng"), "--client-port", "40000")
+    leak_check.add(p.pid)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "client: 14 frames" in out or "frames" in out
+    assert "handshake yes, data yes, teardown yes; drops 0" in out
+    assert str(tmp_path / "e.pcapng") in out
+    assert "--client-port 40000" in meta(str(tmp_path / "e.pcapng"))["command"]
+
+
+def test_cli_unknown_scenario_lists_known_ones():
+    p = cli("trace", "nosuch")
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 2 and "tcp-echo" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_a_valid_capture_and_cleans_up(sig, progdir, tmp_path, leak_check):
+    flag = os.path.join(progdir.dir, "started")
+    srv = progdir("srv.py", SERVER)
+    cli_prog = progdir("slow.py", f"""
+        import os, socket, time
+        s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+        s.sendall(b"partial")
+        open({flag!r}, "w").close()
+        time.sleep(60)
+    """)
+    os.chmod(progdir.dir, 0o777)
+    out = str(tmp_path / "int.pcapng")
+    p = cli("trace", "--server", f"{PY} {srv}", "--client", f"{PY} {cli_prog}", "--port", "5002", "-o", out)
+    leak_check.add(p.pid)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(flag):
+        assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+        time.sleep(0.02)
+    time.sleep(0.1)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    m = meta(out)
+    assert m["complete"] is False and "interrupted" in m["incomplete_reason"]
+    frames = tcp_frames(out)
+    assert b"partial" in b"".join(f.get("payload", b"") for f in frames)
+    assert len(tshark(out, "frame.number")) == len(frames)
+    assert not [n for n in os.listdir(tmp_path) if n != "int.pcapng"]
+
+
+def test_no_leftovers_after_a_run(tmp_path, leak_check):
+    trace("tcp-echo", None, str(tmp_path / "a.pcapng"))
+    assert inventory()["netns"] == set()
+    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("synack-run-")
+                and os.stat(os.path.join(tempfile.gettempdir(), d)).st_mtime > time.time() - 30
+                and str(os.getpid()) in d]
