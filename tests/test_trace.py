@@ -343,3 +343,64 @@ def test_no_leftovers_after_a_run(tmp_path, leak_check):
     assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("synack-run-")
                 and os.stat(os.path.join(tempfile.gettempdir(), d)).st_mtime > time.time() - 30
                 and str(os.getpid()) in d]
+
+
+class Tcpdump:
+    """tcpdump -B 65536 on the same interface in the same run: the witness for completeness."""
+
+    def __init__(self, path: str, point: str = "client"):
+        self.path, self.point, self.proc, self.counters = path, point, None, None
+
+    def start(self, hosts) -> None:
+        ns = hosts.hosts[self.point].netns
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", "veth0", "-B", "65536",
+                                      "-s", "0", "-w", self.path], stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        assert "listening on veth0" in line, line
+
+    def stop(self, hosts) -> None:
+        time.sleep(0.2)
+        self.proc.send_signal(signal.SIGINT)
+        self.stats = self.proc.stderr.read()
+        self.proc.wait(30)
+        ns = hosts.hosts[self.point].netns
+        link = json.loads(subprocess.run(["ip", "-n", ns, "-s", "-j", "link", "show", "veth0"],
+                                         capture_output=True, text=True, check=True).stdout)[0]
+        self.counters = link["stats64"]["rx"]["packets"] + link["stats64"]["tx"]["packets"]
+
+    def frames(self) -> int:
+        return len(tshark(self.path, "frame.number")) if os.path.getsize(self.path) < 50_000_000 \
+            else int(subprocess.run(["sh", "-c", f"tcpdump -r {self.path} -nn 2>/dev/null | wc -l"],
+                                    capture_output=True, text=True).stdout)
+
+
+@pytest.mark.slow
+def test_bulk_100MB_is_captured_completely(tmp_path):
+    """73,000 frames in about a second: raw receive into a 256 MB buffer keeps them all."""
+    out = str(tmp_path / "bulk.pcapng")
+    witness = Tcpdump(str(tmp_path / "tcpdump.pcap"))
+    r = trace("bulk", scenarios.Options(bytes=100_000_000), out, timeout=120,
+              on_ready=witness.start, on_finish=witness.stop)
+    assert r.complete and r.drops == 0
+    assert "0 packets dropped by kernel" in witness.stats
+    assert r.frames == witness.frames() == witness.counters
+    assert r.frames > 70_000
+    with open_capture(out) as cap:
+        assert sum(1 for _ in cap) == r.frames
+
+
+def test_metadata_longer_than_one_pcapng_option_round_trips(tmp_path):
+    """pcapng option lengths are 16 bits; big call timelines go into continuation comments."""
+    from tracer import pcapng
+
+    calls = [{"ts": 1.0 + i, "host": "client", "call": "recv", "args": "4096 é"} for i in range(5000)]
+    path = str(tmp_path / "big.pcapng")
+    frame = b"\x02" * 12 + b"\x08\x06" + b"\0" * 28
+    pcapng.write(path, [(1_700_000_000_123_456_789, frame)], {"schema": pcapng.SCHEMA, "calls": calls},
+                 [pcapng.CaptureInterface("veth0")], {0: ["client: connect()"]})
+    assert meta(path)["calls"] == calls
+    with open_capture(path) as cap:
+        fr = next(iter(cap))
+        assert len(cap.section_comments) > 1 and fr.comments == ("client: connect()",)
+    rows = tshark(path, "frame.time_epoch", "frame.comment")
+    assert rows == [["1700000000.123456789", "client: connect()"]]

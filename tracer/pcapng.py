@@ -52,10 +52,32 @@ def _block(kind: int, body: bytes) -> bytes:
     return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
 
 
+CONTINUED = SCHEMA + "+"
+MAX_OPTION = 65000  # an option's length is 16 bits
+
+
+def metadata_comments(metadata: dict[str, Any]) -> list[bytes]:
+    """The metadata as SHB comments: `synack-capture/1` + JSON, split into
+    `synack-capture/1+` continuation comments when longer than one option
+    can hold (a 100 MB bulk trace records tens of thousands of calls)."""
+    data = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
+    parts, head = [], SCHEMA
+    while True:
+        room = MAX_OPTION - len(head) - 1
+        cut = min(room, len(data))
+        while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # keep UTF-8 sequences whole
+            cut -= 1
+        parts.append(head.encode() + b"\n" + data[:cut])
+        data = data[cut:]
+        if not data:
+            return parts
+        head = CONTINUED
+
+
 def section_header(metadata: dict[str, Any], application: str) -> bytes:
-    comment = SCHEMA + "\n" + json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
     body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1)
-    body += _options([(OPT_COMMENT, comment.encode()), (SHB_USERAPPL, application.encode())])
+    opts = [(OPT_COMMENT, c) for c in metadata_comments(metadata)]
+    body += _options(opts + [(SHB_USERAPPL, application.encode())])
     return _block(SHB, body)
 
 
@@ -70,7 +92,7 @@ def interface_description(iface: CaptureInterface) -> bytes:
 
 def enhanced_packet(ts_ns: int, data: bytes, comments: Sequence[str] = (), interface: int = 0) -> bytes:
     head = struct.pack("<IIIII", interface, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(data), len(data))
-    opts = _options((OPT_COMMENT, c.encode()) for c in comments) if comments else b""
+    opts = _options((OPT_COMMENT, c.encode()[:MAX_OPTION]) for c in comments) if comments else b""
     return _block(EPB, head + _pad(data) + opts)
 
 

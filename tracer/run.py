@@ -254,13 +254,15 @@ def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
 
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
-          command: str | None = None, on_ready: Any = None) -> TraceResult:
+          command: str | None = None, on_ready: Any = None, on_finish: Any = None) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
     a client that hangs is killed at `timeout` and the capture is kept, marked
     incomplete.  KeyboardInterrupt (Ctrl-C, SIGTERM) writes what was seen and
-    re-raises.
+    re-raises.  `on_ready(hosts)` runs once the server is ready, before the
+    client starts; `on_finish(hosts)` after the capture stopped, before the
+    hosts are removed (benchmarks attach tcpdump and read link counters there).
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -364,7 +366,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline)
                 if on_ready:
-                    on_ready()
+                    on_ready(hosts)
                 client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid)
                 programs.append(client)
                 try:
@@ -395,6 +397,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     p.stop(0.2)
             for s in sniffers.values():
                 s.stop(drain=True)
+            if on_finish:
+                on_finish(hosts)
             calls = _read_calls(list(call_files.values()))
             client_output = client.stdout() if client else ""
             results = []

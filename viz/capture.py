@@ -377,6 +377,8 @@ class Capture:
                             self.section_comments.append(text)
                             if not self.meta:
                                 self.meta = parse_meta(text)
+                    if not self.meta:
+                        self.meta = parse_meta(join_meta_parts(self.section_comments))
             # NRB, ISB, DSB, custom and unknown blocks carry nothing a frame needs.
             pos = stop
         self.frames_read = n
@@ -421,6 +423,19 @@ def _options(buf: bytes, pos: int, stop: int, endian: str):
             return
         yield code, buf[vstart:vstop]
         pos = vstart + ((length + 3) & ~3)
+
+
+def join_meta_parts(comments: list[str]) -> str:
+    """Metadata longer than one pcapng option (64 KiB) is split by the tracer into
+    `synack-capture/1+` continuation comments following the first one."""
+    text = ""
+    for c in comments:
+        first, _, rest = c.partition("\n")
+        if first.strip() == META_FIRST_LINE and not text:
+            text = c
+        elif first.strip() == META_FIRST_LINE + "+" and text:
+            text += rest
+    return text
 
 
 def parse_meta(comment: str) -> dict:
