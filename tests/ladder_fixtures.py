@@ -247,8 +247,8 @@ def bulk(total: int = 1_000_000, mss: int = 1448, retransmit_at: int = 300) -> A
     stream = Stream(0, "tcp", CLIENT, SERVER, tuple(range(1, len(b.packets) + 1)), bytes_c2s=total,
                     syn_options={"client": SYN_OPTS_C, "server": SYN_OPTS_S}, states=states,
                     first_t=0.0, last_t=t)
-    meta = _meta("bulk", options={"bytes": total}, dropped=[{"dir": "c2s", "index": 0, "ts": T0 + b.packets[
-        lost_frame - 1].t}])
+    dropped = [{"dir": "c2s", "ts": T0 + b.packets[lost_frame - 1].t}] if lost_frame else []
+    meta = _meta("bulk", options={"bytes": total}, dropped=dropped)
     return Analysis(CaptureInfo("captures/bulk.pcapng", len(b.packets), ("EN10MB",), meta),
                     tuple(b.packets), (stream,), calls)
 

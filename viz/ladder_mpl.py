@@ -155,13 +155,14 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
                  rotation_mode="anchor", fontsize=SMALL_PT + 0.5, color=th.alert if alert else th.foreground,
                  fontstyle="italic" if alert else "normal",
                  family="DejaVu Sans Mono" if a.preview and not alert else "DejaVu Sans")
+    # gids name the groups in SVG output, so tests (and users' CSS) can find the arrows.
     ax.add_collection(LineCollection(shafts, linewidths=widths, colors=colors, linestyles=styles,
-                                     capstyle="butt", zorder=3))
+                                     capstyle="butt", zorder=3, gid="ladder-shafts"))
     if heads:
         ax.add_collection(PolyCollection(heads, facecolors=head_colors, edgecolors=head_colors, linewidths=0.5,
-                                         zorder=4))
+                                         zorder=4, gid="ladder-heads"))
     if crosses:
-        ax.add_collection(LineCollection(crosses, colors=th.alert, linewidths=2.2, zorder=4))
+        ax.add_collection(LineCollection(crosses, colors=th.alert, linewidths=2.2, zorder=4, gid="ladder-lost"))
 
     # Collapsed runs.
     if ladder.bands:
