@@ -1,8 +1,88 @@
-"""`synack graph`: conversations, the TCP state machine, the test network (placeholder until drawn)."""
+"""`synack graph`: conversations, the TCP state machine with a stream's path, the test network."""
 from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from viz.errors import SynackError
+
+KINDS = ("conversations", "states", "topology")
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("graph", help="draw conversation, TCP state-machine or topology graphs")
-    p.add_argument("capture", metavar="CAPTURE")
-    p.set_defaults(run=lambda args: 2)
+    p = subparsers.add_parser(
+        "graph",
+        help="draw who talked to whom, the TCP state machine with a stream's path, or the test network",
+        description="Graphs of a capture (networkx): 'conversations' (hosts as nodes, streams as edges "
+        "with frames and bytes each way), 'states' (the RFC 9293 TCP state machine, all eleven states, "
+        "with the path the client and the server of --stream N took), 'topology' (hosts, links, "
+        "interfaces, MACs and addresses of the trace, from the capture's synack metadata). "
+        "Without -o the graph is printed as text.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  synack graph captures/tcp-echo.pcapng --kind states -o states.svg\n"
+        "  synack graph capture.pcap --kind conversations --ports",
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("--kind", default="conversations", metavar="KIND",
+                   help="conversations | states | topology (default: conversations)")
+    p.add_argument("--stream", type=int, metavar="N", help="TCP stream for --kind states (default: the first)")
+    p.add_argument("--ports", action="store_true", help="conversations: one node per address:port")
+    p.add_argument("-o", "--output", metavar="OUT", help="write a figure (.svg .pdf .png .pgf) instead of text")
+    p.add_argument("--theme", default="light", help="light | print | dark (default: light)")
+    p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33x7.5, a 16:9 slide)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from viz import graph
+    from viz.figure import SLIDE_SIZE, check_writable, output_format, parse_size, save, theme
+
+    kind = args.kind.lower()
+    if kind not in KINDS:
+        raise SynackError(f"--kind {args.kind!r}: unknown kind (choose from {', '.join(KINDS)})")
+    th = theme(args.theme)
+    size = parse_size(args.size) if args.size else SLIDE_SIZE
+    if args.output:
+        output_format(args.output)
+        check_writable(args.output)
+    if not Path(args.capture).exists():
+        raise SynackError(f"{args.capture}: no such file")
+    from viz.capture import open_capture
+
+    if kind == "topology":
+        with open_capture(args.capture) as cap:
+            for _ in cap:
+                pass
+            meta = cap.meta or {}
+        g = graph.topology(meta, args.capture)
+        if not args.output:
+            print(graph.topology_text(g, meta), end="")
+            return 0
+        fig = graph.draw_topology(g, graph.topology_layout(g), meta, th, size)
+    else:
+        from viz.analysis import analyze
+
+        with open_capture(args.capture) as cap:
+            an = analyze(cap, path=args.capture)
+        if kind == "conversations":
+            g = graph.conversations(an, ports=args.ports)
+            if not g.number_of_nodes():
+                raise SynackError(f"{args.capture}: no TCP or UDP stream, so no conversations to draw")
+            if not args.output:
+                print(graph.conversations_text(g), end="")
+                return 0
+            title = f"Conversations in {Path(args.capture).name}: {len(g)} " \
+                    f"{'endpoints' if args.ports else 'hosts'}, {len(an.streams)} streams"
+            fig = graph.draw_conversations(g, graph.conversation_layout(g), th, size, title)
+        else:
+            stream = graph.pick_stream(an, args.stream)
+            g = graph.state_machine()
+            paths = graph.stream_paths(g, stream)
+            if not args.output:
+                print(graph.states_text(stream, paths), end="")
+                return 0
+            fig = graph.draw_states(g, stream, paths, th, size)
+    save(fig, args.output)
+    print(args.output)
+    return 0

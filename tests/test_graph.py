@@ -1,0 +1,140 @@
+"""`synack graph`: the RFC 9293 state machine, stream paths, conversations, topology."""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+
+import pytest
+
+from viz import graph
+from viz.analysis import analyze
+from viz.capture import open_capture
+from viz.commands import graph as cmd
+from viz.errors import SynackError
+from viz.model import TcpState
+
+CORPUS = "/work/shared/corpus"
+
+
+def _run(*argv):
+    p = argparse.ArgumentParser(prog="synack")
+    sub = p.add_subparsers()
+    cmd.register(sub)
+    args = p.parse_args(["graph", *argv])
+    return args.run(args)
+
+
+def _analysis(name):
+    with open_capture(f"{CORPUS}/{name}") as cap:
+        return analyze(cap, path=name)
+
+
+def test_state_machine_has_all_eleven_states_and_labelled_transitions():
+    g = graph.state_machine()
+    assert set(g.nodes) == set(TcpState) and len(g) == 11
+    assert g.number_of_edges() == len(graph.RFC9293_TRANSITIONS) == 21
+    assert all(e["label"] and e["rfc"] for _, _, e in g.edges(data=True))
+    assert g.edges[TcpState.TIME_WAIT, TcpState.CLOSED]["label"] == "timeout = 2MSL / delete TCB"
+    assert g.edges[TcpState.LISTEN, TcpState.SYN_RECEIVED]["label"] == "rcv SYN / snd SYN,ACK"
+
+
+def test_paths_of_a_full_stream_follow_rfc_edges(capsys):
+    an = _analysis("one_http_stream_fin.pcap")
+    g = graph.state_machine()
+    paths = graph.stream_paths(g, an.streams[0])
+    client = [paths["client"][0].before] + [s.after for s in paths["client"]]
+    server = [paths["server"][0].before] + [s.after for s in paths["server"]]
+    S = TcpState
+    assert client == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, S.CLOSED]
+    assert server == [S.LISTEN, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT]
+    assert all(s.rfc for steps in paths.values() for s in steps)
+    assert _run(f"{CORPUS}/one_http_stream_fin.pcap", "--kind", "states") == 0
+    out = capsys.readouterr().out
+    assert "server: LISTEN -> SYN_RECEIVED -> ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT" in out
+    assert "2 MSL" in out
+
+
+def test_rst_transition_is_added_as_non_rfc_edge():
+    an = _analysis("one_tcp_rst.pcap")
+    g = graph.state_machine()
+    paths = graph.stream_paths(g, an.streams[0])
+    steps = [s for ss in paths.values() for s in ss]
+    assert steps and g.number_of_edges() >= 21
+    for s in steps:
+        assert g.has_edge(s.before, s.after)
+
+
+def test_conversations_count_frames_and_bytes_each_way(capsys):
+    an = _analysis("one_http_stream_fin.pcap")
+    g = graph.conversations(an)
+    assert set(g.nodes) == {"192.168.1.2", "77.67.44.206"}
+    e = g.edges["192.168.1.2", "77.67.44.206"]
+    s = an.streams[0]
+    assert sum(e["frames"].values()) == len(s.frames) == 15
+    assert e["bytes"]["192.168.1.2"] == s.bytes_c2s and e["bytes"]["77.67.44.206"] == s.bytes_s2c
+    gp = graph.conversations(an, ports=True)
+    assert set(gp.nodes) == {"192.168.1.2:49486", "77.67.44.206:80"}
+
+
+def test_conversation_layout_is_deterministic():
+    an = _analysis("http-packets2.pcap")
+    g = graph.conversations(an)
+    assert graph.conversation_layout(g) == graph.conversation_layout(graph.conversations(an))
+
+
+def _pcapng_with_meta(path, meta):
+    def opt(code, data):
+        return struct.pack("<HH", code, len(data)) + data + b"\0" * (-len(data) % 4)
+
+    def block(btype, body):
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+    text = ("synack-capture/1\n" + json.dumps(meta)).encode()
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opt(1, text) + opt(0, b""))
+    idb = block(1, struct.pack("<HHI", 1, 0, 262144) + opt(0, b""))
+    frame = bytes(range(60))
+    epb = block(6, struct.pack("<IIIII", 0, 0, 0, len(frame), len(frame)) + frame)
+    path.write_bytes(shb + idb + epb)
+
+
+META = {"schema": "synack-capture/1", "scenario": "tcp-echo", "capture_point": "client",
+        "hosts": [{"name": "client", "role": "client", "interfaces": [
+                      {"name": "veth0", "mac": "02:00:00:00:00:01", "addrs": ["192.0.2.1/24"], "peer": "server:veth0"}]},
+                  {"name": "server", "role": "server", "interfaces": [
+                      {"name": "veth0", "mac": "02:00:00:00:00:02", "addrs": ["192.0.2.2/24"], "peer": "client:veth0"}]}],
+        "links": [{"a": "client:veth0", "b": "server:veth0", "captured": True}]}
+
+
+def test_topology_from_capture_metadata(tmp_path, capsys):
+    path = tmp_path / "t.pcapng"
+    _pcapng_with_meta(path, META)
+    assert _run(str(path), "--kind", "topology") == 0
+    out = capsys.readouterr().out
+    assert "link client:veth0 -- server:veth0  [captured]" in out
+    assert "veth0  02:00:00:00:00:02  192.0.2.2/24" in out
+    g = graph.topology(META)
+    assert graph.topology_layout(g) == {"client": (0.0, 0.0), "server": (1.0, 0.0)}
+    assert _run(str(path), "--kind", "topology", "-o", str(tmp_path / "t.svg")) == 0
+    assert "02:00:00:00:00:01" in (tmp_path / "t.svg").read_text()
+
+
+def test_bad_input_is_one_line(tmp_path):
+    with pytest.raises(SynackError, match="no synack-capture/1 host metadata"):
+        _run(f"{CORPUS}/one_tcp_rst.pcap", "--kind", "topology")
+    with pytest.raises(SynackError, match="--kind 'tree': unknown kind"):
+        _run(f"{CORPUS}/one_tcp_rst.pcap", "--kind", "tree")
+    with pytest.raises(SynackError, match=r"--stream 7 out of range"):
+        _run(f"{CORPUS}/one_tcp_rst.pcap", "--kind", "states", "--stream", "7")
+    with pytest.raises(SynackError, match="no TCP stream"):
+        _run(f"{CORPUS}/DnsPackets.pcap", "--kind", "states")
+
+
+@pytest.mark.parametrize("kind", ["conversations", "states"])
+def test_graph_figures_are_deterministic(kind, tmp_path):
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    _run(f"{CORPUS}/http-packets2.pcap", "--kind", kind, "-o", str(a))
+    _run(f"{CORPUS}/http-packets2.pcap", "--kind", kind, "-o", str(b))
+    assert a.read_bytes() == b.read_bytes()
+    assert "<text" in a.read_text() or "<path" in a.read_text()

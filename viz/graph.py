@@ -1,0 +1,419 @@
+"""Graphs a course needs: who talked to whom, the TCP state machine, the test network.
+
+The graphs are networkx objects built from the analysis model or the capture
+metadata (pure, no I/O); positions are fixed or seeded so a figure comes out
+the same every run.  The `draw_*` functions at the end are the matplotlib
+renderers and import matplotlib only when called.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from viz.errors import SynackError
+from viz.model import Analysis, Stream, TcpState
+
+S = TcpState
+
+# RFC 9293 §3.3.2, Figure 5: (from, to, event / action).  FIN_WAIT_1 -> TIME_WAIT is the
+# combined FIN+ACK case the RFC's text allows and Stevens' diagram draws.
+RFC9293_TRANSITIONS = (
+    (S.CLOSED, S.LISTEN, "passive OPEN / create TCB"),
+    (S.CLOSED, S.SYN_SENT, "active OPEN / snd SYN"),
+    (S.LISTEN, S.SYN_RECEIVED, "rcv SYN / snd SYN,ACK"),
+    (S.LISTEN, S.SYN_SENT, "SEND / snd SYN"),
+    (S.LISTEN, S.CLOSED, "CLOSE / delete TCB"),
+    (S.SYN_SENT, S.SYN_RECEIVED, "rcv SYN / snd SYN,ACK"),
+    (S.SYN_SENT, S.ESTABLISHED, "rcv SYN,ACK / snd ACK"),
+    (S.SYN_SENT, S.CLOSED, "CLOSE / delete TCB"),
+    (S.SYN_RECEIVED, S.ESTABLISHED, "rcv ACK of SYN"),
+    (S.SYN_RECEIVED, S.FIN_WAIT_1, "CLOSE / snd FIN"),
+    (S.SYN_RECEIVED, S.LISTEN, "rcv RST"),
+    (S.ESTABLISHED, S.FIN_WAIT_1, "CLOSE / snd FIN"),
+    (S.ESTABLISHED, S.CLOSE_WAIT, "rcv FIN / snd ACK"),
+    (S.FIN_WAIT_1, S.FIN_WAIT_2, "rcv ACK of FIN"),
+    (S.FIN_WAIT_1, S.CLOSING, "rcv FIN / snd ACK"),
+    (S.FIN_WAIT_1, S.TIME_WAIT, "rcv FIN,ACK / snd ACK"),
+    (S.FIN_WAIT_2, S.TIME_WAIT, "rcv FIN / snd ACK"),
+    (S.CLOSING, S.TIME_WAIT, "rcv ACK of FIN"),
+    (S.CLOSE_WAIT, S.LAST_ACK, "CLOSE / snd FIN"),
+    (S.LAST_ACK, S.CLOSED, "rcv ACK of FIN"),
+    (S.TIME_WAIT, S.CLOSED, "timeout = 2MSL / delete TCB"),
+)
+
+# The RFC figure's arrangement: opening at the top, the two closing paths below.
+STATE_POS = {
+    S.CLOSED: (0.0, 7.0), S.LISTEN: (0.0, 5.8),
+    S.SYN_RECEIVED: (-3.2, 4.6), S.SYN_SENT: (3.2, 4.6),
+    S.ESTABLISHED: (0.0, 3.4),
+    S.FIN_WAIT_1: (-3.2, 2.2), S.CLOSE_WAIT: (3.2, 2.2),
+    S.FIN_WAIT_2: (-3.2, 0.0), S.CLOSING: (0.0, 1.1), S.LAST_ACK: (3.2, 0.0),
+    S.TIME_WAIT: (0.0, 0.0),
+}
+# Where the crowded labels go (the rest sit at their edge's midpoint).
+LABEL_POS = {
+    (S.CLOSED, S.LISTEN): (-1.45, 6.4), (S.LISTEN, S.CLOSED): (1.15, 6.4),
+    (S.CLOSED, S.SYN_SENT): (2.0, 6.05), (S.SYN_SENT, S.CLOSED): (3.6, 6.55),
+    (S.LISTEN, S.SYN_RECEIVED): (-2.3, 5.45), (S.SYN_RECEIVED, S.LISTEN): (-1.2, 4.75),
+    (S.LISTEN, S.SYN_SENT): (1.75, 5.05),
+}
+TWO_MSL_NOTE = "TIME_WAIT lasts 2 MSL (twice the maximum segment lifetime; Linux: 60 s)"
+
+
+def state_machine():
+    """The RFC 9293 TCP state machine as a networkx DiGraph (11 states, labelled edges)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for st in TcpState:
+        g.add_node(st, pos=STATE_POS[st])
+    for a, b, label in RFC9293_TRANSITIONS:
+        g.add_edge(a, b, label=label, rfc=True)
+    return g
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    n: int
+    side: str
+    before: TcpState
+    after: TcpState
+    event: str
+    frame: int
+    rfc: bool  # the transition is an edge of the RFC diagram
+
+
+def stream_paths(g, stream: Stream) -> dict[str, tuple[Step, ...]]:
+    """Each side's walk through the diagram; transitions the RFC figure lacks (an RST
+    aborting ESTABLISHED) are added to `g` as non-RFC edges so they can be drawn."""
+    paths: dict[str, list[Step]] = {"client": [], "server": []}
+    for ch in stream.states:
+        if ch.before == ch.after:
+            continue
+        rfc = g.has_edge(ch.before, ch.after) and g.edges[ch.before, ch.after].get("rfc", False)
+        if not g.has_edge(ch.before, ch.after):
+            g.add_edge(ch.before, ch.after, label=ch.event, rfc=False)
+        side = paths.setdefault(ch.side, [])
+        side.append(Step(len(side) + 1, ch.side, ch.before, ch.after, ch.event, ch.frame, rfc))
+    return {k: tuple(v) for k, v in paths.items()}
+
+
+def pick_stream(an: Analysis, sid: int | None) -> Stream:
+    tcp = [s for s in an.streams if s.proto == "tcp"]
+    if not tcp:
+        raise SynackError(f"{an.capture.path}: no TCP stream, so no state-machine path to draw")
+    if sid is None:
+        return tcp[0]
+    for s in tcp:
+        if s.id == sid:
+            return s
+    raise SynackError(f"{an.capture.path}: --stream {sid} out of range (TCP streams "
+                      f"{tcp[0].id}-{tcp[-1].id})")
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def conversations(an: Analysis, ports: bool = False):
+    """Hosts (or host:port endpoints) as nodes; one edge per pair with streams, frames
+    and bytes in each direction (direction = from the lower-sorted node to the other)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    per_stream: dict[tuple[str, int], list[int]] = {}
+    for p in an.packets:
+        if p.stream is None or p.proto not in ("tcp", "udp"):
+            continue
+        per_stream.setdefault((p.proto, p.stream), []).append(p.frame)
+    node = (lambda ep: str(ep)) if ports else (lambda ep: ep.addr)
+    for s in sorted(an.streams, key=lambda s: (s.proto, s.id)):
+        a, b = node(s.client), node(s.server)
+        for n in (a, b):
+            if n not in g:
+                g.add_node(n)
+        if not g.has_edge(a, b):
+            g.add_edge(a, b, streams=[], frames={a: 0, b: 0}, bytes={a: 0, b: 0})
+        e = g.edges[a, b]
+        e["streams"].append(f"{s.proto} {s.id}")
+        c2s = sum(1 for f in per_stream.get((s.proto, s.id), ()) if _from_client(an, f, s))
+        total = len(per_stream.get((s.proto, s.id), ()))
+        e["frames"][a] += c2s
+        e["frames"][b] += total - c2s
+        e["bytes"][a] += s.bytes_c2s
+        e["bytes"][b] += s.bytes_s2c
+    return g
+
+
+def _from_client(an: Analysis, frame: int, s: Stream) -> bool:
+    p = an.packet(frame)
+    return p.src == s.client.addr and p.sport == s.client.port
+
+
+def conversation_layout(g) -> dict:
+    """Deterministic: nodes sorted, a fixed seed, coordinates rounded."""
+    import networkx as nx
+
+    h = nx.Graph()
+    h.add_nodes_from(sorted(g.nodes))
+    h.add_edges_from(sorted(tuple(sorted(e)) for e in g.edges))
+    if len(h) <= 2:
+        pos = {n: (float(i), 0.0) for i, n in enumerate(h.nodes)}
+    elif len(h) <= 8:
+        pos = nx.circular_layout(h)
+    else:
+        pos = nx.spring_layout(h, seed=9293, iterations=200)
+    return {n: (round(float(x), 6), round(float(y), 6)) for n, (x, y) in pos.items()}
+
+
+def _kb(n: int) -> str:
+    return f"{n} B" if n < 10_000 else f"{n / 1000:.1f} kB"
+
+
+def conversation_label(g, a: str, b: str) -> str:
+    e = g.edges[a, b]
+    x, y = sorted((a, b))
+    n = len(e["streams"])
+    head = e["streams"][0] if n == 1 else f"{n} streams"
+    return (f"{head}\n{x} \u2192 : {e['frames'][x]} frames, {_kb(e['bytes'][x])}\n"
+            f"\u2190 {y} : {e['frames'][y]} frames, {_kb(e['bytes'][y])}")
+
+
+# ---------------------------------------------------------------- topology
+
+
+def topology(meta: dict, path: str = "capture"):
+    """The trace's hosts and links (synack-capture/1 metadata) as a networkx Graph."""
+    import networkx as nx
+
+    hosts = meta.get("hosts") or []
+    if not hosts:
+        raise SynackError(f"{path}: no synack-capture/1 host metadata; --kind topology needs a capture "
+                          "made by synack trace")
+    g = nx.Graph()
+    for h in hosts:
+        g.add_node(h["name"], role=h.get("role", ""), interfaces={i["name"]: i for i in h.get("interfaces", [])})
+    for link in meta.get("links") or []:
+        (ha, ia), (hb, ib) = link["a"].split(":", 1), link["b"].split(":", 1)
+        for hn in (ha, hb):
+            if hn not in g:
+                g.add_node(hn, role="", interfaces={})
+        g.add_edge(ha, hb, ifaces={ha: ia, hb: ib}, captured=bool(link.get("captured")))
+    return g
+
+
+ROLE_ORDER = {"client": 0, "router": 1, "server": 2}
+
+
+def topology_layout(g) -> dict:
+    order = sorted(g.nodes, key=lambda n: (ROLE_ORDER.get(g.nodes[n].get("role"), 1), n))
+    return {n: (float(i), 0.0) for i, n in enumerate(order)}
+
+
+def iface_text(g, host: str, iface: str) -> str:
+    info = g.nodes[host].get("interfaces", {}).get(iface, {})
+    parts = [iface]
+    if info.get("mac"):
+        parts.append(info["mac"])
+    parts += list(info.get("addrs", []))
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- text
+
+
+def conversations_text(g) -> str:
+    lines = [f"{len(g)} hosts, {g.number_of_edges()} conversations"]
+    for a, b in sorted(tuple(sorted(e)) for e in g.edges):
+        lines.append(conversation_label(g, a, b).replace("\n", "  |  "))
+    return "\n".join(lines) + "\n"
+
+
+def states_text(stream: Stream, paths: dict) -> str:
+    lines = [f"TCP stream {stream.id}: {stream.key}"]
+    for side in ("client", "server"):
+        steps = paths.get(side, ())
+        start = steps[0].before.value if steps else "?"
+        lines.append(f"{side}: {start}" + "".join(f" -> {s.after.value}" for s in steps))
+        for s in steps:
+            mark = "" if s.rfc else "   (not an edge of the RFC 9293 diagram)"
+            lines.append(f"  {s.n}. frame {s.frame}: {s.event}: {s.before.value} -> {s.after.value}{mark}")
+    lines.append(TWO_MSL_NOTE)
+    return "\n".join(lines) + "\n"
+
+
+def topology_text(g, meta: dict) -> str:
+    lines = [f"capture point: {meta.get('capture_point', '?')}"]
+    for n in sorted(g.nodes, key=lambda n: (ROLE_ORDER.get(g.nodes[n].get("role"), 1), n)):
+        lines.append(f"{n} ({g.nodes[n].get('role') or 'host'})")
+        for name in sorted(g.nodes[n].get("interfaces", {})):
+            lines.append("  " + iface_text(g, n, name).replace("\n", "  "))
+    for a, b, e in sorted(g.edges(data=True)):
+        cap = "  [captured]" if e["captured"] else ""
+        lines.append(f"link {a}:{e['ifaces'][a]} -- {b}:{e['ifaces'][b]}{cap}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def _axes(fig, th, xlim, ylim):
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.9))
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.axis("off")
+    ax.set_facecolor(th.background)
+    return ax
+
+
+def draw_states(g, stream: Stream, paths: dict, th, size):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    from viz.figure import new_figure
+
+    fig = new_figure(size, th)
+    fig.text(0.02, 0.96, f"TCP state machine (RFC 9293) and the path of stream {stream.id}: {stream.key}",
+             fontsize=14, fontweight="bold", color=th.foreground, va="center")
+    from matplotlib.patches import FancyBboxPatch
+
+    ax = _axes(fig, th, (-6.2, 6.2), (-2.1, 7.6))
+    w, h = 1.05, 0.22
+    boxes = {}
+    for st, (x, y) in STATE_POS.items():
+        visited = any(s.after == st or s.before == st for steps in paths.values() for s in steps)
+        boxes[st] = FancyBboxPatch(
+            (x - w, y - h), 2 * w, 2 * h, boxstyle="round,pad=0.05", facecolor=th.fills[2] if visited else th.background,
+            edgecolor=th.foreground, linewidth=1.8 if visited else 1.0, zorder=3)
+        ax.add_patch(boxes[st])
+        ax.text(x, y, st.value, ha="center", va="center", fontsize=11, fontweight="bold" if visited else "normal",
+                color=th.foreground, zorder=4)
+    routes = {(S.TIME_WAIT, S.CLOSED): "bar,angle=180,fraction=-0.0",
+              (S.LAST_ACK, S.CLOSED): "arc3,rad=0.55", (S.LISTEN, S.CLOSED): "arc3,rad=0.5",
+              (S.SYN_SENT, S.CLOSED): "arc3,rad=0.3", (S.SYN_RECEIVED, S.LISTEN): "arc3,rad=0.25",
+              (S.LISTEN, S.SYN_SENT): "arc3,rad=-0.15", (S.SYN_SENT, S.SYN_RECEIVED): "arc3,rad=0.0"}
+
+    def conn(a, b, extra=0.0):
+        style = routes.get((a, b), "arc3,rad=0.0")
+        if style.startswith("arc3") and extra:
+            rad = float(style.split("=")[1]) + extra
+            style = f"arc3,rad={rad}"
+        return style
+
+    def route(a, b):
+        if (a, b) == (S.TIME_WAIT, S.CLOSED):  # round the left side of the diagram
+            return [(0.0, -0.27), (0.0, -0.6), (-5.6, -0.6), (-5.6, 7.0), (-1.1, 7.0)]
+        if (a, b) == (S.LAST_ACK, S.CLOSED):  # and the right side
+            return [(4.25, 0.0), (5.6, 0.0), (5.6, 7.0), (1.1, 7.0)]
+        return None
+
+    def draw_edge(a, b, color, lw, ls, extra=0.0, z=2):
+        pts = route(a, b)
+        if pts:
+            dx = abs(extra) * 2.0 * (1 if pts[-2][0] > 0 else -1)
+            xs = [x + dx if abs(x) == 5.6 else x for x, _ in pts]
+            ys = [y + (abs(extra) if y == 7.0 else -abs(extra) if y == -0.6 else 0) for _, y in pts]
+            ax.add_line(Line2D(xs[:-1], ys[:-1], color=color, lw=lw, ls=ls, zorder=z))
+            ax.add_patch(FancyArrowPatch((xs[-2], ys[-2]), (xs[-1], ys[-1]), arrowstyle="-|>", mutation_scale=14,
+                                         color=color, lw=lw, ls=ls, zorder=z))
+            return
+        ax.add_patch(FancyArrowPatch(STATE_POS[a], STATE_POS[b], connectionstyle=conn(a, b, extra),
+                                     arrowstyle="-|>", mutation_scale=14, patchA=boxes[a], patchB=boxes[b],
+                                     shrinkA=3, shrinkB=3, color=color,
+                                     lw=lw, ls=ls, zorder=z))
+
+    for a, b, e in g.edges(data=True):
+        if not e.get("rfc"):
+            continue
+        draw_edge(a, b, th.muted, 0.9, "-")
+        (x1, y1), (x2, y2) = STATE_POS[a], STATE_POS[b]
+        pts = route(a, b)
+        if pts:
+            lx, ly = (pts[-2][0], 3.5)
+            rot = 90
+        else:
+            lx, ly = LABEL_POS.get((a, b), ((x1 + x2) / 2, (y1 + y2) / 2))
+            rot = 0
+        ax.text(lx, ly, e["label"], fontsize=8.5, ha="center", va="center", rotation=rot, color=th.muted, zorder=5,
+                bbox=dict(boxstyle="round,pad=0.12", facecolor=th.background, edgecolor="none", alpha=0.9))
+    styles = {"client": (th.data, "-", 3.0, 0.12), "server": (th.alert, (0, (5, 2.5)), 3.0, -0.12)}
+    for side, steps in paths.items():
+        color, ls, lw, extra = styles.get(side, (th.accent, ":", 2.5, 0.2))
+        for s in steps:
+            draw_edge(s.before, s.after, color, lw, ls, extra, z=6)
+            if not s.rfc:
+                (x1, y1), (x2, y2) = STATE_POS[s.before], STATE_POS[s.after]
+                ax.text((x1 + x2) / 2 + extra * 4, (y1 + y2) / 2, s.event, fontsize=9, color=color, style="italic",
+                        ha="center", zorder=7)
+    handles = [Line2D([], [], color=c, ls=ls, lw=lw, label=f"{side} {stream.client if side == 'client' else stream.server}: "
+                      + " \u2192 ".join([steps[0].before.value] + [x.after.value for x in steps]) if steps else side)
+               for side, steps in paths.items() for (c, ls, lw, _) in [styles.get(side, (th.accent, ":", 2.5, 0))]]
+    handles.append(Line2D([], [], color=th.muted, lw=0.9, label="RFC 9293 transition (event / action)"))
+    leg = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=10, frameon=False, ncol=1)
+    for t in leg.get_texts():
+        t.set_color(th.foreground)
+    x, y = STATE_POS[S.TIME_WAIT]
+    ax.text(x + 1.25, y - 0.35, "2MSL timer", fontsize=9, ha="center", va="center", style="italic", color=th.foreground)
+    fig.text(0.98, 0.925, TWO_MSL_NOTE, fontsize=9.5, ha="right", va="center", style="italic", color=th.muted)
+    return fig
+
+
+def draw_conversations(g, pos: dict, th, size, title: str):
+    from matplotlib.patches import FancyArrowPatch
+
+    from viz.figure import new_figure
+
+    fig = new_figure(size, th)
+    fig.text(0.02, 0.96, title, fontsize=14, fontweight="bold", color=th.foreground, va="center")
+    xs = [p[0] for p in pos.values()] or [0]
+    ys = [p[1] for p in pos.values()] or [0]
+    padx = max(0.6, (max(xs) - min(xs)) * 0.18)
+    pady = max(0.6, (max(ys) - min(ys)) * 0.18)
+    ax = _axes(fig, th, (min(xs) - padx, max(xs) + padx), (min(ys) - pady, max(ys) + pady))
+    many = g.number_of_edges() > 12
+    for a, b in sorted(tuple(sorted(e)) for e in g.edges):
+        e = g.edges[a, b]
+        width = 1.0 + min(5.0, len(e["streams"]) ** 0.5)
+        ax.add_patch(FancyArrowPatch(pos[a], pos[b], arrowstyle="-", lw=width, color=th.control, zorder=1,
+                                     shrinkA=0, shrinkB=0))
+        if not many:
+            (x1, y1), (x2, y2) = pos[a], pos[b]
+            ax.text((x1 + x2) / 2, (y1 + y2) / 2, conversation_label(g, a, b), fontsize=9.5, ha="center",
+                    va="center", color=th.foreground, zorder=3,
+                    bbox=dict(boxstyle="round,pad=0.25", facecolor=th.background, edgecolor=th.muted))
+    fs = 11 if len(g) <= 12 else 8
+    for n in sorted(g.nodes):
+        x, y = pos[n]
+        ax.text(x, y, n, fontsize=fs, ha="center", va="center", fontweight="bold", color=th.foreground, zorder=4,
+                bbox=dict(boxstyle="round,pad=0.35", facecolor=th.fills[2], edgecolor=th.foreground, linewidth=1.2))
+    if many:
+        fig.text(0.02, 0.925, "line width grows with the number of streams; `synack graph` without -o lists every "
+                 "conversation with frames and bytes each way", fontsize=9.5, color=th.muted, style="italic")
+    return fig
+
+
+def draw_topology(g, pos: dict, meta: dict, th, size):
+    from viz.figure import new_figure
+
+    fig = new_figure(size, th)
+    fig.text(0.02, 0.96, f"Test network of the trace ({meta.get('scenario', 'capture')}); capture point: "
+             f"{meta.get('capture_point', '?')}", fontsize=14, fontweight="bold", color=th.foreground, va="center")
+    n = max(1, len(pos) - 1)
+    ax = _axes(fig, th, (-0.6, n + 0.6), (-1.2, 1.0))
+    for a, b, e in sorted(g.edges(data=True)):
+        (x1, y1), (x2, y2) = pos[a], pos[b]
+        ax.plot([x1, x2], [y1, y2], color=th.foreground, lw=2.5 if e["captured"] else 1.5,
+                ls="-" if e["captured"] else (0, (5, 3)), zorder=1)
+        if e["captured"]:
+            ax.text((x1 + x2) / 2, y1 + 0.12, "captured here", fontsize=10, ha="center", va="bottom",
+                    style="italic", color=th.foreground,
+                    bbox=dict(boxstyle="round,pad=0.2", facecolor=th.background, edgecolor=th.muted))
+        for host, other in ((a, b), (b, a)):
+            hx, ox = pos[host][0], pos[other][0]
+            side = 1 if ox > hx else -1
+            ax.text(hx + side * 0.22, -0.25, iface_text(g, host, e["ifaces"][host]), fontsize=9.5,
+                    ha="left" if side > 0 else "right", va="top", family="DejaVu Sans Mono", color=th.foreground)
+    for host, (x, y) in pos.items():
+        role = g.nodes[host].get("role") or "host"
+        ax.text(x, y, f"{host}\n({role})", fontsize=13, ha="center", va="center", fontweight="bold",
+                color=th.foreground, zorder=3,
+                bbox=dict(boxstyle="round,pad=0.6", facecolor=th.fills[2], edgecolor=th.foreground, linewidth=1.5))
+    return fig
