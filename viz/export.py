@@ -70,7 +70,7 @@ def stream_obj(acc: StreamAcc) -> dict:
         if acc.tracker is not None:
             sides = ("client", "server") if c == 0 else ("server", "client")
             obj["states"] = [{"frame": f, "side": sides[ep], "before": b.value, "after": a.value,
-                              "event": ev} for f, ep, b, a, ev in acc.tracker.changes]
+                              "event": ev} for f, ep, b, a, ev in acc.tracker.finish()]
     return obj
 
 
@@ -249,7 +249,7 @@ def stream_summary(acc: StreamAcc) -> str:
             sides = ("client", "server") if c == 0 else ("server", "client")
             for side_ep, side in ((c, "client"), (s, "server")):
                 seen = []
-                for _f, ep, before, after, _ev in acc.tracker.changes:
+                for _f, ep, before, after, _ev in acc.tracker.finish():
                     if ep != side_ep:
                         continue
                     if not seen:

@@ -245,51 +245,87 @@ class StateTracker:
 
     `changes` collects (frame, endpoint, before, after, event) for every
     transition, plus one entry per endpoint at the first frame (even without a
-    change) so the state before the first frame is recorded too.
+    change) so the state before the first frame is recorded too.  Call
+    `finish()` once the stream has ended; it is idempotent.
+
+    A FIN's receipt is left pending until the receiver shows it: its next
+    segment acknowledges the FIN (then the receipt is dated at the FIN's frame),
+    or it sends its own FIN without acknowledging it (simultaneous close: its
+    FIN left first, so the receipt is dated at its own FIN), or a later segment
+    of the same sender arrives (in-order delivery), or the capture ends.
     """
 
-    __slots__ = ("state", "fin_end", "changes", "started", "quiet")
+    __slots__ = ("state", "fin_end", "pending", "changes", "started", "quiet", "_sorted")
 
     def __init__(self):
         self.state = [S.CLOSED, S.CLOSED]
         self.fin_end: list[int | None] = [None, None]
+        self.pending: list[int | None] = [None, None]  # frame of a FIN not yet received
         self.changes: list[tuple] = []
         self.started = False
         self.quiet = False  # both ESTABLISHED and no FIN sent: plain segments change nothing
+        self._sorted = True
+
+    def _apply(self, frame: int, ep: int, event: Event, record_first: bool = False) -> None:
+        before = self.state[ep]
+        after = TRANSITIONS[(before, event)]
+        if after is not before or record_first:
+            self.changes.append((frame, ep, before, after, event.value))
+            self.state[ep] = after
+
+    def _receive_pending(self, ep: int, frame: int | None = None) -> None:
+        f = self.pending[ep]
+        if f is not None:
+            self.pending[ep] = None
+            if frame is None:
+                frame = f
+            if self.changes and frame < self.changes[-1][0]:
+                self._sorted = False
+            self._apply(frame, ep, E.RECV_FIN)
 
     def feed(self, frame: int, sender: int, flags: int, seq: int, ack: int, seglen: int | None):
         """One segment from endpoint `sender` (0 or 1); raw seq/ack."""
-        if not self.started:
+        receiver = 1 - sender
+        first = not self.started
+        if first:
             self.started = True
             s0, s1 = initial_states(flags)
-            self.state[sender], self.state[1 - sender] = s0, s1
-            first = True
-        else:
-            first = False
-            if self.quiet and not flags & (SYN | FIN | RST):
-                return
-        receiver = 1 - sender
-        state = self.state
-        changes = self.changes
-        before_s = state[sender]
-        ev = send_event(flags)
-        after_s = TRANSITIONS[(before_s, ev)]
-        if flags & FIN and not flags & (SYN | RST):
+            self.state[sender], self.state[receiver] = s0, s1
+        elif self.quiet and not flags & (SYN | FIN | RST):
+            return
+        fin_in = flags & FIN and not flags & (SYN | RST)
+        if self.pending[sender] is not None:
+            fe = self.fin_end[receiver]
+            if flags & RST:
+                self.pending[sender] = None
+            elif flags & ACK and fe is not None and (ack - fe) & MASK < HALF:
+                self._receive_pending(sender)
+        if self.pending[receiver] is not None:
+            self._receive_pending(receiver)  # an earlier FIN arrives before this segment
+        if fin_in:
             self.fin_end[sender] = (seq + (seglen or 0) + 1) & MASK
-        if after_s is not before_s or first:
-            changes.append((frame, sender, before_s, after_s, ev.value))
-            state[sender] = after_s
+        self._apply(frame, sender, send_event(flags), first)
+        if fin_in and self.pending[sender] is not None:
+            self._receive_pending(sender, frame)  # simultaneous close
         fe = self.fin_end[receiver]
         acks_fin = bool(flags & ACK) and fe is not None and (ack - fe) & MASK < HALF
-        before_r = state[receiver]
-        cur = before_r
-        for ev in recv_events(flags, acks_fin):
-            nxt = TRANSITIONS[(cur, ev)]
-            if nxt is not cur:
-                changes.append((frame, receiver, cur, nxt, ev.value))
-            cur = nxt
-        if first and cur is before_r:
-            changes.append((frame, receiver, before_r, cur, "first seen"))
-        state[receiver] = cur
-        self.quiet = (state[0] is S.ESTABLISHED and state[1] is S.ESTABLISHED
+        before_r = self.state[receiver]
+        events = recv_events(flags, acks_fin)
+        if fin_in:
+            events = events[:-1]
+            self.pending[receiver] = frame
+        for ev in events:
+            self._apply(frame, receiver, ev)
+        if first and self.state[receiver] is before_r:
+            self.changes.append((frame, receiver, before_r, before_r, "first seen"))
+        self.quiet = (self.state[0] is S.ESTABLISHED and self.state[1] is S.ESTABLISHED
                       and self.fin_end[0] is None and self.fin_end[1] is None)
+
+    def finish(self) -> list[tuple]:
+        """Apply FINs still pending (received, the capture just ended); sorted changes."""
+        for ep in (0, 1):
+            self._receive_pending(ep)
+        if not self._sorted:
+            self.changes.sort(key=lambda c: c[0])
+            self._sorted = True
+        return self.changes

@@ -50,7 +50,7 @@ class StreamAcc:
         states: tuple[StateChange, ...] = ()
         if self.tracker is not None:
             states = tuple(StateChange(frame, sides[ep], before, after, event)
-                           for frame, ep, before, after, event in self.tracker.changes)
+                           for frame, ep, before, after, event in self.tracker.finish())
         opts = {}
         if self.options[c] is not None:
             opts["client"] = self.options[c]
