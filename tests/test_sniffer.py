@@ -53,7 +53,9 @@ def test_burst_is_drained_completely_with_zero_drops(hosts):
     assert [int.from_bytes(f[42:46], "big") for f in udp] == list(range(n))
     assert sn.kernel_drops == 0
     ts = [t for t, _ in sn.frames]
-    assert ts == sorted(ts)
+    # Kept in socket order, like tcpdump; stamps taken on different CPUs may
+    # invert by microseconds under load, never by more.
+    assert all(b - a > -1_000_000 for a, b in zip(ts, ts[1:]))
     assert abs(ts[-1] / 1e9 - time.time()) < 60  # CLOCK_REALTIME, like the call records
 
 

@@ -359,7 +359,7 @@ class Tcpdump:
         assert "listening on veth0" in line, line
 
     def stop(self, hosts) -> None:
-        time.sleep(0.2)
+        time.sleep(1.5)  # tcpdump hands over a TPACKET_V3 block when full or timed out
         self.proc.send_signal(signal.SIGINT)
         self.stats = self.proc.stderr.read()
         self.proc.wait(30)
@@ -404,3 +404,26 @@ def test_metadata_longer_than_one_pcapng_option_round_trips(tmp_path):
         assert len(cap.section_comments) > 1 and fr.comments == ("client: connect()",)
     rows = tshark(path, "frame.time_epoch", "frame.comment")
     assert rows == [["1700000000.123456789", "client: connect()"]]
+
+
+def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
+    out = str(tmp_path / "demo.pcapng")
+    p = cli("demo", "-o", out)
+    leak_check.add(p.pid)
+    stdout, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "handshake yes, data yes, teardown yes; drops 0" in stdout and out in stdout
+    frames = tcp_frames(out)
+    assert frames[[f["proto"] for f in frames].index("tcp")]["sport"] == 40000
+    assert meta(out)["command"] == "synack trace tcp-echo --client-port 40000"
+
+
+def test_not_root_is_a_one_line_error(tmp_path):
+    """Unprivileged, outside a user namespace: say what to do, run nothing."""
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PY, "-m", "tracer",
+                          "trace", "-o", "/tmp/never.pcapng"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs root" in lines[0] and "sudo" in lines[0]
+    assert not os.path.exists("/tmp/never.pcapng")

@@ -98,8 +98,20 @@ def output_paths(out: str, at: str) -> dict[str, str]:
     return {"client": base + ".client.pcapng", "server": base + ".server.pcapng"}
 
 
-def _drop_to() -> tuple[int, int]:
-    """The invoking user behind sudo, else nobody: programs never run as root."""
+def _in_user_namespace() -> bool:
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def _drop_to() -> tuple[int | None, int | None]:
+    """The invoking user behind sudo, else nobody: programs never run as root.
+    Inside an unprivileged user namespace root already is the invoking user
+    (and nobody is not mapped), so nothing is dropped there."""
+    if _in_user_namespace():
+        return None, None
     uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
     if uid and gid and uid != "0":
         return int(uid), int(gid)
@@ -305,8 +317,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     if net == "loopback":
         at = "lo"
     out = out or os.path.join("captures", f"{name}.pcapng")
-    paths = {p: pcapng.check_writable(f) for p, f in output_paths(out, at).items()}
     hostmod.require_root()
+    paths = {p: pcapng.check_writable(f) for p, f in output_paths(out, at).items()}
 
     from tracer import sniffer as sniffmod
     importer = sniffmod.preload()
@@ -318,7 +330,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     for p in call_files.values():
         with open(p, "w"):
             pass
-        os.chown(p, uid, gid)
+        if uid is not None:
+            os.chown(p, uid, gid)
 
     old_term = None
     if threading.current_thread() is threading.main_thread():
@@ -343,7 +356,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             })
-            if uid != 0:
+            if uid:
                 base_env["HOME"] = "/"
 
             def env_for(role: str) -> dict[str, str]:
