@@ -247,6 +247,14 @@ def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | N
     return render_ladder(build_ladder(analysis, peer=peer, **options), theme=theme, size=size)
 
 
+def _tex_engine() -> str | None:
+    import shutil
+
+    import matplotlib
+
+    return shutil.which(matplotlib.rcParams["pgf.texsystem"])
+
+
 def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light",
                  size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False) -> None:
     """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt."""
@@ -256,7 +264,9 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
     from viz.errors import SynackError
 
     suffix = Path(path).suffix.lower()
-    if suffix in (".txt", ".tex"):
+    if suffix == ".pgf" and not _tex_engine():
+        suffix = ".pgf-tikz"  # matplotlib's PGF backend measures text with LaTeX; write native TikZ
+    if suffix in (".txt", ".tex", ".pgf-tikz"):
         check_writable(path)
         if suffix == ".txt":
             from viz.ladder_text import render_text
@@ -265,7 +275,8 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         else:
             from viz.ladder_tikz import render_tikz
 
-            body = render_tikz(ladder, theme=THEMES[theme] if isinstance(theme, str) else theme)
+            body = render_tikz(ladder, theme=THEMES[theme] if isinstance(theme, str) else theme,
+                               standalone=suffix == ".tex")
         tmp = Path(f"{path}.tmp{os.getpid()}")
         try:
             tmp.write_text(body, encoding="utf-8")

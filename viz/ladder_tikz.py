@@ -16,6 +16,10 @@ _ESC = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&
         "×": r"$\times$", '"': "''"}
 
 
+NEWLINE = r" \\ "
+LOST = r"\textcolor{syalert}{lost}"
+
+
 def tex(text: str) -> str:
     return "".join(_ESC.get(ch, ch) for ch in text)
 
@@ -27,7 +31,9 @@ def _rgb(color: str) -> str:
     return f"{r:.3f},{g:.3f},{b:.3f}"
 
 
-def render_tikz(ladder: Ladder, theme: Theme) -> str:
+def render_tikz(ladder: Ladder, theme: Theme, standalone: bool = True) -> str:
+    """A standalone document, or (standalone=False) just the picture for \\input, which needs
+    \\usepackage{tikz} and \\usetikzlibrary{arrows.meta} in the preamble."""
     g = _geometry(ladder, None)
     out = [
         "% synack ladder diagram: compile with pdflatex, or \\includestandalone it.",
@@ -35,6 +41,9 @@ def render_tikz(ladder: Ladder, theme: Theme) -> str:
         "\\usepackage[T1]{fontenc}",
         "\\usetikzlibrary{arrows.meta}",
         "\\begin{document}",
+    ] if standalone else [
+        "% synack ladder diagram: \\input{} it; needs \\usepackage{tikz} and \\usetikzlibrary{arrows.meta}.",
+        "\\begingroup",
     ]
     for name in ("foreground", "muted", "data", "control", "alert", "accent"):
         out.append(f"\\definecolor{{sy{name}}}{{rgb}}{{{_rgb(getattr(theme, name))}}}")
@@ -65,12 +74,13 @@ def render_tikz(ladder: Ladder, theme: Theme) -> str:
         below += [f"\\textcolor{{syalert}}{{\\textit{{{tex(t)}}}}}" for t in a.tags]
         if a.lost:
             xe, ye = x0 + (x1 - x0) * 2 / 3, y0 + (y1 - y0) * 2 / 3
+            sub = "~~".join(below + [LOST])
             out.append(f"\\draw[{style},-] ({x0:.3f},{y0:.3f}) -- node[lbl,pos=0.5] {{{label}}}"
-                       + (f" node[sub,pos=0.5] {{{'~~'.join(below + [r'\textcolor{syalert}{lost}'])}}}")
-                       + f" ({xe:.3f},{ye:.3f});")
+                       f" node[sub,pos=0.5] {{{sub}}} ({xe:.3f},{ye:.3f});")
             out.append(f"\\node[text=syalert,font=\\bfseries\\Large] at ({xe:.3f},{ye:.3f}) {{$\\times$}};")
             continue
-        sub = f" node[sub,pos=0.45] {{{'~~'.join(below)}}}" if below else ""
+        joined = "~~".join(below)
+        sub = f" node[sub,pos=0.45] {{{joined}}}" if below else ""
         out.append(f"\\draw[{style}] ({x0:.3f},{y0:.3f}) -- node[lbl,pos=0.55] {{{label}}}{sub}"
                    f" ({x1:.3f},{y1:.3f});")
     for b in ladder.bands:
@@ -115,7 +125,7 @@ def render_tikz(ladder: Ladder, theme: Theme) -> str:
         out.append(f"\\draw[symuted] ({x - 0.08:.3f},{ya:.3f}) -- ({x:.3f},{ya:.3f}) -- ({x:.3f},{yb:.3f}) -- "
                    f"({x - 0.08:.3f},{yb:.3f});")
         out.append(f"\\node[anchor=west,text=symuted,align=left] at ({x + 0.08:.3f},{(ya + yb) / 2:.3f}) "
-                   f"{{{tex(p.name).replace(' ', r' \\ ', 1)}}};")
+                   f"{{{tex(p.name).replace(' ', NEWLINE, 1)}}};")
     for b in ladder.breaks:
         y = g.y(b)
         for x in g.xs:
@@ -124,5 +134,5 @@ def render_tikz(ladder: Ladder, theme: Theme) -> str:
     if ladder.caption:
         out.append(f"\\node[anchor=base west,text=symuted,font=\\sffamily\\scriptsize] at (0.2,0.18) "
                    f"{{{tex(ladder.caption)}}};")
-    out += ["\\end{tikzpicture}", "\\end{document}", ""]
+    out += ["\\end{tikzpicture}", "\\end{document}" if standalone else "\\endgroup", ""]
     return "\n".join(out)
