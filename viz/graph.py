@@ -157,8 +157,12 @@ def conversation_layout(g) -> dict:
     h.add_edges_from(sorted(tuple(sorted(e)) for e in g.edges))
     if len(h) <= 2:
         pos = {n: (float(i), 0.0) for i, n in enumerate(h.nodes)}
-    elif len(h) <= 8:
-        pos = nx.circular_layout(h)
+    elif len(h) <= 16:
+        hub = max(sorted(h.nodes), key=h.degree)
+        if h.degree(hub) > 2:  # a client talking to many servers: the hub in the middle
+            pos = nx.shell_layout(h, [[hub], [n for n in h.nodes if n != hub]])
+        else:
+            pos = nx.circular_layout(h)
     else:
         pos = nx.spring_layout(h, seed=9293, iterations=200)
     return {n: (round(float(x), 6), round(float(y), 6)) for n, (x, y) in pos.items()}
@@ -363,10 +367,11 @@ def draw_conversations(g, pos: dict, th, size, title: str):
 
     fig = new_figure(size, th)
     fig.text(0.02, 0.96, title, fontsize=14, fontweight="bold", color=th.foreground, va="center")
+    pos = {n: (x * size[0] / size[1], y) for n, (x, y) in pos.items()}  # use the slide's width
     xs = [p[0] for p in pos.values()] or [0]
     ys = [p[1] for p in pos.values()] or [0]
-    padx = max(0.6, (max(xs) - min(xs)) * 0.18)
-    pady = max(0.6, (max(ys) - min(ys)) * 0.18)
+    padx = max(0.6, (max(xs) - min(xs)) * 0.1)
+    pady = max(0.3, (max(ys) - min(ys)) * 0.1)
     ax = _axes(fig, th, (min(xs) - padx, max(xs) + padx), (min(ys) - pady, max(ys) + pady))
     many = g.number_of_edges() > 12
     for a, b in sorted(tuple(sorted(e)) for e in g.edges):
@@ -376,7 +381,8 @@ def draw_conversations(g, pos: dict, th, size, title: str):
                                      shrinkA=0, shrinkB=0))
         if not many:
             (x1, y1), (x2, y2) = pos[a], pos[b]
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, conversation_label(g, a, b), fontsize=9.5, ha="center",
+            t = 0.5 if g.degree(a) == g.degree(b) else (0.62 if g.degree(a) > g.degree(b) else 0.38)
+            ax.text(x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, conversation_label(g, a, b), fontsize=9.5, ha="center",
                     va="center", color=th.foreground, zorder=3,
                     bbox=dict(boxstyle="round,pad=0.25", facecolor=th.background, edgecolor=th.muted))
     fs = 11 if len(g) <= 12 else 8
