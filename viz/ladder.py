@@ -30,6 +30,7 @@ COLLAPSE_ABOVE = 40
 KEEP_EDGE = 2
 MIN_BAND = 4
 PREVIEW_CHARS = 24
+SHORT_DATA = 100  # bytes: every segment this short gets a preview, longer ones only when a message starts
 # Calls that explain nothing on a ladder; recorded, but left off the figure.
 QUIET_CALLS = frozenset({"getsockname", "getpeername", "settimeout", "setblocking", "fileno",
                          "gettimeout", "getsockopt"})
@@ -411,10 +412,15 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     # Vertical placement.
     y_send, y_recv, breaks, band_rows = _place(rows, time, analysis, peer is not None, collapse)
     arrows: list[Arrow] = []
+    last_dir: dict[int, bool] = {}
     for i, r in enumerate(rows):
+        p = r.packet
+        # Preview a message's start and short segments; the middle of a long transfer is noise.
+        starts = bool(p.len) and last_dir.get(id(r.stream)) != r.from_client
+        if p.len:
+            last_dir[id(r.stream)] = r.from_client
         if not r.keep:
             continue
-        p = r.packet
         src = where[Endpoint(p.src, p.sport)]
         dst = where[Endpoint(p.dst, p.dport)]
         tags = tag_texts(p.analysis)
@@ -423,7 +429,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
             flags=flag_label(p.flags) if p.proto == "tcp" else p.proto.upper(),
             label=arrow_label(p, r.from_client, numbers=numbers, win=win, options=options),
-            preview=escape_preview(p.payload) if _readable(p.payload) else "",
+            preview=escape_preview(p.payload) if _readable(p.payload) and (starts or (p.len or 0) <= SHORT_DATA) else "",
             kind="data" if p.len else "control", reset=bool(p.proto == "tcp" and p.flags & Flag.RST),
             tags=tags, lost=r.lost, length=p.len or 0, t_send=r.t_send, t_recv=r.t_recv))
     bands = _bands(rows, band_rows, where, y_send, y_recv)

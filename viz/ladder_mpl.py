@@ -44,7 +44,8 @@ class _Geometry:
 def _note_width(ladder: Ladder, lifeline: int) -> float:
     texts = [s.state for s in ladder.states if s.lifeline == lifeline]
     texts += [line for c in ladder.calls if c.lifeline == lifeline for line in c.lines]
-    return min(max((len(t) for t in texts), default=0) * CHAR_IN + 0.25, 2.6)
+    # Bold state names run wider than the mean advance: size the column for them.
+    return min(max((len(t) for t in texts), default=0) * CHAR_IN * 1.12 + 0.3, 2.8)
 
 
 def _geometry(ladder: Ladder, size: tuple[float, float] | None) -> _Geometry:

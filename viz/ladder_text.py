@@ -37,7 +37,9 @@ MIN_GAP = 24
 def _fit(text: str, width: int, g: Glyphs) -> str:
     if width <= 0:
         return ""
-    text = text if g is BOX else text.replace("…", "...").replace("→", "->").replace("×", "x")
+    if g is not BOX:
+        text = text.replace("…", "...").replace("→", "->").replace("×", "x").replace("·", "-")
+        text = text.encode("ascii", "replace").decode("ascii")
     if len(text) <= width:
         return text
     e = g.ellipsis
@@ -170,7 +172,8 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
     out.append("".join(blank(ladder.y_max + 1)).rstrip())
     if ladder.caption:
         out.append(_fit(ladder.caption, width, g))
-    return "\n".join(line.rstrip() for line in out) + "\n"
+    text = "\n".join(line.rstrip() for line in out) + "\n"
+    return text if g is BOX else text.encode("ascii", "replace").decode("ascii")
 
 
 def _arrow(row: list[str], a: Arrow, xs: list[int], g: Glyphs) -> None:
