@@ -84,12 +84,18 @@ def _upright(dx: float, dy: float) -> float:
     return a
 
 
-def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[float, float] | None = None):
-    """A pyplot-free Figure of `ladder`; height grows with the rows unless `size` is given."""
+def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[float, float] | None = None,
+                  frame_of: Ladder | None = None):
+    """A pyplot-free Figure of `ladder`; height grows with the rows unless `size` is given.
+
+    `frame_of` sizes the figure from another ladder (the whole one, when
+    `ladder` is a playback step showing its first arrows) so every step of a
+    playback shares one frame and nothing jumps between steps.
+    """
     from matplotlib.collections import LineCollection, PolyCollection
 
     th = THEMES[theme] if isinstance(theme, str) else theme
-    g = _geometry(ladder, size)
+    g = _geometry(frame_of or ladder, size)
     fig = new_figure((g.width, g.height), th)
     # Agg refuses huge canvases; a tall --full ladder still rasterises at a lower resolution.
     fig.dpi = min(100.0, 30000.0 / g.height, 30000.0 / g.width)
