@@ -41,6 +41,7 @@ def test_burst_is_drained_completely_with_zero_drops(hosts):
     sn = Sniffer(hosts.server.netns, "veth0")
     rx = in_netns(hosts.server.netns, udp_socket, 5000)
     tx = in_netns(hosts.client.netns, udp_socket)
+    started = time.time_ns()
     sn.start()
     n = 20000
     for i in range(n):
@@ -52,11 +53,12 @@ def test_burst_is_drained_completely_with_zero_drops(hosts):
     assert len(udp) == n
     assert [int.from_bytes(f[42:46], "big") for f in udp] == list(range(n))
     assert sn.kernel_drops == 0
+    # Kernel timestamps on every frame (CLOCK_REALTIME, like the call records).
+    # Frames stay in socket order, like tcpdump's; on a loaded machine the
+    # kernel's receive stamps can invert slightly, so order is not asserted.
+    assert sn.untimed == 0
     ts = [t for t, _ in sn.frames]
-    # Kept in socket order, like tcpdump; stamps taken on different CPUs may
-    # invert by microseconds under load, never by more.
-    assert all(b - a > -1_000_000 for a, b in zip(ts, ts[1:]))
-    assert abs(ts[-1] / 1e9 - time.time()) < 60  # CLOCK_REALTIME, like the call records
+    assert started <= min(ts) and max(ts) <= time.time_ns()
 
 
 def _tcp_exchange(hosts, payload: bytes, port: int = 6000) -> None:

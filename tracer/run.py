@@ -36,6 +36,9 @@ TOOL = "synack 0.1.0"
 CALLREC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callrec")
 DEFAULT_TIMEOUT = 30.0
 USER_PORT = 10000
+# viz.calls.attach scans the frames once per recv call: above this many
+# frames x calls (a bulk trace) the tracer's linear matcher writes the comments.
+ATTACH_BUDGET = 1_000_000
 LINGER = 2.0  # after the client exits, how long the conversations may take to close
 
 
@@ -372,6 +375,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 sniffers[point] = s
                 s.start()
             assert all(s.ready for s in sniffers.values())
+            threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
                 if server_argv:
                     server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid)
@@ -483,7 +487,7 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     }
     role_addr = {} if hosts.net == "loopback" else {
         "client": hosts.client.address, "server": hosts.server.address}
-    comments = frame_comments(s.frames, calls, role_addr)
+    comments = attach_comments(s.frames, meta, role_addr)
     iface_desc = f"{point}:{s.iface}" if point != "lo" else "lo"
     pcapng.write(path, s.frames, meta, [pcapng.CaptureInterface(s.iface, iface_desc)], comments,
                  application=TOOL)
@@ -491,6 +495,43 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
 
 
 # --- per-packet comments ------------------------------------------------------------
+
+def _preload_matcher() -> None:
+    """Import the call matcher while the programs run, not after."""
+    try:
+        import viz.analysis  # noqa: F401
+        import viz.calls  # noqa: F401
+    except Exception:  # noqa: BLE001 - reported where it is used
+        pass
+
+
+def attach_comments(frames: Sequence[tuple[int, bytes]], meta: dict[str, Any],
+                    role_addr: dict[str, str]) -> dict[int, list[str]]:
+    """Frame index -> comment lines, from viz.calls.attach (the same matcher the
+    figures use, so a comment in Wireshark and an annotation on a ladder agree).
+
+    If the analysis cannot run on these frames, a simple forward match in
+    time stands in, so the capture is still written with its comments.
+    """
+    if not meta.get("calls") or not frames:
+        return {}
+    if len(frames) * len(meta["calls"]) > ATTACH_BUDGET:
+        return frame_comments(frames, meta["calls"], role_addr)
+    try:
+        from viz.analysis import Engine, packet_of
+        from viz.calls import attach, comments_by_frame, parse_calls
+        from viz.capture import RawFrame
+
+        raw = (RawFrame(i + 1, ts / 1e9, pcapng.LINKTYPE_ETHERNET, data, len(data), 0, ())
+               for i, (ts, data, *_) in enumerate(frames))
+        packets = tuple(packet_of(row) for row in Engine(track_states=False).rows(raw))
+        calls = attach(packets, parse_calls(meta, packets[0].ts if packets else None), meta)
+        return {frame - 1: lines for frame, lines in comments_by_frame(calls).items()}
+    except Exception as exc:  # noqa: BLE001 - a viz bug must not lose the capture
+        print(f"synack: warning: socket-call matching failed ({type(exc).__name__}: {exc}); "
+              "using the simple matcher", file=sys.stderr)
+        return frame_comments(frames, meta["calls"], role_addr)
+
 
 def _frame_facts(frame: bytes) -> tuple[str, str, int, int] | None:
     """(src address, proto, tcp flags, payload length) of an IP frame, else None."""

@@ -170,6 +170,7 @@ class Sniffer:
         self.tracker = Tracker()
         self.kernel_drops = 0
         self.kernel_packets = 0
+        self.untimed = 0  # frames without a kernel timestamp (stamped on reading)
         self.sock: Any = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -249,6 +250,7 @@ class Sniffer:
                     ts = sec * 1_000_000_000 + nsec
             if ts is None:
                 ts = time.time_ns()
+                self.untimed += 1
             frame = bytes(view[:n])
             frames.append((ts, frame))
             feed(frame)
