@@ -23,6 +23,8 @@ COMMANDS = [
     "viz.commands.ladder",
     "viz.commands.layers",
     "viz.commands.graph",
+    "tracer.commands.build",
+    "viz.commands.play",
 ]
 
 
