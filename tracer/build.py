@@ -1,0 +1,786 @@
+"""`synack build`: a manifest of lecture figures, traced and drawn reproducibly.
+
+A lecturer keeps one TOML file per course; every year `synack build` redraws
+the set.  Three properties make that work under version control:
+
+* Everything is checked before anything runs: a typo in figure 12 must not
+  surface after eleven traces.  Errors name the manifest line and the key.
+* Incremental: each figure has a stamp (hash of its manifest entry, its
+  capture's bytes and the tool's own code).  Unchanged -> skipped, so a no-op
+  rebuild costs a few hashes.  Traced captures are kept next to the figures
+  and reused while their source entry is unchanged.
+* Deterministic: figures are drawn with fixed client ports, relative or
+  symbolic numbers, no wall-clock time labels (unless asked for) and the
+  capture named by its path relative to the output folder, so the same capture
+  gives the same bytes in any folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from viz.errors import SynackError
+
+SCHEMA_VERSION = 1
+SOURCE_KEYS = ("scenario", "server", "client", "capture")
+RENDERINGS = ("ladder", "layers", "graph")
+FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *RENDERINGS}
+BUILD_KEYS = {"output", "theme", "captures"}
+TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float)}
+OPTION_TYPES = {"message": str, "port": int, "client_port": int, "clients": int, "bytes": int, "ipv6": bool}
+USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
+THEMES = ("light", "print", "dark")
+LADDER_KEYS = {"stream": (int, str), "frames": str, "numbers": str, "win": bool, "options": bool,
+               "time": str, "full": bool, "theme": str, "size": str, "times": bool, "width": int,
+               "ascii": bool, "phase": str}
+LADDER_PHASES = ("handshake", "data", "teardown")
+LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
+LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str}
+LAYERS_VIEWS = ("nested", "stack", "fields", "hex")
+GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "theme": str, "size": str}
+GRAPH_KINDS = ("conversations", "states", "topology")
+FIGURE_FORMATS = (".svg", ".pdf", ".png", ".pgf")
+FRAME_SELECTORS = ("syn", "syn-ack", "first-ack", "first-data", "reply-data", "http-get", "fin",
+                   "rst", "first-udp", "udp-reply")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a figure's frames come from; equal sources are traced once."""
+
+    kind: str  # "scenario" | "programs" | "capture"
+    scenario: str | None = None
+    server: str | None = None
+    client: str | None = None
+    capture: str | None = None  # absolute path, for kind "capture"
+    options: tuple[tuple[str, Any], ...] = ()
+    at: str = "client"
+    net: str = "veth"
+    timeout: float = 30.0
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(
+            [self.kind, self.scenario, self.server, self.client, self.options, self.at, self.net],
+            sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        return self.scenario or ("user" if self.kind == "programs" else Path(self.capture or "").stem)
+
+    def trace_args(self) -> list[str]:
+        """The `synack trace` arguments that make this capture."""
+        args = [self.scenario] if self.kind == "scenario" else ["--server", self.server or "",
+                                                               "--client", self.client or ""]
+        if self.kind == "programs" and not self.server:
+            args = ["--client", self.client or ""]
+        for k, v in self.options:
+            flag = "--" + k.replace("_", "-")
+            if isinstance(v, bool):
+                if v:
+                    args.append(flag)
+            else:
+                args += [flag, str(v)]
+        if self.at != "client":
+            args += ["--at", self.at]
+        if self.net != "veth":
+            args += ["--net", self.net]
+        if self.timeout != 30.0:
+            args += ["--timeout", f"{self.timeout:g}"]
+        return args
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    caption: str
+    source: Source
+    kind: str  # ladder | layers | graph
+    render: tuple[tuple[str, Any], ...]
+    output: str  # relative to the output folder
+    line: int
+    entry: str  # canonical JSON of the manifest entry (for the stamp)
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return dict(self.render).get(key, default)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    figures: tuple[Figure, ...]
+    output: str  # absolute default output folder
+    captures: str | None  # absolute folder for traced captures, None = OUTPUT/captures
+    theme: str = "light"
+
+    def figure(self, name: str) -> Figure:
+        for f in self.figures:
+            if f.name == name:
+                return f
+        raise SynackError(f"{self.path}: no figure named {name!r} (figures: "
+                          f"{', '.join(f.name for f in self.figures)})")
+
+
+class _Lines:
+    """Finds the manifest line of a key, for error messages tomllib cannot give."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.figure_starts = [i for i, ln in enumerate(self.lines)
+                              if re.match(r"^\s*\[\[\s*figure\s*\]\]", ln)]
+
+    def _span(self, index: int | None) -> tuple[int, int]:
+        if index is None:
+            end = self.figure_starts[0] if self.figure_starts else len(self.lines)
+            return 0, end
+        if index >= len(self.figure_starts):
+            return 0, len(self.lines)
+        start = self.figure_starts[index]
+        end = self.figure_starts[index + 1] if index + 1 < len(self.figure_starts) else len(self.lines)
+        return start, end
+
+    def find(self, index: int | None, path: tuple[str, ...]) -> int:
+        """1-based line of `path` (e.g. ("ladder", "numbers")) in figure `index` (None: top level)."""
+        start, end = self._span(index)
+        pos = start
+        found = start
+        for depth, key in enumerate(path):
+            pat = re.compile(r"(^|[\s{,.\[])" + re.escape(key) + r"(\s*=|\s*\]|$)")
+            for i in range(pos, end):
+                text = self.lines[i].split("#", 1)[0]
+                if pat.search(text):
+                    found = pos = i
+                    break
+            else:
+                break
+        return found + 1
+
+
+def _err(path: str, line: int, where: str, msg: str) -> SynackError:
+    return SynackError(f"{path}:{line}: {where}: {msg}")
+
+
+def _typename(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_typename(x) for x in t)
+    return {int: "integer", str: "string", bool: "true/false", float: "number"}.get(t, t.__name__)
+
+
+def _check_type(value: Any, want) -> bool:
+    wants = want if isinstance(want, tuple) else (want,)
+    if isinstance(value, bool) and bool not in wants:
+        return False
+    return isinstance(value, wants)
+
+
+def load_manifest(path: str | os.PathLike, output: str | None = None) -> Manifest:
+    """Read and check the whole manifest; SynackError (file:line: key: why) on the first problem."""
+    import tomllib
+
+    from tracer import scenarios
+
+    path = os.fspath(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SynackError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise SynackError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        where = f"{path}:{m.group(1)}" if m else path
+        raise SynackError(f"{where}: TOML syntax error: {re.sub(r' [(]at .*[)]$', '', msg)}") from None
+    lines = _Lines(text)
+    base = Path(path).resolve().parent
+
+    for key in data:
+        if key not in ("build", "figure"):
+            raise _err(path, lines.find(None, (key,)), key,
+                       "unknown key (a manifest has a [build] table and [[figure]] entries)")
+    build = data.get("build", {})
+    if not isinstance(build, dict):
+        raise _err(path, lines.find(None, ("build",)), "build", "must be a table: [build]")
+    for key, value in build.items():
+        if key not in BUILD_KEYS:
+            raise _err(path, lines.find(None, (key,)), f"build.{key}",
+                       f"unknown key (known: {', '.join(sorted(BUILD_KEYS))})")
+        if not isinstance(value, str):
+            raise _err(path, lines.find(None, (key,)), f"build.{key}", "must be a string")
+    theme = build.get("theme", "light")
+    if theme not in THEMES:
+        raise _err(path, lines.find(None, ("theme",)), "build.theme",
+                   f"unknown theme {theme!r} (choose from {', '.join(THEMES)})")
+    out_dir = Path(output).resolve() if output else (base / build.get("output", "figures")).resolve()
+    captures_dir = str((base / build["captures"]).resolve()) if "captures" in build else None
+
+    entries = data.get("figure", [])
+    if not isinstance(entries, list) or not entries:
+        raise SynackError(f"{path}: no figures (add [[figure]] entries)")
+    figures: list[Figure] = []
+    names: dict[str, int] = {}
+    outputs: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        fig = _figure(entry, i, path, lines, base, theme, scenarios)
+        if fig.name in names:
+            raise _err(path, lines.find(i, ("name",)), f"figure {fig.name!r}: name",
+                       f"duplicate name (also the figure at line {names[fig.name]})")
+        names[fig.name] = lines.find(i, ("name",))
+        if fig.output in outputs:
+            line = lines.find(i, ("output",)) if "output" in entry else lines.find(i, ("name",))
+            raise _err(path, line, f"figure {fig.name!r}: output",
+                       f"{fig.output} is also written by figure {outputs[fig.output]!r}")
+        outputs[fig.output] = fig.name
+        figures.append(fig)
+    return Manifest(path=path, figures=tuple(figures), output=str(out_dir), captures=captures_dir,
+                    theme=theme)
+
+
+def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str, scenarios) -> Figure:
+    head = lines.find(i, ())
+    if not isinstance(entry, dict):
+        raise _err(path, head, f"figure #{i + 1}", "must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise _err(path, lines.find(i, ("name",)) if "name" in entry else head, f"figure #{i + 1}: name",
+                   "each figure needs a name of letters, digits, '.', '_' or '-' (it names the files)")
+    who = f"figure {name!r}"
+
+    def fail(keys: tuple[str, ...], msg: str) -> SynackError:
+        return _err(path, lines.find(i, keys), f"{who}: {'.'.join(keys)}", msg)
+
+    for key in entry:
+        if key not in FIGURE_KEYS:
+            raise fail((key,), f"unknown key (known: {', '.join(sorted(FIGURE_KEYS))})")
+    caption = entry.get("caption", "")
+    if not isinstance(caption, str):
+        raise fail(("caption",), "must be a string")
+
+    # -- source
+    given = [k for k in ("scenario", "capture") if k in entry] + (["client"] if "client" in entry else [])
+    if "server" in entry and "client" not in entry:
+        raise fail(("server",), "a server program needs a client program too (client = \"...\")")
+    if len(given) != 1:
+        raise _err(path, head, f"{who}: source",
+                   "give exactly one of scenario = \"...\", capture = \"FILE\", or client = \"CMD\" "
+                   f"(with server = \"CMD\"); got {', '.join(given) or 'none'}")
+    for k in ("scenario", "capture", "server", "client"):
+        if k in entry and (not isinstance(entry[k], str) or not entry[k]):
+            raise fail((k,), "must be a non-empty string")
+    options = entry.get("options", {})
+    trace = entry.get("trace", {})
+    for k, v in (("options", options), ("trace", trace)):
+        if not isinstance(v, dict):
+            raise fail((k,), "must be a table, e.g. " + ("{ client_port = 40000 }" if k == "options"
+                                                          else "{ at = \"client\" }"))
+    if "capture" in entry:
+        for k in ("options", "trace"):
+            if k in entry:
+                raise fail((k,), "only for traced figures (this one reads an existing capture)")
+        cap = (base / entry["capture"]).resolve()
+        if not cap.is_file():
+            raise fail(("capture",), f"{entry['capture']}: no such capture file")
+        source = Source("capture", capture=str(cap))
+    else:
+        allowed = USER_OPTIONS
+        if "scenario" in entry:
+            try:
+                sc = scenarios.get(entry["scenario"])
+            except SynackError as exc:
+                raise fail(("scenario",), str(exc)) from None
+            allowed = sc.options
+        for k, v in options.items():
+            if k not in OPTION_TYPES:
+                raise fail(("options", k), f"unknown option (known: {', '.join(OPTION_TYPES)})")
+            if k not in allowed:
+                raise fail(("options", k), f"scenario {entry['scenario']!r} takes no {k} "
+                           f"(it takes {', '.join(allowed)})")
+            if not _check_type(v, OPTION_TYPES[k]):
+                raise fail(("options", k), f"must be a {_typename(OPTION_TYPES[k])}")
+            if k in ("port", "client_port") and not 0 < v <= 65535:
+                raise fail(("options", k), f"{v} is not a port number (1-65535)")
+            if k in ("clients", "bytes") and v < 1:
+                raise fail(("options", k), "must be at least 1")
+        for k, v in trace.items():
+            if k not in TRACE_KEYS:
+                raise fail(("trace", k), f"unknown key (known: {', '.join(TRACE_KEYS)})")
+            if not _check_type(v, TRACE_KEYS[k]):
+                raise fail(("trace", k), f"must be a {_typename(TRACE_KEYS[k])}")
+        at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
+        if at not in ("client", "server"):
+            raise fail(("trace", "at"), f"{at!r}: choose client or server (one capture per figure)")
+        if net not in ("veth", "loopback"):
+            raise fail(("trace", "net"), f"{net!r}: choose veth or loopback")
+        if timeout <= 0:
+            raise fail(("trace", "timeout"), "must be positive")
+        opts = tuple(sorted(options.items()))
+        if "scenario" in entry:
+            source = Source("scenario", scenario=entry["scenario"], options=opts, at=at, net=net, timeout=timeout)
+        else:
+            source = Source("programs", server=entry.get("server"), client=entry["client"], options=opts,
+                            at=at, net=net, timeout=timeout)
+
+    # -- rendering
+    kinds = [k for k in RENDERINGS if k in entry]
+    if len(kinds) != 1:
+        raise _err(path, head, f"{who}: rendering", "give exactly one of ladder = {...}, layers = {...}, "
+                   f"graph = {{...}} (one figure, one file); got {', '.join(kinds) or 'none'}")
+    kind = kinds[0]
+    render = entry[kind]
+    if not isinstance(render, dict):
+        raise fail((kind,), "must be a table, e.g. { numbers = \"symbolic\" }")
+    known = {"ladder": LADDER_KEYS, "layers": LAYERS_KEYS, "graph": GRAPH_KEYS}[kind]
+    for k, v in render.items():
+        if k not in known:
+            raise fail((kind, k), f"unknown key (known: {', '.join(sorted(known))})")
+        if not _check_type(v, known[k]):
+            raise fail((kind, k), f"must be a {_typename(known[k])}")
+    if render.get("theme", theme) not in THEMES:
+        raise fail((kind, "theme"), f"unknown theme (choose from {', '.join(THEMES)})")
+    if "size" in render:
+        from viz.figure import parse_size
+        try:
+            parse_size(render["size"])
+        except SynackError:
+            raise fail((kind, "size"), f"{render['size']!r}: expected WIDTHxHEIGHT in inches, e.g. 13.33x7.5") from None
+    formats = FIGURE_FORMATS
+    if kind == "ladder":
+        formats = LADDER_FORMATS
+        from viz import ladder as L
+        checks = (("numbers", L.NUMBERS), ("time", L.TIME_MODES))
+        for k, allowed in checks:
+            if k in render and render[k] not in allowed:
+                raise fail((kind, k), f"{render[k]!r}: choose from {', '.join(allowed)}")
+        for k, parse in (("stream", L.parse_stream), ("frames", L.parse_frames)):
+            if k in render:
+                try:
+                    parse(str(render[k]))
+                except SynackError as exc:
+                    raise fail((kind, k), str(exc).split(": ", 1)[-1]) from None
+        if "phase" in render and render["phase"] not in LADDER_PHASES:
+            raise fail((kind, "phase"), f"{render['phase']!r}: choose from {', '.join(LADDER_PHASES)}")
+        if "phase" in render and "frames" in render:
+            raise fail((kind, "phase"), "give phase or frames, not both")
+        if "width" in render and render["width"] < 40:
+            raise fail((kind, "width"), "at least 40 columns")
+    elif kind == "layers":
+        if "frame" not in render:
+            raise fail((kind,), "needs frame = N or a selector (" + ", ".join(FRAME_SELECTORS) + ")")
+        fr = render["frame"]
+        if isinstance(fr, int) and fr < 1:
+            raise fail((kind, "frame"), "frames are numbered from 1")
+        if isinstance(fr, str) and fr not in FRAME_SELECTORS:
+            raise fail((kind, "frame"), f"{fr!r}: unknown selector (a number or one of "
+                       f"{', '.join(FRAME_SELECTORS)})")
+        if render.get("view", "nested") not in LAYERS_VIEWS:
+            raise fail((kind, "view"), f"{render['view']!r}: choose from {', '.join(LAYERS_VIEWS)}")
+    else:
+        if render.get("kind", "conversations") not in GRAPH_KINDS:
+            raise fail((kind, "kind"), f"{render['kind']!r}: choose from {', '.join(GRAPH_KINDS)}")
+        if render.get("kind") == "topology" and source.kind == "capture" and "stream" in render:
+            raise fail((kind, "stream"), "topology graphs have no stream")
+
+    output = entry.get("output", f"{name}.svg")
+    if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
+        raise fail(("output",), "must be a file name inside the output folder")
+    if Path(output).suffix.lower() not in formats:
+        raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
+    if output == "index.md" or output == "index.html" or output.startswith(("captures/", ".stamps/")):
+        raise fail(("output",), f"{output} is reserved for the build itself")
+    canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
+    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon)
+
+
+# --------------------------------------------------------------------------- frames by meaning
+
+
+def select_frame(analysis, selector: int | str) -> int:
+    """'syn' -> the first SYN's frame number, 'http-get' -> the first segment starting with GET, ..."""
+    from viz.model import Flag
+
+    if isinstance(selector, int):
+        if selector > len(analysis.packets):
+            raise SynackError(f"frame {selector} out of range (the capture has {len(analysis.packets)} frames)")
+        return selector
+    pk = analysis.packets
+    first_data_dir = None
+    for p in pk:
+        f = p.flags
+        if selector == "syn" and f & Flag.SYN and not f & Flag.ACK:
+            return p.frame
+        if selector == "syn-ack" and f & Flag.SYN and f & Flag.ACK:
+            return p.frame
+        if selector == "first-ack" and p.proto == "tcp" and f == Flag.ACK and not p.len:
+            return p.frame
+        if selector == "first-data" and p.proto == "tcp" and p.len:
+            return p.frame
+        if selector == "reply-data" and p.proto == "tcp" and p.len:
+            if first_data_dir is None:
+                first_data_dir = (p.src, p.sport)
+            elif (p.src, p.sport) != first_data_dir:
+                return p.frame
+        if selector == "http-get" and p.proto == "tcp" and p.payload.startswith(b"GET "):
+            return p.frame
+        if selector == "fin" and p.proto == "tcp" and f & Flag.FIN:
+            return p.frame
+        if selector == "rst" and p.proto == "tcp" and f & Flag.RST:
+            return p.frame
+        if selector == "first-udp" and p.proto == "udp":
+            return p.frame
+        if selector == "udp-reply" and p.proto == "udp":
+            if first_data_dir is None:
+                first_data_dir = (p.src, p.sport)
+            elif (p.src, p.sport) != first_data_dir:
+                return p.frame
+    raise SynackError(f"no frame matches {selector!r}")
+
+
+def phase_frames(analysis, phase: str, stream: Any = None) -> tuple[int, int]:
+    """The frame range of a TCP stream's handshake, data transfer or teardown.
+
+    Frame numbers shift between traces (an ARP exchange, a delayed ACK), so a
+    manifest names the phase and the range is found in each new capture."""
+    from viz.ladder import select_streams
+    from viz.model import Flag
+
+    streams = [s for s in select_streams(analysis, stream) if s.proto == "tcp"]
+    if not streams:
+        raise SynackError(f"phase {phase!r}: no TCP stream")
+    s = streams[0]
+    pk = [analysis.packet(n) for n in s.frames]
+    syn_ack = next((i for i, p in enumerate(pk) if p.flags & Flag.SYN and p.flags & Flag.ACK), None)
+    first_fin = next((i for i, p in enumerate(pk) if p.flags & (Flag.FIN | Flag.RST)), None)
+    first_data = next((i for i, p in enumerate(pk) if p.len), None)
+    if phase == "handshake":
+        if syn_ack is None:
+            raise SynackError("phase 'handshake': no SYN, ACK in the stream")
+        end = min(syn_ack + 1, len(pk) - 1)
+        if first_data is not None and first_data <= end:
+            end = syn_ack
+        return pk[0].frame, pk[end].frame
+    if phase == "data":
+        if first_data is None:
+            raise SynackError("phase 'data': the stream carries no data")
+        last = (first_fin - 1) if first_fin is not None and first_fin > first_data else len(pk) - 1
+        return pk[first_data].frame, pk[last].frame
+    if first_fin is None:
+        raise SynackError("phase 'teardown': no FIN or RST in the stream")
+    return pk[first_fin].frame, pk[-1].frame
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def relpath(target: str, start: str) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any]:
+    """Draw one figure from its capture into out_dir/fig.output (deterministic bytes).
+
+    Returns what was resolved from the capture (frame numbers of selectors and
+    phases) so the index can print a command with real numbers."""
+    import dataclasses
+
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+    from viz.figure import SLIDE_SIZE, parse_size
+    from viz.figure import save as save_fig
+    from viz.figure import theme as get_theme
+
+    target = Path(out_dir) / fig.output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shown = relpath(capture, out_dir)  # the name the figure carries, not the folder it sits in
+    th_name = fig.opt("theme", theme)
+    size = parse_size(fig.opt("size")) if fig.opt("size") else None
+    with open_capture(capture) as cap:
+        an = analyze(cap, path=shown)
+    resolved: dict[str, Any] = {}
+    if fig.kind == "ladder":
+        from viz.ladder import build_ladder, parse_frames
+        from viz.ladder_mpl import write_ladder
+
+        frames = parse_frames(fig.opt("frames")) if fig.opt("frames") else None
+        if fig.opt("phase"):
+            frames = phase_frames(an, fig.opt("phase"), fig.opt("stream"))
+            resolved = {"frames": f"{frames[0]}-{frames[1]}"}
+        lad = build_ladder(an, stream=fig.opt("stream"), frames=frames, numbers=fig.opt("numbers", "relative"),
+                           win=fig.opt("win", False), options=fig.opt("options", False),
+                           time=fig.opt("time", "schematic"), full=fig.opt("full", False))
+        if not fig.opt("times", fig.opt("time") == "scaled"):
+            lad = dataclasses.replace(lad, times=())  # wall-clock jitter would change the bytes every trace
+        write_ladder(lad, target, theme=th_name, size=size, width=fig.opt("width", 100),
+                     ascii=fig.opt("ascii", False))
+    elif fig.kind == "layers":
+        from viz import layers_mpl
+        from viz.commands.layers import load_frame, safe_dissect
+
+        number = select_frame(an, fig.opt("frame"))
+        resolved = {"frame": number}
+        d = safe_dissect(load_frame(capture, number))
+        save_fig(layers_mpl.figure(fig.opt("view", "nested"), d, an.packet(number), number,
+                                   get_theme(th_name), size), target)
+    else:
+        from viz import graph
+
+        th = get_theme(th_name)
+        kind = fig.opt("kind", "conversations")
+        size = size or SLIDE_SIZE
+        if kind == "topology":
+            g = graph.topology(an.capture.meta or {}, shown)
+            pfig = graph.draw_topology(g, graph.topology_layout(g), an.capture.meta or {}, th, size)
+        elif kind == "conversations":
+            g = graph.conversations(an, ports=fig.opt("ports", False))
+            if not g.number_of_nodes():
+                raise SynackError("no TCP or UDP stream, so no conversations to draw")
+            title = f"Conversations in {Path(shown).name}: {len(g)} " \
+                    f"{'endpoints' if fig.opt('ports') else 'hosts'}, {len(an.streams)} streams"
+            pfig = graph.draw_conversations(g, graph.conversation_layout(g), th, size, title)
+        else:
+            stream = graph.pick_stream(an, fig.opt("stream"))
+            g = graph.state_machine()
+            pfig = graph.draw_states(g, stream, graph.stream_paths(g, stream), th, size)
+        save_fig(pfig, target)
+    return resolved
+
+
+def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict | None = None) -> str:
+    """The `synack` command line that draws this figure from its capture."""
+    o = dict(fig.render)
+    resolved = resolved or {}
+    args: list[str] = [fig.kind, capture_shown]
+    th = o.get("theme", theme)
+    if fig.kind == "ladder":
+        if "phase" in o:
+            args += ["--frames", str(resolved.get("frames", "A-B"))]
+        for k in ("stream", "frames", "width"):
+            if k in o:
+                args += [f"--{k}", str(o[k])]
+        if o.get("numbers", "relative") != "relative":
+            args.append(f"--{o['numbers']}")
+        for k in ("win", "options", "full", "ascii"):
+            if o.get(k):
+                args.append(f"--{k}")
+        if o.get("time", "schematic") != "schematic":
+            args += ["--time", o["time"]]
+    elif fig.kind == "layers":
+        args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N")),
+                 "--view", o.get("view", "nested")]
+    else:
+        args += ["--kind", o.get("kind", "conversations")]
+        if "stream" in o:
+            args += ["--stream", str(o["stream"])]
+        if o.get("ports"):
+            args.append("--ports")
+    if th != "light":
+        args += ["--theme", th]
+    if "size" in o:
+        args += ["--size", o["size"]]
+    args += ["-o", fig.output]
+    return "synack " + shlex.join(args)
+
+
+# --------------------------------------------------------------------------- the build
+
+
+def tool_hash() -> str:
+    """The tool version plus a hash of viz's and the build's own code: new renderer, new figures."""
+    from tracer.run import TOOL
+
+    h = hashlib.sha256(TOOL.encode())
+    root = Path(__file__).resolve().parents[1]
+    for p in sorted((root / "viz").glob("*.py")) + [Path(__file__)]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # built | skipped | failed
+    seconds: float
+    error: str = ""
+
+
+@dataclass
+class BuildResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    traced: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def _tracer(source: Source, out: str) -> None:
+    from tracer import run as runmod
+    from tracer import scenarios
+
+    opts = scenarios.Options(**dict(source.options))
+    if source.kind == "scenario":
+        target: Any = scenarios.get(source.scenario)
+    else:
+        target = runmod.Programs(client=source.client, server=source.server)
+    command = "synack " + shlex.join(["trace", *source.trace_args(), "-o", Path(out).name])
+    res = runmod.trace(target, opts, out, at=source.at, net=source.net, timeout=source.timeout, command=command)
+    if not res.complete:
+        raise SynackError(f"trace incomplete: {res.incomplete_reason}")
+
+
+def build(manifest: Manifest, *, output: str | None = None, only: str | None = None, force: bool = False,
+          log: Callable[[str], None] = print, tracer: Callable[[Source, str], None] | None = None) -> BuildResult:
+    """Trace what needs tracing, draw what changed, write the index; never stop at one failure."""
+    started = time.monotonic()
+    out_dir = Path(output or manifest.output).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cap_dir = Path(manifest.captures or out_dir / "captures")
+    stamps = out_dir / ".stamps"
+    from tracer.run import TOOL
+
+    tracer = tracer or _tracer
+    tool = tool_hash()
+    wanted = [manifest.figure(only)] if only else list(manifest.figures)
+    result = BuildResult()
+    captures: dict[str, str | Exception] = {}  # source key -> capture path or the failure
+
+    def capture_for(src: Source) -> str:
+        if src.kind == "capture":
+            return src.capture or ""
+        key = src.key()
+        if key in captures:
+            got = captures[key]
+            if isinstance(got, Exception):
+                raise got
+            return got
+        path = cap_dir / f"{src.label}-{key}.pcapng"
+        stamp = path.with_suffix(".source")
+        want = json.dumps({"source": key, "tool": TOOL})
+        try:
+            if force or not path.exists() or not stamp.exists() or stamp.read_text() != want:
+                cap_dir.mkdir(parents=True, exist_ok=True)
+                log(f"  tracing {shlex.join(['synack', 'trace', *src.trace_args()])}")
+                stamp.unlink(missing_ok=True)
+                tracer(src, str(path))
+                _write_atomic(stamp, want)
+                result.traced += 1
+        except (SynackError, OSError) as exc:
+            captures[key] = exc
+            raise
+        captures[key] = str(path)
+        return str(path)
+
+    for fig in wanted:
+        t0 = time.monotonic()
+        try:
+            cap = capture_for(fig.source)
+            target = out_dir / fig.output
+            digest = hashlib.sha256("\n".join(
+                [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]).encode()).hexdigest()
+            stamp = stamps / f"{fig.name}.stamp"
+            old = _read_stamp(stamp)
+            if not force and target.exists() and old.get("digest") == digest:
+                status = "skipped"
+            else:
+                stamp.unlink(missing_ok=True)
+                resolved = render(fig, cap, str(out_dir), manifest.theme)
+                _write_atomic(stamp, json.dumps({"digest": digest, "resolved": resolved}, sort_keys=True) + "\n")
+                status = "built"
+            oc = Outcome(fig.name, status, time.monotonic() - t0)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one figure's failure must not stop the others
+            msg = str(exc) if isinstance(exc, SynackError) else f"{type(exc).__name__}: {exc}"
+            oc = Outcome(fig.name, "failed", time.monotonic() - t0, msg)
+        result.outcomes.append(oc)
+        log(f"{oc.status:7} {oc.name} ({oc.seconds:.1f} s){': ' + oc.error if oc.error else ''}"
+            f"{'' if oc.status == 'failed' else ' -> ' + fig.output}")
+    write_index(manifest, str(out_dir), cap_dir)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_index(manifest: Manifest, out_dir: str, cap_dir: Path) -> None:
+    """index.md and index.html: every figure, its caption, the commands that reproduce it."""
+    man_rel = relpath(manifest.path, out_dir)
+    title = f"Figures of {Path(manifest.path).name}"
+    md = [f"# {title}", "",
+          f"Made by `synack build {Path(manifest.path).name}`; every figure below also says how to "
+          "make it by hand (commands run from this folder).", ""]
+    body = []
+    for fig in manifest.figures:
+        src = fig.source
+        if src.kind == "capture":
+            cap = relpath(src.capture or "", out_dir)
+            cmds = []
+        else:
+            cap = relpath(str(cap_dir / f"{src.label}-{src.key()}.pcapng"), out_dir)
+            cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", cap])]
+        resolved = _read_stamp(Path(out_dir) / ".stamps" / f"{fig.name}.stamp").get("resolved")
+        cmds.append(render_command(fig, cap, manifest.theme, resolved))
+        cmds.append(f"synack build {shlex.quote(man_rel)} --only {fig.name}")
+        is_image = Path(fig.output).suffix.lower() in (".svg", ".png")
+        md += [f"## {fig.name}", ""]
+        if is_image:
+            md += [f"![{fig.caption or fig.name}]({fig.output})", ""]
+        else:
+            md += [f"[{fig.output}]({fig.output})", ""]
+        if fig.caption:
+            md += [fig.caption, ""]
+        md += ["```sh", *cmds, "```", ""]
+        e = html.escape
+        media = (f'<img src="{e(fig.output)}" alt="{e(fig.caption or fig.name)}">' if is_image
+                 else f'<a href="{e(fig.output)}">{e(fig.output)}</a>')
+        body.append(f'<figure id="{e(fig.name)}">\n<h2>{e(fig.name)}</h2>\n{media}\n'
+                    f'<figcaption>{e(fig.caption)}</figcaption>\n'
+                    f'<pre><code>{e(chr(10).join(cmds))}</code></pre>\n</figure>')
+    _write_atomic(Path(out_dir) / "index.md", "\n".join(md))
+    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>\n"
+            "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}\n"
+            "img{max-width:100%;border:1px solid #ccc}\nfigure{margin:0 0 3em 0}\n"
+            "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}\n</style>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title)}</h1>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+    _write_atomic(Path(out_dir) / "index.html", page)
