@@ -37,9 +37,7 @@ class Decoded:
         "payload",  # first <= 64 bytes of transport payload (bytes)
         "layers",  # tuple of (name, offset, length) outermost first, e.g. ("Ethernet", 0, 14)
         "notes",  # tuple of str: why something could not be decoded
-        "icmp_type", "icmp_code",  # ICMP/ICMPv6 type and code, else None
-        "ip_version",  # 4 or 6 for the IP header carrying the transport (or innermost IP), else None
-        "linktype", "wire_len", "cap_len",  # as passed to decode(): LINKTYPE_ value, lengths
+        "icmp",  # (type, code) of an ICMP/ICMPv6 header, else None
     )
 
     def __init__(self, proto: str = "other"):
@@ -54,10 +52,7 @@ class Decoded:
         self.payload = b""
         self.layers: tuple = ()
         self.notes: tuple = ()
-        self.icmp_type = self.icmp_code = None
-        self.ip_version = None
-        self.linktype = None
-        self.wire_len = self.cap_len = 0
+        self.icmp = None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
@@ -136,10 +131,7 @@ def _blank(proto: str) -> Decoded:
     d.options = None
     d.payload = b""
     d.notes = ()
-    d.icmp_type = d.icmp_code = None
-    d.ip_version = None
-    d.linktype = None
-    d.wire_len = d.cap_len = 0
+    d.icmp = None
     return d
 
 
@@ -168,118 +160,131 @@ def _options_of(raw: bytes) -> TcpOptions | None:
     return o
 
 
-def _fast(data: bytes, wire_len: int) -> Decoded | None:
-    """Ethernet / IPv4 without options or fragmentation / TCP or UDP, the common case.
+_ETH_IP4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
+_ETH_IP4_UDP = struct.Struct("!12xHBxH2xHxB2x4s4sHHH").unpack_from
+
+
+def _fast_tcp(data: bytes, wire_len: int) -> Decoded | None:
+    """Ethernet / IPv4 without options or fragmentation / TCP: the common case.
 
     Returns None for anything else (or anything odd), which the general walk
     then handles; it must agree with that walk field for field (tested).
     """
     n = len(data)
-    if n < 42:
+    et, vihl, tot, frag, _proto, s, ds, sport, dport, seq, ack, doff, flags, win = _ETH_IP4_TCP(data, 0)
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
         return None
-    et, vihl, tot, frag, proto, s, ds = _F4(data, 0)
-    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or tot < 20:
+    hl = (doff >> 4) << 2
+    if hl < 20 or hl > tot - 20:
         return None
-    ip_end = 14 + tot
-    if ip_end > n:
-        if ip_end > wire_len:
+    cap_end = 14 + tot
+    if cap_end > n:
+        if cap_end > wire_len:
             return None
         cap_end = n
+    p = 34 + hl
+    if hl == 20:
+        opts = None
+    elif p > cap_end:
+        return None
     else:
-        cap_end = ip_end
-    if proto == 6:
-        if cap_end < 54:
-            return None
-        sport, dport, seq, ack, doff, flags, win = _TCP(data, 34)
-        hl = (doff >> 4) * 4
-        if hl < 20 or hl > tot - 20:
-            return None
-        p = 34 + hl
-        if hl > 20:
-            if p > cap_end:
-                return None
-            opts = _options_of(data[54:p])
+        raw = data[54:p]
+        opts = _OPTS.get(raw)
+        if opts is None:
+            opts = _options_of(raw)
             if opts is False:
                 return None
-        else:
-            opts = None
-        d = _new(Decoded)
-        d.proto = "tcp"
-        d.sport = sport
-        d.dport = dport
-        d.flags = flags
-        d.seq_raw = seq
-        d.ack_raw = ack
-        d.win_raw = win
-        d.tcp_len = tot - 20 - hl
-        d.udp_len = None
-        d.options = opts
-        dlen = cap_end - p
-        key = (6, hl, dlen)
-    elif proto == 17:
-        if cap_end < 42:
-            return None
-        sport, dport, ulen = _UDP(data, 34)
-        if ulen < 8 or ulen > tot - 20:
-            return None
-        d = _new(Decoded)
-        d.proto = "udp"
-        d.sport = sport
-        d.dport = dport
-        d.flags = 0
-        d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
-        d.udp_len = ulen - 8
-        d.options = None
-        p = 42
-        if 34 + ulen < cap_end:
-            cap_end = 34 + ulen
-        dlen = cap_end - p
-        key = (17, 8, dlen)
-    else:
-        return None
+    dlen = cap_end - p
+    key = (hl << 20) | dlen
     layers = _LAYERS.get(key)
     if layers is None:
-        hl = key[1]
-        layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), ("TCP" if proto == 6 else "UDP", 34, hl))
-        if dlen > 0:
-            layers += (("Data", p, dlen),)
-        if len(_LAYERS) > 4096:
-            _LAYERS.clear()
-        _LAYERS[key] = layers
+        layers = _layers_for("TCP", hl, p, dlen, key)
+    d = _new(Decoded)
+    d.proto = "tcp"
+    d.sport = sport
+    d.dport = dport
+    d.flags = flags
+    d.seq_raw = seq
+    d.ack_raw = ack
+    d.win_raw = win
+    d.tcp_len = tot - 20 - hl
+    d.udp_len = None
+    d.options = opts
     d.layers = layers
-    d.payload = data[p:p + PAYLOAD_PREVIEW] if dlen > PAYLOAD_PREVIEW else (data[p:cap_end] if dlen > 0 else b"")
+    d.payload = data[p:p + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
     a = _ADDR4.get(s)
     d.src = a if a is not None else _a4(s)
     a = _ADDR4.get(ds)
     d.dst = a if a is not None else _a4(ds)
     d.seq_analysis = True
     d.notes = ()
-    d.icmp_type = d.icmp_code = None
-    d.ip_version = 4
-    d.linktype = 1
-    d.wire_len = wire_len
-    d.cap_len = n
+    d.icmp = None
     return d
+
+
+def _fast_udp(data: bytes, n: int, wire_len: int) -> Decoded | None:
+    et, vihl, tot, frag, _proto, s, ds, sport, dport, ulen = _ETH_IP4_UDP(data, 0)
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
+        return None
+    cap_end = 14 + tot
+    if cap_end > n:
+        if cap_end > wire_len:
+            return None
+        cap_end = n
+    if 34 + ulen < cap_end:
+        cap_end = 34 + ulen
+    dlen = cap_end - 42
+    key = (1 << 40) | dlen
+    layers = _LAYERS.get(key)
+    if layers is None:
+        layers = _layers_for("UDP", 8, 42, dlen, key)
+    d = _new(Decoded)
+    d.proto = "udp"
+    d.sport = sport
+    d.dport = dport
+    d.flags = 0
+    d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
+    d.udp_len = ulen - 8
+    d.options = None
+    d.layers = layers
+    d.payload = data[42:42 + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
+    d.src = _a4(s)
+    d.dst = _a4(ds)
+    d.seq_analysis = True
+    d.notes = ()
+    d.icmp = None
+    return d
+
+
+def _layers_for(name: str, hl: int, p: int, dlen: int, key: int) -> tuple:
+    layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), (name, 34, hl))
+    if dlen > 0:
+        layers += (("Data", p, dlen),)
+    if len(_LAYERS) > 4096:
+        _LAYERS.clear()
+    _LAYERS[key] = layers
+    return layers
 
 
 def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
     """Decode one frame; never raises for any bytes (malformed parts become notes)."""
-    if linktype == 1:
-        d = _fast(data, wire_len)
+    if linktype == 1 and len(data) >= 54 and data[23] == 6:
+        d = _fast_tcp(data, wire_len)
+        if d is not None:
+            return d
+    return _slow(linktype, data, wire_len)
+
+
+def _slow(linktype: int, data: bytes, wire_len: int) -> Decoded:
+    if linktype == 1 and len(data) >= 42 and data[23] == 17:
+        d = _fast_udp(data, len(data), wire_len)
         if d is not None:
             return d
     try:
-        d = _decode(linktype, data, wire_len)
-        d.linktype = linktype
-        d.wire_len = wire_len
-        d.cap_len = len(data)
-        return d
+        return _decode(linktype, data, wire_len)
     except (struct.error, IndexError, ValueError, KeyError) as exc:  # pragma: no cover - safety net
         d = _blank("other")
         d.layers = ()
-        d.linktype = linktype
-        d.wire_len = wire_len
-        d.cap_len = len(data)
         d.notes = (f"undecodable frame ({type(exc).__name__}: {exc})",)
         return d
 
@@ -621,7 +626,6 @@ def _decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
     d = _blank("other")
     d.src = src
     d.dst = dst
-    d.ip_version = ipv
     if isinstance(et, int) and et > 1500 and et != ET_PPPOE_DISC:
         notes.append(f"EtherType 0x{et:04x} is not decoded")
     _finish_layers(layers, off, n, ip_end if ipv is not None else n)
@@ -675,7 +679,6 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
         d = _blank("tcp")
         d.src = src
         d.dst = dst
-        d.ip_version = ipv
         have = cap_end - off
         if have < 20:
             if have >= 4:
@@ -733,7 +736,6 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
         d = _blank("udp")
         d.src = src
         d.dst = dst
-        d.ip_version = ipv
         have = cap_end - off
         if have < 8:
             if have >= 4:
@@ -769,11 +771,9 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
         d = _blank("icmp" if proto == IP_ICMP else "icmpv6")
         d.src = src
         d.dst = dst
-        d.ip_version = ipv
         have = cap_end - off
         if have >= 2:
-            d.icmp_type = data[off]
-            d.icmp_code = data[off + 1]
+            d.icmp = (data[off], data[off + 1])
         hl = 8 if have >= 8 else max(have, 0)
         layers.append(("ICMP" if proto == IP_ICMP else "ICMPv6", off, hl))
         if have < 8:
@@ -788,7 +788,6 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
     d = _blank("other")
     d.src = src
     d.dst = dst
-    d.ip_version = ipv
     if proto not in (IP_ESP, IP_NONXT):
         notes.append(f"IP protocol {proto} is not decoded")
     _finish_layers(layers, off, n, cap_end)
