@@ -40,7 +40,9 @@ class Engine:
     fast/spurious retransmissions already also marked as retransmissions).
     """
 
-    def __init__(self, decode: Callable | None = None, track_states: bool = True):
+    def __init__(self, decode: Callable | None = None, track_states: bool = True,
+                 batch: bool = False):
+        self.batch = batch and decode is None
         self.decode = decode or _default_decoder()
         self.track_states = track_states
         self.streams: list[StreamAcc] = []
@@ -64,6 +66,8 @@ class Engine:
         self.streams.append(acc)
 
     def rows(self, frames: Iterable) -> Iterator[tuple]:
+        """One tuple per frame (layout R_*); `decoded` is None for frames the
+        batch fast path decoded (see viz.fastpath), a Decoded otherwise."""
         decode = self.decode
         feed = self.tcp.feed
         res = ta.TcpResult()
@@ -73,66 +77,115 @@ class Engine:
         SYN, ACK = ta.SYN, ta.ACK
         t0 = self.t0
         n = self.frames
-        for raw in frames:
-            n += 1
-            ts = raw[1]
-            if t0 is None:
-                t0 = self.t0 = ts
-            t = ts - t0
-            try:
-                d = decode(raw[2], raw[3], raw[4])
-            except Exception as exc:  # a decoder bug must not lose the rest of the file
-                d = Decoded("other")
-                d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
-            proto = d.proto
-            if proto == "tcp":
-                src, sport, dst, dport, flags = d.src, d.sport, d.dst, d.dport, d.flags
-                seq, ack = d.seq_raw, d.ack_raw
-                opts = d.options
-                self._pending = (ts, t)
-                feed(ts, src, sport, dst, dport, flags, seq, ack, d.win_raw, d.tcp_len,
-                     d.seq_analysis, opts.wscale if opts is not None else None, res)
-                conv = res.conv
-                acc = streams[conv.index]
-                ep = 0 if res.forward else 1
-                bits = export_bits(res.bits) if res.bits else 0
-                if flags & (SYN | ACK) == SYN and not acc.saw_syn:
-                    acc.saw_syn = True
-                    acc.client = ep
-                if flags & SYN and opts is not None and acc.options[ep] is None:
-                    acc.options[ep] = opts
-                length = res.len
-                if length:
-                    acc.bytes[ep] += length
-                if bits & RETRANS_ANY:
-                    acc.retrans += 1
-                acc.frames.append(n)
-                acc.last_t = t
-                if acc.tracker is not None:
-                    acc.tracker.feed(n, ep, flags, seq, ack, length)
-                yield (n, ts, t, proto, src, sport, dst, dport, acc.id, flags, res.seq,
-                       res.ack, length, res.win, bits, d, raw)
-            elif proto == "udp":
-                src, sport, dst, dport = d.src, d.sport, d.dst, d.dport
-                key = (src, sport, dst, dport)
-                acc = udp.get(key)
-                if acc is None:
-                    acc = StreamAcc(self.n_udp, "udp", len(streams), src, sport, dst, dport, t)
-                    self.n_udp += 1
-                    streams.append(acc)
-                    udp[key] = acc
-                    udp[(dst, dport, src, sport)] = acc
-                length = d.udp_len
-                if length:
-                    acc.bytes[0 if (src == acc.addr[0] and sport == acc.port[0]) else 1] += length
-                acc.frames.append(n)
-                acc.last_t = t
-                yield (n, ts, t, proto, src, sport, dst, dport, acc.id, 0, None, None, length,
-                       None, 0, d, raw)
+        batch_decode = _batch_decoder() if self.batch else None
+        for batch in _batches(frames, BATCH if batch_decode else 1):
+            if batch_decode is not None:
+                ok, (c_proto, c_src, c_dst, c_sport, c_dport, c_flags, c_seq, c_ack, c_win,
+                     c_len) = batch_decode(batch)
             else:
-                yield (n, ts, t, proto, d.src, None, d.dst, None, None, 0, None, None, None,
-                       None, 0, d, raw)
+                ok = None
+            i = -1
+            for raw in batch:
+                i += 1
+                n += 1
+                ts = raw[1]
+                if t0 is None:
+                    t0 = self.t0 = ts
+                t = ts - t0
+                if ok is not None and ok[i]:
+                    d = None
+                    src, dst, sport, dport = c_src[i], c_dst[i], c_sport[i], c_dport[i]
+                    if c_proto[i] == 6:
+                        proto = "tcp"
+                        flags, seq, ack, win, length = (c_flags[i], c_seq[i], c_ack[i],
+                                                        c_win[i], c_len[i])
+                        analyse, opts = True, None
+                    else:
+                        proto = "udp"
+                        length = c_len[i]
+                else:
+                    try:
+                        d = decode(raw[2], raw[3], raw[4])
+                    except Exception as exc:  # a decoder bug must not lose the rest of the file
+                        d = Decoded("other")
+                        d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
+                    proto = d.proto
+                    if proto == "tcp":
+                        src, sport, dst, dport, flags = d.src, d.sport, d.dst, d.dport, d.flags
+                        seq, ack, win, length = d.seq_raw, d.ack_raw, d.win_raw, d.tcp_len
+                        analyse, opts = d.seq_analysis, d.options
+                    elif proto == "udp":
+                        src, sport, dst, dport, length = d.src, d.sport, d.dst, d.dport, d.udp_len
+                if proto == "tcp":
+                    self._pending = (ts, t)
+                    feed(ts, src, sport, dst, dport, flags, seq, ack, win, length, analyse,
+                         opts.wscale if opts is not None else None, res)
+                    acc = streams[res.conv.index]
+                    ep = 0 if res.forward else 1
+                    bits = export_bits(res.bits) if res.bits else 0
+                    if flags & (SYN | ACK) == SYN and not acc.saw_syn:
+                        acc.saw_syn = True
+                        acc.client = ep
+                    if flags & SYN and opts is not None and acc.options[ep] is None:
+                        acc.options[ep] = opts
+                    length = res.len
+                    if length:
+                        acc.bytes[ep] += length
+                    if bits & RETRANS_ANY:
+                        acc.retrans += 1
+                    acc.frames.append(n)
+                    acc.last_t = t
+                    if acc.tracker is not None:
+                        acc.tracker.feed(n, ep, flags, seq, ack, length)
+                    yield (n, ts, t, proto, src, sport, dst, dport, acc.id, flags, res.seq,
+                           res.ack, length, res.win, bits, d, raw)
+                elif proto == "udp":
+                    key = (src, sport, dst, dport)
+                    acc = udp.get(key)
+                    if acc is None:
+                        acc = StreamAcc(self.n_udp, "udp", len(streams), src, sport, dst, dport, t)
+                        self.n_udp += 1
+                        streams.append(acc)
+                        udp[key] = acc
+                        udp[(dst, dport, src, sport)] = acc
+                    if length:
+                        acc.bytes[0 if (src == acc.addr[0] and sport == acc.port[0]) else 1] += length
+                    acc.frames.append(n)
+                    acc.last_t = t
+                    yield (n, ts, t, proto, src, sport, dst, dport, acc.id, 0, None, None, length,
+                           None, 0, d, raw)
+                else:
+                    yield (n, ts, t, proto, d.src, None, d.dst, None, None, 0, None, None, None,
+                           None, 0, d, raw)
         self.frames = n
+
+
+BATCH = 4096
+
+
+def _batches(frames: Iterable, size: int) -> Iterator[list]:
+    if size == 1:
+        for raw in frames:
+            yield (raw,)
+        return
+    batch: list = []
+    add = batch.append
+    for raw in frames:
+        add(raw)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+            add = batch.append
+    if batch:
+        yield batch
+
+
+def _batch_decoder():
+    try:
+        from viz.fastpath import decode_batch
+    except ImportError:  # numpy missing: every frame takes the general decoder
+        return None
+    return decode_batch
 
 
 _FLAG_CACHE: dict[int, Flag] = {}

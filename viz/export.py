@@ -87,9 +87,9 @@ def _dump(obj) -> str:
 def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = "",
                decode: Callable | None = None) -> an.Engine:
     """Stream the analysis/1 document of `frames` (a Capture or RawFrame iterable) to `write`."""
-    engine = an.Engine(decode)
     meta = getattr(frames, "meta", None) or {}
     keep = bool(meta.get("calls"))  # socket calls need the packets to attach to
+    engine = an.Engine(decode, batch=not keep)
     kept: list = []
     write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
     buf: list[str] = []
@@ -122,7 +122,7 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
         else:
             line = other_fmt % (n, t, proto, "null" if src is None else '"%s"' % src,
                                 "null" if dst is None else '"%s"' % dst)
-        if d.notes:
+        if d is not None and d.notes:
             line += ', "notes": ' + _dump(list(d.notes))
         add(sep + line + "}")
         sep = ",\n"
@@ -194,14 +194,14 @@ def _ep(addr, port) -> str:
 def write_text(write: Callable[[str], object], frames: Iterable, *, path: str = "",
                decode: Callable | None = None) -> an.Engine:
     """A tshark-like per-frame table with the tags, then one summary per stream."""
-    engine = an.Engine(decode)
+    engine = an.Engine(decode, batch=True)
     write(TEXT_HEADER + "\n")
     buf: list[str] = []
     for row in engine.rows(frames):
         (n, _ts, t, proto, src, sport, dst, dport, stream, flags, seq, ack, length, win, bits,
          d, _raw) = row
         tags = " ".join("[%s]" % x for x in ta.tag_names(bits)) if bits else ""
-        if d.notes:
+        if d is not None and d.notes:
             tags = (tags + " " if tags else "") + "; ".join(d.notes)
         buf.append("%7d %12.6f  %-28s %-28s %-6s %4s  %-11s %10s %10s %6s %7s  %s\n" % (
             n, t, _ep(src, sport), _ep(dst, dport), proto, "" if stream is None else stream,
