@@ -220,7 +220,9 @@ def test_ipv6_scenario(tmp_path):
     r = trace("tcp-echo", scenarios.Options(ipv6=True), out)
     assert r.complete
     frames = tcp_frames(out)
-    assert all(f["proto"] in ("tcp", "58") for f in frames)  # TCP and ICMPv6 ND only
+    # TCP plus ICMPv6: neighbour discovery, and possibly a delayed MLD report
+    # (behind a hop-by-hop header, next header 0) from joining the groups
+    assert all(f["proto"] in ("tcp", "58", "0") for f in frames)
     check_tcp_conversation(frames, b"This is the message.", b"This is the message.")
 
 
@@ -340,9 +342,7 @@ def test_interrupt_keeps_a_valid_capture_and_cleans_up(sig, progdir, tmp_path, l
 def test_no_leftovers_after_a_run(tmp_path, leak_check):
     trace("tcp-echo", None, str(tmp_path / "a.pcapng"))
     assert inventory()["netns"] == set()
-    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("synack-run-")
-                and os.stat(os.path.join(tempfile.gettempdir(), d)).st_mtime > time.time() - 30
-                and str(os.getpid()) in d]
+    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"synack-run-{os.getpid()}-")]
 
 
 class Tcpdump:

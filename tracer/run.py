@@ -327,7 +327,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     importer = sniffmod.preload()
 
     uid, gid = _drop_to()
-    workdir = tempfile.mkdtemp(prefix="synack-run-")
+    workdir = tempfile.mkdtemp(prefix=f"synack-run-{os.getpid()}-")
     os.chmod(workdir, 0o711)
     call_files = {r: os.path.join(workdir, f"{r}.jsonl") for r in ("server", "client")}
     for p in call_files.values():
