@@ -51,8 +51,15 @@ def parse_keys(data: str) -> list[str]:
     return out
 
 
-def _fit(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: max(width - 1, 0)] + "\u2026"
+def _fit(line: str, width: int, ascii: bool = False) -> str:
+    if ascii:
+        for a, b in (("\u2192", "->"), ("\u2026", "..."), ("\u00b7", "-"), ("\u2014", "-"), ("\u00d7", "x")):
+            line = line.replace(a, b)
+        line = line.encode("ascii", "replace").decode("ascii")
+    if len(line) <= width:
+        return line
+    dots = "..." if ascii else "\u2026"
+    return line[: max(width - len(dots), 0)] + dots
 
 
 def screen(step: Step, width: int, height: int | None = None, ascii: bool = False, keys: bool = False) -> list[str]:
@@ -65,8 +72,7 @@ def screen(step: Step, width: int, height: int | None = None, ascii: bool = Fals
     caption = ladder[-1] if step.ladder.caption and ladder and ladder[-1].strip() == step.ladder.caption else None
     if caption is not None:
         ladder = ladder[:-1]
-    heading = step.heading if not ascii else step.heading.replace("\u00b7", "-")
-    fields = [_fit(f if not ascii else f.encode("ascii", "replace").decode(), width) for f in step.fields]
+    fields = [_fit(f, width, ascii) for f in step.fields]
     tail = [""] + fields + ([""] + [ASCII_HELP if ascii else KEYS_HELP] if keys else [])
     if height is not None:
         room = height - 1 - len(tail)
@@ -76,7 +82,7 @@ def screen(step: Step, width: int, height: int | None = None, ascii: bool = Fals
         if len(ladder) > room:
             head = 3
             ladder = ladder[:head] + ladder[len(ladder) - (room - head):]
-    return [_fit(heading, width)] + ladder + tail
+    return [_fit(step.heading, width, ascii)] + ladder + tail
 
 
 def print_all(playback: Playback, out, width: int = 100, ascii: bool = False, pauses=None, sleep=time.sleep) -> None:
