@@ -135,8 +135,9 @@ class Engine:
                         acc.retrans += 1
                     acc.frames.append(n)
                     acc.last_t = t
-                    if acc.tracker is not None:
-                        acc.tracker.feed(n, ep, flags, seq, ack, length)
+                    tr = acc.tracker
+                    if tr is not None and not (tr.quiet and not flags & 0x07):
+                        tr.feed(n, ep, flags, seq, ack, length)
                     yield (n, ts, t, proto, src, sport, dst, dport, acc.id, flags, res.seq,
                            res.ack, length, res.win, bits, d, raw)
                 elif proto == "udp":
