@@ -144,16 +144,18 @@ def test_terminal_stepper_on_a_real_pty():
     pid, fd = _spawn("play", CAPTURE, "--frames", "1-6")
     try:
         before = termios.tcgetattr(fd)
-        _read_until(fd, rb"step 1/6 ")
+        _read_until(fd, rb"step 1/6 (?s:.*)q quit")
         assert termios.tcgetattr(fd)[3] & termios.ICANON == 0  # cbreak while stepping
         screens = []
         for key, want in [(b"\x1b[C", 2), (b"n", 3), (b" ", 4), (b"\x1b[D", 3), (b"\x1b[F", 6),
                           (b"\x7f", 5), (b"\x1b[H", 1), (b"\r", 2)]:
             os.write(fd, key)
-            buf, _ = _read_until(fd, rb"step %d/6 " % want)
-            screens.append(buf.rsplit(b"\x1b[2J", 1)[-1].decode())
+            buf, _ = _read_until(fd, rb"step %d/6 (?s:.*)q quit" % want)  # the whole screen
+            screens.append(buf.rsplit(b"\x1b[2J", 1)[-1].decode(errors="replace"))
         assert len(ARROW.findall(screens[2])) == 4 and len(ARROW.findall(screens[4])) == 6
         assert "Frame 6: " in screens[4] and "Frame 1: " in screens[6]
+        bold = re.search(r"\x1b\[1m(.*?)\x1b\[0m", screens[4])  # the current arrow stands out
+        assert bold and "ACK seq=1 ack=368" in bold.group(1)
         os.write(fd, b"q")
         buf, eof = _read_until(fd, rb"$^")  # until the child closes the pty
         assert eof

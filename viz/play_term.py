@@ -62,16 +62,24 @@ def _fit(line: str, width: int, ascii: bool = False) -> str:
     return line[: max(width - len(dots), 0)] + dots
 
 
-def screen(step: Step, width: int, height: int | None = None, ascii: bool = False, keys: bool = False) -> list[str]:
+def screen(step: Step, width: int, height: int | None = None, ascii: bool = False, keys: bool = False,
+           highlight: bool = False) -> list[str]:
     """The lines of one step: heading, the ladder so far, the frame's fields, (key help).
 
     When `height` is given and the ladder does not fit, its top (the lifeline
-    heads) stays and the rows just above the current arrow are shown.
+    heads) stays and the rows just above the current arrow are shown.  `highlight`
+    sets the current arrow in bold (terminal escapes, for the interactive screen).
     """
     ladder = render_text(step.ladder, width=width, ascii=ascii).rstrip("\n").split("\n")
     caption = ladder[-1] if step.ladder.caption and ladder and ladder[-1].strip() == step.ladder.caption else None
     if caption is not None:
         ladder = ladder[:-1]
+    if highlight:
+        glyphs = ("->|", "|<-", ">|", "|<") if ascii else ("\u25b6\u2502", "\u2502\u25c0")
+        for i in range(len(ladder) - 1, -1, -1):
+            if any(gl in ladder[i] for gl in glyphs):
+                ladder[i] = "\x1b[1m" + ladder[i] + "\x1b[0m"
+                break
     fields = [_fit(f, width, ascii) for f in step.fields]
     tail = [""] + fields + ([""] + [ASCII_HELP if ascii else KEYS_HELP] if keys else [])
     if height is not None:
@@ -113,7 +121,7 @@ def run_tty(playback: Playback, fd_in: int, out, *, ascii: bool = False, pauses=
         while True:
             if shown != k:
                 size = shutil.get_terminal_size((100, 30))
-                lines = screen(steps[k], max(size.columns, 40), max(size.lines, 12), ascii, keys=True)
+                lines = screen(steps[k], max(size.columns, 40), max(size.lines, 12), ascii, keys=True, highlight=True)
                 out.write("\x1b[H\x1b[2J" + "\r\n".join(lines))
                 out.flush()
                 shown = k
