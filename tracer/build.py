@@ -16,6 +16,7 @@ the set.  Three properties make that work under version control:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -598,8 +599,11 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
 # --------------------------------------------------------------------------- the build
 
 
+@functools.lru_cache(maxsize=1)
 def tool_hash() -> str:
-    """The tool version plus a hash of viz's and the build's own code: new renderer, new figures."""
+    """The tool version plus a hash of viz's and the build's own code: new renderer, new figures.
+
+    Computed once per process: the code a process draws with is the code it loaded."""
     from tracer.run import TOOL
 
     h = hashlib.sha256(TOOL.encode())
