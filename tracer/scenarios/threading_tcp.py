@@ -40,6 +40,7 @@ class UCHandler(socketserver.BaseRequestHandler):
 
 class Server(socketserver.ThreadingTCPServer):
     address_family = FAMILY
+    request_queue_size = max(5, CLIENTS)   # all N connects may arrive before the first accept()
 
 
 def server():
