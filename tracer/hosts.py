@@ -37,6 +37,15 @@ CLIENT_V4, SERVER_V4 = "192.0.2.1", "192.0.2.2"
 CLIENT_V6, SERVER_V6 = "2001:db8::1", "2001:db8::2"
 MTU = 1500
 
+# --topology routed: two documentation subnets joined by a router namespace.
+ROUTED_CLIENT_V4, ROUTED_SERVER_V4 = "192.0.2.1", "198.51.100.2"
+ROUTER_CLIENT_V4, ROUTER_SERVER_V4 = "192.0.2.254", "198.51.100.254"
+CLIENT_NET, SERVER_NET = "192.0.2.0/24", "198.51.100.0/24"
+ROUTER_CLIENT_MAC, ROUTER_SERVER_MAC = "02:00:00:00:01:01", "02:00:00:00:01:02"
+# the delay element (tracer.wire): two unaddressed ports of an L2 forwarder
+WIRE_CLIENT_MAC, WIRE_SERVER_MAC = "02:00:00:00:02:01", "02:00:00:00:02:02"
+TOPOLOGIES = ("direct", "routed")
+
 # Legacy ethtool set-commands (linux/ethtool.h).  Turning tx checksumming off
 # also drops TSO; GSO and GRO are separate, so each is switched off by name.
 SIOCGIFFLAGS = 0x8913
@@ -200,9 +209,22 @@ class Hosts:
     net="loopback": one namespace; both programs talk over its lo.
     """
 
-    def __init__(self, net: str = "veth", ipv6: bool = False, tag: str | None = None):
+    def __init__(self, net: str = "veth", ipv6: bool = False, tag: str | None = None,
+                 topology: str = "direct", wire: Any = None):
         if net not in ("veth", "loopback"):
             raise SynackError(f"--net: unknown network {net!r} (choose veth or loopback)")
+        if topology not in TOPOLOGIES:
+            raise SynackError(f"--topology: unknown topology {topology!r} (choose {' or '.join(TOPOLOGIES)})")
+        if net == "loopback" and (topology != "direct" or wire is not None):
+            raise SynackError("--net loopback has no link: --topology routed, --delay, --jitter "
+                              "and --rate need --net veth")
+        if topology == "routed" and ipv6:
+            raise SynackError("--topology routed is IPv4 only (192.0.2.0/24 and 198.51.100.0/24); drop --ipv6")
+        if topology == "routed" and wire is not None:
+            raise SynackError("--delay/--jitter/--rate need --topology direct (the wire replaces the router)")
+        self.topology = topology
+        self.wire_spec = wire
+        self.wire: Any = None
         self.net = net
         self.ipv6 = ipv6
         self.tag = tag or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
@@ -228,6 +250,10 @@ class Hosts:
         require_root()
         if self.net == "loopback":
             self._create_loopback()
+        elif self.topology == "routed":
+            self._create_routed()
+        elif self.wire_spec is not None:
+            self._create_wire()
         else:
             self._create_veth()
 
@@ -261,6 +287,103 @@ class Hosts:
                 Interface("veth0", CLIENT_MAC, (caddr + cidr,), "server:veth0", MTU),)),
             "server": Host("server", "server", sns, saddr, (
                 Interface("veth0", SERVER_MAC, (saddr + cidr,), "client:veth0", MTU),)),
+        }
+
+    def _configure_many(self, ifnames: tuple[str, ...], forward: bool = False) -> list[str]:
+        """Inside a namespace with several interfaces (router, wire): IPv4 only."""
+        write_sysctl("net.ipv4.ip_unprivileged_port_start", 0)
+        for scope in ("all", "default", *ifnames):
+            write_sysctl(f"net.ipv6.conf.{scope}.disable_ipv6", 1)
+        if forward:
+            write_sysctl("net.ipv4.ip_forward", 1)
+            for scope in ("all", "default", *ifnames):
+                write_sysctl(f"net.ipv4.conf.{scope}.send_redirects", 0)
+        failed = []
+        for ifname in ifnames:
+            failed += offloads_off(ifname)
+        offloads_off("lo")
+        return failed
+
+    def _create_routed(self) -> None:
+        """client --veth0/eth0-- router --eth1/veth0-- server, a /24 on each link.
+
+        Each end host routes only the other documentation subnet via the
+        router; the router has no route beyond the two subnets, so nothing
+        can leave the test network.
+        """
+        cns, rns, sns = self._ns("client"), self._ns("router"), self._ns("server")
+        batch = (f"netns add {cns}\nnetns add {rns}\nnetns add {sns}\n"
+                 f"link add veth0 index 11 netns {cns} address {CLIENT_MAC} mtu {MTU} type veth "
+                 f"peer name eth0 index 13 netns {rns} address {ROUTER_CLIENT_MAC} mtu {MTU}\n"
+                 f"link add veth0 index 12 netns {sns} address {SERVER_MAC} mtu {MTU} type veth "
+                 f"peer name eth1 index 14 netns {rns} address {ROUTER_SERVER_MAC} mtu {MTU}\n")
+        self.made += [cns, rns, sns]
+        _check(_ip(batch=batch), "create the network namespaces", batch)
+        for ns in (cns, sns):
+            self.offload_warnings[ns] = in_netns(ns, self._configure_ns, "veth0")
+        self.offload_warnings[rns] = in_netns(rns, self._configure_many, ("eth0", "eth1"), True)
+        cfg = {
+            cns: (f"addr add {ROUTED_CLIENT_V4}/24 dev veth0\nlink set lo up\nlink set veth0 up\n"
+                  f"route add {SERVER_NET} via {ROUTER_CLIENT_V4} dev veth0\n"),
+            rns: (f"addr add {ROUTER_CLIENT_V4}/24 dev eth0\naddr add {ROUTER_SERVER_V4}/24 dev eth1\n"
+                  f"link set lo up\nlink set eth0 up\nlink set eth1 up\n"),
+            sns: (f"addr add {ROUTED_SERVER_V4}/24 dev veth0\nlink set lo up\nlink set veth0 up\n"
+                  f"route add {CLIENT_NET} via {ROUTER_SERVER_V4} dev veth0\n"),
+        }
+        # links must be up before a route via them can be added: one batch per namespace, in order
+        for ns, b in cfg.items():
+            _check(_ip("-n", ns, batch=b), "configure the routed network", b)
+        for ns, ifs in ((cns, ("veth0",)), (rns, ("eth0", "eth1")), (sns, ("veth0",))):
+            for ifname in ifs:
+                in_netns(ns, wait_running, ifname, 3.0)
+        self._write_etc_hosts([cns, sns], {"client": ROUTED_CLIENT_V4, "server": ROUTED_SERVER_V4})
+        self.hosts = {
+            "client": Host("client", "client", cns, ROUTED_CLIENT_V4, (
+                Interface("veth0", CLIENT_MAC, (ROUTED_CLIENT_V4 + "/24",), "router:eth0", MTU),)),
+            "router": Host("router", "router", rns, ROUTER_CLIENT_V4, (
+                Interface("eth0", ROUTER_CLIENT_MAC, (ROUTER_CLIENT_V4 + "/24",), "client:veth0", MTU),
+                Interface("eth1", ROUTER_SERVER_MAC, (ROUTER_SERVER_V4 + "/24",), "server:veth0", MTU))),
+            "server": Host("server", "server", sns, ROUTED_SERVER_V4, (
+                Interface("veth0", SERVER_MAC, (ROUTED_SERVER_V4 + "/24",), "router:eth1", MTU),)),
+        }
+
+    def _create_wire(self) -> None:
+        """The veth network with the delay element (tracer.wire) spliced into the link:
+        client veth0 -- c0 [wire] s0 -- veth0 server, one subnet, L2-transparent."""
+        from tracer.wire import Wire
+
+        cns, wns, sns = self._ns("client"), self._ns("wire"), self._ns("server")
+        batch = (f"netns add {cns}\nnetns add {wns}\nnetns add {sns}\n"
+                 f"link add veth0 index 11 netns {cns} address {CLIENT_MAC} mtu {MTU} type veth "
+                 f"peer name c0 index 13 netns {wns} address {WIRE_CLIENT_MAC} mtu {MTU}\n"
+                 f"link add veth0 index 12 netns {sns} address {SERVER_MAC} mtu {MTU} type veth "
+                 f"peer name s0 index 14 netns {wns} address {WIRE_SERVER_MAC} mtu {MTU}\n")
+        self.made += [cns, wns, sns]
+        _check(_ip(batch=batch), "create the network namespaces", batch)
+        for ns in (cns, sns):
+            self.offload_warnings[ns] = in_netns(ns, self._configure_ns, "veth0")
+        self.offload_warnings[wns] = in_netns(wns, self._configure_many, ("c0", "s0"))
+        cidr = "/64" if self.ipv6 else "/24"
+        caddr, saddr = (CLIENT_V6, SERVER_V6) if self.ipv6 else (CLIENT_V4, SERVER_V4)
+        extra = " nodad" if self.ipv6 else ""
+        b = "link set lo up\nlink set c0 promisc on up\nlink set s0 promisc on up\n"
+        _check(_ip("-n", wns, batch=b), "configure the wire", b)
+        self.wire = Wire(os.path.join(NETNS_RUN_DIR, wns), self.wire_spec)
+        self.wire.start()
+        for ns, addr in ((cns, caddr), (sns, saddr)):
+            b = f"addr add {addr}{cidr} dev veth0{extra}\nlink set lo up\nlink set veth0 up\n"
+            _check(_ip("-n", ns, batch=b), "configure the veth pair", b)
+        for ns, ifname in ((cns, "veth0"), (wns, "c0"), (wns, "s0"), (sns, "veth0")):
+            in_netns(ns, wait_running, ifname, 3.0)
+        self._write_etc_hosts([cns, sns], {"client": caddr, "server": saddr})
+        self.hosts = {
+            "client": Host("client", "client", cns, caddr, (
+                Interface("veth0", CLIENT_MAC, (caddr + cidr,), "wire:c0", MTU),)),
+            "wire": Host("wire", "wire", wns, "", (
+                Interface("c0", WIRE_CLIENT_MAC, (), "client:veth0", MTU),
+                Interface("s0", WIRE_SERVER_MAC, (), "server:veth0", MTU))),
+            "server": Host("server", "server", sns, saddr, (
+                Interface("veth0", SERVER_MAC, (saddr + cidr,), "wire:s0", MTU),)),
         }
 
     def _create_loopback(self) -> None:
@@ -317,6 +440,11 @@ class Hosts:
         Idempotent, and never raises: it runs from finally blocks and signal
         paths where a second error would hide the first.
         """
+        if self.wire is not None:
+            try:
+                self.wire.stop()
+            except Exception:  # noqa: BLE001 - teardown goes on
+                pass
         while self.made:
             ns = self.made.pop()
             path = os.path.join(NETNS_RUN_DIR, ns)
@@ -365,6 +493,15 @@ class Hosts:
         """`hosts` and `links` of the capture metadata."""
         if self.net == "loopback":
             return [self.client.as_json()], []
+        if self.topology == "routed" or self.wire is not None:
+            middle = "router" if self.topology == "routed" else "wire"
+            hosts = [self.client.as_json(), self.hosts[middle].as_json(), self.server.as_json()]
+            if self.wire is not None:
+                hosts[1]["wire"] = self.wire_spec.as_json()
+            m = self.hosts[middle].interfaces
+            links = [{"a": "client:veth0", "b": f"{middle}:{m[0].name}", "captured": "client" in captured},
+                     {"a": f"{middle}:{m[1].name}", "b": "server:veth0", "captured": "server" in captured}]
+            return hosts, links
         hosts = [self.client.as_json(), self.server.as_json()]
         links = [{"a": "client:veth0", "b": "server:veth0", "captured": bool(captured)}]
         return hosts, links
