@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from tracer import faults as faultmod
 from tracer import hosts as hostmod
 from tracer import pcapng
 from tracer import scenarios as scenariomod
@@ -269,7 +270,8 @@ def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
 
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
-          command: str | None = None, on_ready: Any = None, on_finish: Any = None) -> TraceResult:
+          command: str | None = None, on_ready: Any = None, on_finish: Any = None,
+          faults: Any = None) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
@@ -317,6 +319,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         ready = sc.ready
         ready_any = True
         cwd = None
+        faults = faultmod.merge(faultmod.preset(sc), faults)
+    if faults and net != "veth":
+        raise SynackError("--drop/--loss/--rto-min need two hosts (--net veth, the default)")
     if net == "loopback":
         at = "lo"
     out = out or os.path.join("captures", f"{name}.pcapng")
@@ -350,6 +355,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     client_status = server_status = None
     try:
         with Hosts(net=net, ipv6=opts.ipv6) as hosts:
+            faultmod.apply(faults, hosts)
             base_env = dict(os.environ)
             base_env.update(env_extra)
             base_env.update({
@@ -421,7 +427,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             results = []
             for point, s in sniffers.items():
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
-                                            command, reason, sniffers))
+                                            command, reason, sniffers, faults=faults))
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started (or while writing): nothing valid to keep.
         for p in programs:
@@ -460,7 +466,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
 
 def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict], name: str,
-                 opts: Any, command: str | None, reason: str | None, sniffers: dict) -> PointResult:
+                 opts: Any, command: str | None, reason: str | None, sniffers: dict,
+                 faults: Any = None) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
     if links:
         links[0]["captured"] = True
@@ -483,8 +490,11 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
         "hosts": host_meta,
         "links": links,
         "calls": calls,
-        "dropped": [],
+        "dropped": [] if hosts.net != "veth" else faultmod.dropped_frames(
+            s.frames, faults, hosts.client.address, hosts.server.address),
     }
+    if faults:
+        meta["faults"] = faults.as_json()
     role_addr = {} if hosts.net == "loopback" else {
         "client": hosts.client.address, "server": hosts.server.address}
     comments = attach_comments(s.frames, meta, role_addr)

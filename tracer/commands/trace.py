@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="give up after S seconds: the client is killed, the capture kept and marked "
                         "incomplete (default 30)")
     c.add_argument("-v", "--verbose", action="store_true", help="also print the client's output")
+    f = p.add_argument_group("faults (nftables in the receiving host; packets of a connection count from 1)")
+    f.add_argument("--drop", action="append", metavar="DIR:N[,N]",
+                   help="drop exactly these packets of each connection once, e.g. c2s:4 or s2c:3,7 "
+                        "(c2s = client to server); a dropped SYN's retry passes; repeatable")
+    f.add_argument("--loss", metavar="P%", help="drop P%% of the packets in each direction, repeatably")
+    f.add_argument("--seed", metavar="N", help="seed of --loss (default 0): the same seed drops the same packets")
+    f.add_argument("--rto-min", metavar="T", help="minimum RTO in both hosts, e.g. 20ms (Linux default 200ms)")
     p.set_defaults(run=run)
 
 
@@ -107,10 +114,12 @@ def run(args: argparse.Namespace) -> int:
         target = scenarios.get(args.scenario or scenarios.DEFAULT)
         name = target.name
     opts = options_from(args)
+    from tracer import faults as faultmod
+    faults = faultmod.build(args.drop or (), args.loss, args.seed, args.rto_min)
     out = args.output or f"captures/{name}.pcapng"
     command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
     result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
-                          command=command)
+                          command=command, faults=faults or None)
     if args.verbose and result.client_output:
         sys.stdout.write(result.client_output)
     for line in summary_lines(result):
