@@ -284,3 +284,123 @@ def test_mp4_needs_ffmpeg(tmp_path):
         assert r.returncode == 0 and out.stat().st_size > 0
     else:
         assert r.returncode == 2 and "needs ffmpeg" in r.stderr and not out.exists()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+class _Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4): no extra packages."""
+
+    def __init__(self, profile: Path):
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+
+        def fds():
+            os.dup2(to_r, 3)
+            os.dup2(from_w, 4)
+
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+             f"--user-data-dir={profile}", "--window-size=1280,900", "--hide-scrollbars", "about:blank"],
+            pass_fds=(to_r, from_w, 3, 4), preexec_fn=fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_r)
+        os.close(from_w)
+        self.w, self.r = os.fdopen(to_w, "wb"), os.fdopen(from_r, "rb")
+        self.n, self.buf, self.session = 0, b"", None
+        page = [t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page"][0]
+        self.session = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["sessionId"]
+
+    def send(self, method, params=None):
+        import json
+
+        self.n += 1
+        msg = {"id": self.n, "method": method, "params": params or {}}
+        if self.session:
+            msg["sessionId"] = self.session
+        self.w.write(json.dumps(msg).encode() + b"\0")
+        self.w.flush()
+        while True:
+            while b"\0" not in self.buf:
+                ready, _, _ = select.select([self.r], [], [], 60)
+                data = self.r.read1(65536) if ready else b""
+                if not data:
+                    raise AssertionError(f"chromium stopped answering {method}")
+                self.buf += data
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.n:
+                assert "error" not in reply, reply
+                return reply["result"]
+
+    def eval(self, expr):
+        return self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True})["result"].get("value")
+
+    def screenshot(self) -> bytes:
+        import base64
+
+        return base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
+
+    def click(self, element_id):
+        x, y = self.eval(f"(function(){{var r=document.getElementById('{element_id}').getBoundingClientRect();"
+                         "return [r.x + r.width / 2, r.y + r.height / 2];})()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def key(self, key, code):
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": code,
+                                                 "windowsVirtualKeyCode": {"ArrowRight": 39, "End": 35}[key]})
+
+    def close(self):
+        """Browser.close lets Chromium take its renderer and zygote processes down with it."""
+        try:
+            self.session = None
+            self.send("Browser.close")
+        except (AssertionError, OSError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+def test_html_page_steps_in_headless_chromium(tmp_path):
+    page = tmp_path / "play.html"
+    synack("play", CAPTURE, "--frames", "1-5", "-o", page)
+    browser = _Chromium(tmp_path / "profile")
+    try:
+        browser.send("Page.navigate", {"url": page.as_uri()})
+        for _ in range(600):  # until loaded (a bound on polls, not a timed assertion)
+            if browser.eval("document.readyState") == "complete":
+                break
+            select.select([], [], [], 0.05)
+        counter = "document.getElementById('counter').textContent"
+        visible = "document.querySelector('section.step:not([hidden])').dataset.frame"
+        assert browser.eval(counter) == "step 1 / 5" and browser.eval(visible) == "1"
+        assert browser.eval("window.scrollY") == 0
+        shots = [browser.screenshot()]
+        browser.click("next")
+        assert browser.eval(counter) == "step 2 / 5" and browser.eval(visible) == "2"
+        shots.append(browser.screenshot())
+        browser.key("ArrowRight", "ArrowRight")
+        assert browser.eval(counter) == "step 3 / 5"
+        shots.append(browser.screenshot())
+        browser.click("prev")
+        assert browser.eval(counter) == "step 2 / 5"
+        browser.key("End", "End")
+        assert browser.eval(counter) == "step 5 / 5" and browser.eval("document.getElementById('next').disabled")
+        shots.append(browser.screenshot())
+        assert len(set(shots)) == len(shots)  # every step looks different on screen
+        assert all(s.startswith(b"\x89PNG") for s in shots)
+        # The visible SVG grows: step 5 draws more than step 1 (more non-white pixels).
+        from io import BytesIO
+
+        from PIL import Image
+
+        ink = [sum(Image.open(BytesIO(s)).convert("L").histogram()[:200]) for s in (shots[0], shots[-1])]
+        assert ink[1] > ink[0]
+    finally:
+        browser.close()

@@ -133,11 +133,11 @@ pre.fields {{ font-size: .95em; white-space: pre-wrap; }}
 <body>
 <h1>{title}</h1>
 <nav>
-<button id="first" type="button" title="first step (Home)">&#x23EE;</button>
+<button id="first" type="button" title="first step (Home)">&#x2503;&#x25C0; First</button>
 <button id="prev" type="button" title="previous step (Left)">&#x25C0; Previous</button>
 <span id="counter">step 1 / {n}</span>
 <button id="next" type="button" title="next step (Right, Space)">Next &#x25B6;</button>
-<button id="last" type="button" title="last step (End)">&#x23ED;</button>
+<button id="last" type="button" title="last step (End)">Last &#x25B6;&#x2503;</button>
 </nav>
 <main>
 {steps}
@@ -146,13 +146,15 @@ pre.fields {{ font-size: .95em; white-space: pre-wrap; }}
 (function () {{
   var steps = document.querySelectorAll("section.step");
   var k = 0;
-  function show(i) {{
+  function show(i, initial) {{
     k = Math.max(0, Math.min(steps.length - 1, i));
     for (var j = 0; j < steps.length; j++) steps[j].hidden = j !== k;
     document.getElementById("counter").textContent = "step " + (k + 1) + " / " + steps.length;
     document.getElementById("prev").disabled = k === 0;
     document.getElementById("next").disabled = k === steps.length - 1;
+    if (initial) return;  // a fragment set while loading would scroll the page to it
     if (history.replaceState) history.replaceState(null, "", "#step-" + (k + 1));
+    window.scrollTo(0, 0);
   }}
   document.getElementById("first").onclick = function () {{ show(0); }};
   document.getElementById("prev").onclick = function () {{ show(k - 1); }};
@@ -167,7 +169,7 @@ pre.fields {{ font-size: .95em; white-space: pre-wrap; }}
     e.preventDefault();
   }});
   var m = /^#step-(\\d+)$/.exec(location.hash);
-  show(m ? parseInt(m[1], 10) - 1 : 0);
+  show(m ? parseInt(m[1], 10) - 1 : 0, true);
 }})();
 </script>
 </body>
