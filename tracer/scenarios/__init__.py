@@ -41,6 +41,7 @@ class Scenario:
     ready: str | None = "listen"  # the server's call after which the client may start
     has_server: bool = True
     script: str = field(default="")
+    faults: tuple[tuple[str, str], ...] = ()  # preset fault options, see tracer.faults.preset
 
     @property
     def path(self) -> str:
@@ -118,6 +119,22 @@ _ALL = (
              ready="bind"),
     Scenario("reuseaddr", "server closes first (TIME_WAIT); rebind fails without SO_REUSEADDR, works with it",
              "HUFS: bind error when server relaunched; Elwakedy L4: SO_REUSEADDR", "tcp", 50007, _BASIC),
+    # Classic faults (tracer.faults): the user's --drop/--loss/--rto-min replace these presets.
+    Scenario("lost-segment", "tcp-echo with the client's data segment dropped: RTO retransmission",
+             "Elwakedy L4: TCPEchoServer / TCPEchoClient; lecture: retransmission timeout", "tcp", 10000,
+             _BASIC, script="tcp_echo", faults=(("drop", "c2s:3"), ("rto_min", "20ms"))),
+    Scenario("fast-retransmit", "bulk transfer with one mid-transfer segment dropped: dup ACKs, fast retransmit",
+             "Elwakedy L4: sendall() of large data; lecture: fast retransmit", "tcp", 10000,
+             ("port", "client_port", "ipv6", "bytes"), script="bulk", faults=(("drop", "c2s:30"),)),
+    Scenario("lost-ack", "server ACKs at once, answers later; the ACK is dropped, the client retransmits",
+             "Socket Programming: TCPServer uppercase; lecture: lost ACK", "tcp", 12000, _BASIC,
+             faults=(("drop", "s2c:2"), ("rto_min", "20ms"))),
+    Scenario("zero-window", "receiver with a 4 KB SO_RCVBUF sleeps before reading: zero window, probes",
+             "Elwakedy L4: partial reads; lecture: flow control, persist timer", "tcp", 10000,
+             _NO_MESSAGE, faults=(("rto_min", "20ms"),)),
+    Scenario("syn-retry", "the first SYN is dropped: connect() waits for the SYN retransmission (1 s)",
+             "Elwakedy L4: connect(); lecture: SYN retransmission", "tcp", 10000, _BASIC,
+             script="tcp_echo", faults=(("drop", "c2s:1"),)),
 )
 _BY_NAME = {s.name: s for s in _ALL}
 
