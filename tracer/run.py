@@ -94,12 +94,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C so the same cleanup and partial capture happen."""
 
 
-def output_paths(out: str, at: str) -> dict[str, str]:
-    """Capture point -> file.  `--at both`: NAME.client.pcapng and NAME.server.pcapng."""
+def output_paths(out: str, at: str, routed: bool = False) -> dict[str, str]:
+    """Capture point -> file.  `--at both`: NAME.client.pcapng and NAME.server.pcapng;
+    `--topology routed` (always both links): NAME.client-link.pcapng and NAME.server-link.pcapng."""
     if at != "both":
         return {at: out}
     base = out[: -len(".pcapng")] if out.endswith(".pcapng") else out
-    return {"client": base + ".client.pcapng", "server": base + ".server.pcapng"}
+    link = "-link" if routed else ""
+    return {"client": f"{base}.client{link}.pcapng", "server": f"{base}.server{link}.pcapng"}
 
 
 def _in_user_namespace() -> bool:
@@ -271,7 +273,7 @@ def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
-          faults: Any = None) -> TraceResult:
+          faults: Any = None, topology: str = "direct", wire: Any = None) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
@@ -324,9 +326,12 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         raise SynackError("--drop/--loss/--rto-min need two hosts (--net veth, the default)")
     if net == "loopback":
         at = "lo"
+    network = Hosts(net=net, ipv6=opts.ipv6, topology=topology, wire=wire)  # checks the options only
+    if topology == "routed":
+        at = "both"
     out = out or os.path.join("captures", f"{name}.pcapng")
     hostmod.require_root()
-    paths = {p: pcapng.check_writable(f) for p, f in output_paths(out, at).items()}
+    paths = {p: pcapng.check_writable(f) for p, f in output_paths(out, at, topology == "routed").items()}
 
     from tracer import sniffer as sniffmod
     importer = sniffmod.preload()
@@ -354,7 +359,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     server = client = None
     client_status = server_status = None
     try:
-        with Hosts(net=net, ipv6=opts.ipv6) as hosts:
+        with network as hosts:
             faultmod.apply(faults, hosts)
             base_env = dict(os.environ)
             base_env.update(env_extra)
@@ -469,7 +474,7 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
                  opts: Any, command: str | None, reason: str | None, sniffers: dict,
                  faults: Any = None) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
-    if links:
+    if len(links) == 1:  # routed/wire networks mark their own links
         links[0]["captured"] = True
         links[0]["capture_points"] = sorted(sniffers)
     drops = s.kernel_drops
@@ -495,6 +500,10 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     }
     if faults:
         meta["faults"] = faults.as_json()
+    if getattr(hosts, "wire", None) is not None:
+        meta["wire"] = {"spec": hosts.wire_spec.as_json(), "stats": hosts.wire.stop()}
+    if getattr(hosts, "topology", "direct") != "direct":
+        meta["topology"] = hosts.topology
     role_addr = {} if hosts.net == "loopback" else {
         "client": hosts.client.address, "server": hosts.server.address}
     comments = attach_comments(s.frames, meta, role_addr)

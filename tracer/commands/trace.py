@@ -60,6 +60,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--loss", metavar="P%", help="drop P%% of the packets in each direction, repeatably")
     f.add_argument("--seed", metavar="N", help="seed of --loss (default 0): the same seed drops the same packets")
     f.add_argument("--rto-min", metavar="T", help="minimum RTO in both hosts, e.g. 20ms (Linux default 200ms)")
+    n = p.add_argument_group("network shape (--delay/--jitter/--rate splice a forwarding element, the wire, "
+                             "into the link; the hosts stay in 192.0.2.0/24)")
+    n.add_argument("--topology", choices=("direct", "routed"), default="direct",
+                   help="direct veth link (default), or routed: client 192.0.2.1 - router - server "
+                        "198.51.100.2, captured on both links (NAME.client-link.pcapng, NAME.server-link.pcapng)")
+    n.add_argument("--delay", metavar="T", help="one-way delay each direction, e.g. 20ms, or c2s:30ms,s2c:10ms")
+    n.add_argument("--jitter", metavar="T", help="uniform +-T added to each frame's delay (seeded by --seed; "
+                                                 "frames keep their order), e.g. 2ms or c2s:2ms")
+    n.add_argument("--rate", metavar="R", help="bottleneck rate each direction (serialization delay by frame "
+                                               "size, FIFO), e.g. 1mbit, 500kbit, or c2s:1mbit,s2c:10mbit")
     p.set_defaults(run=run)
 
 
@@ -115,11 +125,21 @@ def run(args: argparse.Namespace) -> int:
         name = target.name
     opts = options_from(args)
     from tracer import faults as faultmod
-    faults = faultmod.build(args.drop or (), args.loss, args.seed, args.rto_min)
+    loss_seed = args.seed if args.loss is not None or getattr(args, "jitter", None) is None else None
+    faults = faultmod.build(args.drop or (), args.loss, loss_seed, args.rto_min)
+    from tracer import wire as wiremod
+    seed = getattr(args, "seed", None)
+    try:
+        seed = int(seed) if seed is not None else None
+    except ValueError:
+        raise SynackError(f"--seed {seed!r}: not an integer") from None
+    wire = wiremod.spec_from(getattr(args, "delay", None), getattr(args, "jitter", None),
+                             getattr(args, "rate", None), seed)
     out = args.output or f"captures/{name}.pcapng"
     command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
     result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
-                          command=command, faults=faults or None)
+                          command=command, faults=faults or None,
+                          topology=getattr(args, "topology", "direct"), wire=wire)
     if args.verbose and result.client_output:
         sys.stdout.write(result.client_output)
     for line in summary_lines(result):
