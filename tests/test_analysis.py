@@ -176,6 +176,9 @@ def test_calls_attach_to_the_frames_they_explain():
     assert abs(a.calls[1].t - 0.005 + 0.01) < 1e-6  # relative to the first frame (T0+0.01)
     notes = comments_by_frame(a.calls)
     assert notes[1] == ["client: connect(('192.0.2.2', 10000))"]
+    # a return without result or error prints no arrow; one with a result does
+    assert "client: close()" in notes[8]
+    assert "server: recv(1024) -> b''" in notes[8]
 
 
 def test_parse_calls_skips_malformed_entries():

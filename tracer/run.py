@@ -11,7 +11,6 @@ incomplete when the run did not finish normally.
 """
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import json
 import os
@@ -37,9 +36,6 @@ TOOL = "synack 0.1.0"
 CALLREC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callrec")
 DEFAULT_TIMEOUT = 30.0
 USER_PORT = 10000
-# viz.calls.attach scans the frames once per recv call: above this many
-# frames x calls (a bulk trace) the tracer's linear matcher writes the comments.
-ATTACH_BUDGET = 1_000_000
 LINGER = 2.0  # after the client exits, how long the conversations may take to close
 
 
@@ -504,9 +500,7 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
         meta["wire"] = {"spec": hosts.wire_spec.as_json(), "stats": hosts.wire.stop()}
     if getattr(hosts, "topology", "direct") != "direct":
         meta["topology"] = hosts.topology
-    role_addr = {} if hosts.net == "loopback" else {
-        "client": hosts.client.address, "server": hosts.server.address}
-    comments = attach_comments(s.frames, meta, role_addr)
+    comments = attach_comments(s.frames, meta)
     iface_desc = f"{point}:{s.iface}" if point != "lo" else "lo"
     pcapng.write(path, s.frames, meta, [pcapng.CaptureInterface(s.iface, iface_desc)], comments,
                  application=TOOL)
@@ -524,18 +518,16 @@ def _preload_matcher() -> None:
         pass
 
 
-def attach_comments(frames: Sequence[tuple[int, bytes]], meta: dict[str, Any],
-                    role_addr: dict[str, str]) -> dict[int, list[str]]:
+def attach_comments(frames: Sequence[tuple[int, bytes]],
+                    meta: dict[str, Any]) -> dict[int, list[str]]:
     """Frame index -> comment lines, from viz.calls.attach (the same matcher the
     figures use, so a comment in Wireshark and an annotation on a ladder agree).
 
-    If the analysis cannot run on these frames, a simple forward match in
-    time stands in, so the capture is still written with its comments.
+    If the matcher fails on these frames, the capture is still written, with
+    the calls in its metadata but no per-packet comments.
     """
     if not meta.get("calls") or not frames:
         return {}
-    if len(frames) * len(meta["calls"]) > ATTACH_BUDGET:
-        return frame_comments(frames, meta["calls"], role_addr)
     try:
         from viz.analysis import Engine, packet_of
         from viz.calls import attach, comments_by_frame, parse_calls
@@ -548,101 +540,5 @@ def attach_comments(frames: Sequence[tuple[int, bytes]], meta: dict[str, Any],
         return {frame - 1: lines for frame, lines in comments_by_frame(calls).items()}
     except Exception as exc:  # noqa: BLE001 - a viz bug must not lose the capture
         print(f"synack: warning: socket-call matching failed ({type(exc).__name__}: {exc}); "
-              "using the simple matcher", file=sys.stderr)
-        return frame_comments(frames, meta["calls"], role_addr)
-
-
-def _frame_facts(frame: bytes) -> tuple[str, str, int, int] | None:
-    """(src address, proto, tcp flags, payload length) of an IP frame, else None."""
-    import ipaddress
-
-    if len(frame) < 34:
-        return None
-    etype = frame[12] << 8 | frame[13]
-    if etype == 0x0800:
-        ihl = (frame[14] & 0x0F) * 4
-        proto, total = frame[23], frame[16] << 8 | frame[17]
-        src = str(ipaddress.IPv4Address(frame[26:30]))
-        l4, l4len = 14 + ihl, total - ihl
-    elif etype == 0x86DD and len(frame) >= 54:
-        proto, l4len = frame[20], frame[18] << 8 | frame[19]
-        src = str(ipaddress.IPv6Address(frame[22:38]))
-        l4 = 54
-    else:
-        return None
-    if proto == 6 and len(frame) >= l4 + 20:
-        return src, "tcp", frame[l4 + 13], l4len - (frame[l4 + 12] >> 4) * 4
-    if proto == 17:
-        return src, "udp", 0, l4len - 8
-    return None
-
-
-SEND_CALLS = {"send", "sendall", "sendto", "sendmsg", "sendfile"}
-
-
-def describe(call: dict[str, Any]) -> str:
-    text = f"{call.get('host', '?')}: {call.get('call')}({call.get('args', '')})"
-    if call.get("error"):
-        text += f" -> {call['error']}"
-    return text
-
-
-def frame_comments(frames: Sequence[tuple[int, bytes]], calls: list[dict[str, Any]],
-                   role_addr: dict[str, str]) -> dict[int, list[str]]:
-    """Which socket call caused which frame, by a simple forward match in time.
-
-    connect -> the host's next SYN; send* -> its next data frame; shutdown
-    -> its next FIN; close of a socket that carried data -> its next FIN or
-    RST; a refused connect -> the RST it received.  Only the direction is
-    checked (loopback has one address, so there not even that); the full
-    timeline is in the metadata for anything finer.
-    """
-    facts = [(ts, _frame_facts(f)) for ts, f, *_ in frames]
-    claimed: dict[str, set[int]] = {"syn": set(), "data": set(), "fin": set(), "rst": set()}
-    comments: dict[int, list[str]] = {}
-    fin_done: set[tuple] = set()
-    used: set[tuple] = set()
-
-    times = [ts for ts, _ in facts]
-
-    def match(kind: str, host: str, ts_ns: int, want: Any, limit_ns: int, incoming: bool = False) -> int | None:
-        addr = role_addr.get(host)
-        for i in range(bisect.bisect_left(times, ts_ns), len(facts)):
-            fts, f = facts[i]
-            if f is None or i in claimed[kind]:
-                continue
-            if fts - ts_ns > limit_ns:
-                return None
-            if addr is not None and ((f[0] == addr) == incoming):
-                continue
-            if want(f):
-                claimed[kind].add(i)
-                return i
-        return None
-
-    for c in calls:
-        call, phase, host = c.get("call"), c.get("phase"), c.get("host", "")
-        ts = int(float(c.get("ts", 0)) * 1e9) - 200_000  # recorder stamps just after the call starts
-        key = (host, c.get("pid"), c.get("fd"))
-        idx = None
-        if call == "connect" and phase == "call":
-            idx = match("syn", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x12 == 0x02, 1_000_000_000)
-            used.add(key)
-        elif call == "connect" and phase == "return" and "Refused" in (c.get("error") or ""):
-            idx = match("rst", host, ts - 1_000_000_000, lambda f: f[1] == "tcp" and f[2] & 0x04,
-                        2_000_000_000, incoming=True)
-        elif call in SEND_CALLS and phase == "call":
-            idx = match("data", host, ts, lambda f: f[3] > 0, 1_000_000_000)
-            used.add(key)
-        elif call in ("recv", "recvfrom", "recv_into", "recvfrom_into"):
-            used.add(key)
-        elif call == "shutdown" and "RD" != str(c.get("args", "")).replace("SHUT_", ""):
-            if key not in fin_done:
-                idx = match("fin", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x01, 1_000_000_000)
-                fin_done.add(key)
-        elif call == "close" and key in used and key not in fin_done:
-            idx = match("fin", host, ts, lambda f: f[1] == "tcp" and f[2] & 0x05, 1_000_000_000)
-            fin_done.add(key)
-        if idx is not None:
-            comments.setdefault(idx, []).append(describe(c))
-    return comments
+              "the capture has no per-packet comments", file=sys.stderr)
+        return {}

@@ -124,9 +124,33 @@ class _Matcher:
         self.rx_left: dict[tuple, tuple[int, int]] = {}  # (host, stream) -> (frame, bytes left)
         self.clients: dict[tuple[str, int], int] = {}  # tcp stream -> client addr side known
         self.stream_client: dict[int, tuple[str, int]] = {}
-        for p in packets:
-            if p.proto == "tcp" and p.flags & Flag.SYN and not p.flags & Flag.ACK:
-                self.stream_client.setdefault(p.stream, (p.src, p.sport))
+        # Frames a recv can return, per direction of each stream, in frame
+        # order: a recv scans only the directions its socket may receive on,
+        # from the first one not yet claimed, so matching stays linear.
+        self.rx_lanes: dict[tuple, list] = {}  # (proto, stream, dst, dport) -> [positions, lo]
+        self.rx_by_stream: dict[tuple, list] = {}  # (proto, stream) -> lanes
+        self.lists: dict[str, list] = {"fin": [], "udp": [], "handshake": []}
+        for i, p in enumerate(packets):
+            proto = p.proto
+            if proto == "tcp":
+                flags = int(p.flags)  # plain ints: enum operators cost microseconds
+                if flags & 0x12 == 0x02:  # SYN without ACK
+                    self.stream_client.setdefault(p.stream, (p.src, p.sport))
+                if flags & 0x01:  # FIN
+                    self.lists["fin"].append(i)
+                if (flags & 0x16 == 0x10 and p.ack == 1  # ACK without SYN or RST
+                        and p.seq == 1):
+                    self.lists["handshake"].append(i)
+                if (p.len or 0) > 0 and not RETRANS.intersection(p.analysis):
+                    key = (proto, p.stream, p.dst, p.dport)
+                    lane = self.rx_lanes.get(key)
+                    if lane is None:
+                        lane = self.rx_lanes[key] = [[], 0]
+                        self.rx_by_stream.setdefault((proto, p.stream), []).append(lane)
+                    lane[0].append(i)
+            elif proto == "udp":
+                self.lists["udp"].append(i)
+        self.list_lo: dict[tuple[str, str], int] = {}
 
     def is_host(self, host: str, addr: str | None, p: Packet, sending: bool) -> bool:
         addrs = self.addrs.get(host)
@@ -164,21 +188,43 @@ class _Matcher:
 
     # -- the rules ----------------------------------------------------------
     def first_sent(self, c: SocketCall, kind: str, want) -> Packet | None:
-        for p in self.packets[self.after(c.ts):]:
+        packets = self.packets
+        for i in range(self.after(c.ts), len(packets)):
+            p = packets[i]
             if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
                     and (p.frame, kind) not in self.claimed):
                 self.claimed.add((p.frame, kind))
                 return p
         return None
 
-    def last_received(self, c: SocketCall, kind: str, want, earliest: bool = False) -> Packet | None:
+    def last_received(self, c: SocketCall, kind: str, want, earliest: str | None = None) -> Packet | None:
+        """The latest (or, with `earliest` naming a candidate list, the
+        earliest) unclaimed frame `c.host` received before the call returned."""
         end = self.before(c.ts)
-        rng = range(0, end) if earliest else range(end - 1, -1, -1)
-        for i in rng:
-            p = self.packets[i]
+        packets = self.packets
+        if earliest is None:
+            for i in range(end - 1, -1, -1):
+                p = packets[i]
+                if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)
+                        and (p.frame, kind) not in self.claimed):
+                    self.claimed.add((p.frame, kind))
+                    return p
+            return None
+        # Only frames of the candidate list can match; its claimed prefix is skipped.
+        cands = self.lists[earliest]
+        claimed = self.claimed
+        lo = self.list_lo.get((earliest, kind), 0)
+        while lo < len(cands) and (packets[cands[lo]].frame, kind) in claimed:
+            lo += 1
+        self.list_lo[(earliest, kind)] = lo
+        for j in range(lo, len(cands)):
+            i = cands[j]
+            if i >= end:
+                break
+            p = packets[i]
             if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)
-                    and (p.frame, kind) not in self.claimed):
-                self.claimed.add((p.frame, kind))
+                    and (p.frame, kind) not in claimed):
+                claimed.add((p.frame, kind))
                 return p
         return None
 
@@ -205,7 +251,7 @@ class _Matcher:
                         and q.ack == 1 and q.seq == 1):
                     return False
                 return peer is None or (q.src, q.sport) == peer
-            p = self.last_received(c, "accept", completes, earliest=True)
+            p = self.last_received(c, "accept", completes, earliest="handshake")
             if p:
                 return (p.frame,)
         elif name in SENDS and phase == "call":
@@ -219,7 +265,7 @@ class _Matcher:
         elif name in RECVS and phase == "return" and not c.error:
             return self.recv(c)
         elif name == "recvfrom" and phase == "return" and not c.error:
-            p = self.last_received(c, "recv", lambda q: q.proto == "udp", earliest=True)
+            p = self.last_received(c, "recv", lambda q: q.proto == "udp", earliest="udp")
             if p is None:
                 return self.recv(c)
             self.bind(c, p)
@@ -245,7 +291,9 @@ class _Matcher:
             size = _int(c.args)
         frames: list[int] = []
         got = 0
-        for p in self.packets[self.after(c.ts):]:
+        packets = self.packets
+        for i in range(self.after(c.ts), len(packets)):
+            p = packets[i]
             if not (p.proto == "tcp" and (p.len or 0) > 0 and not RETRANS.intersection(p.analysis)
                     and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
                     and (p.frame, "send") not in self.claimed):
@@ -262,7 +310,7 @@ class _Matcher:
         size = _int(c.result)
         if size == 0:
             p = self.last_received(c, "recv", lambda q: q.proto == "tcp" and bool(q.flags & Flag.FIN),
-                                   earliest=True)
+                                   earliest="fin")
             if p:
                 self.bind(c, p)
                 return (p.frame,)
@@ -270,15 +318,17 @@ class _Matcher:
         end = self.before(c.ts)
         need = size if size else 1
         last = None
-        for p in self.packets[:end]:
-            if not (p.proto == "tcp" and (p.len or 0) > 0 and not RETRANS.intersection(p.analysis)
-                    and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)):
-                continue
+        # The data segments before `end` that this host received, in frame
+        # order, on the socket's stream (or, while unbound, on any stream:
+        # the first one taken binds it).
+        while need > 0:
+            i = self._next_rx(c, end)
+            if i is None:
+                break
+            p = self.packets[i]
             left_key = (c.host, p.stream)
             pending = self.rx_left.get(left_key)
-            if (p.frame, "recv") in self.claimed:
-                if pending is None or pending[0] != p.frame:
-                    continue
+            if pending is not None and pending[0] == p.frame:
                 avail = pending[1]
             else:
                 avail = p.len or 0
@@ -288,12 +338,46 @@ class _Matcher:
             need -= take
             last = p
             if avail - take > 0:
-                self.rx_left[left_key] = (p.frame, avail - take)
+                self.rx_left[left_key] = (p.frame, avail - take, i)
             else:
                 self.rx_left.pop(left_key, None)
-            if need <= 0:
-                break
         return (last.frame,) if last else ()
+
+    def _next_rx(self, c: SocketCall, end: int) -> int | None:
+        """Position of the first data frame (before `end`) the recv `c` may
+        return next: the partly read one, else the earliest unclaimed one."""
+        b = self.bound.get(self.key(c))
+        lanes = self.rx_lanes.values() if b is None else self.rx_by_stream.get(b, ())
+        packets = self.packets
+        claimed = self.claimed
+        best = None
+        for lane in lanes:
+            pos, lo = lane
+            while lo < len(pos) and (packets[pos[lo]].frame, "recv") in claimed:
+                lo += 1
+            lane[1] = lo
+            if lo >= len(pos) and not pos:
+                continue
+            first = pos[min(lo, len(pos) - 1)]
+            if not self.is_host(c.host, packets[first].dst, packets[first], False):
+                continue
+            pending = self.rx_left.get((c.host, packets[first].stream))
+            if pending is not None and pending[2] < end and (best is None or pending[2] < best):
+                # A frame partly returned by the previous recv comes first in its lane.
+                p = packets[pending[2]]
+                if (p.proto, p.stream, p.dst, p.dport) == (
+                        packets[first].proto, packets[first].stream, packets[first].dst,
+                        packets[first].dport):
+                    best = pending[2]
+                    continue
+            for j in range(lo, len(pos)):
+                i = pos[j]
+                if i >= end or (best is not None and i >= best):
+                    break
+                if (packets[i].frame, "recv") not in claimed:
+                    best = i
+                    break
+        return best
 
 
 def _pure_syn(p: Packet) -> bool:
@@ -322,7 +406,7 @@ def comments_by_frame(calls: Iterable[SocketCall]) -> dict[int, list[str]]:
     for c in calls:
         for f in c.frames or ((c.frame,) if c.frame is not None else ()):
             text = f"{c.host}: {c.call}({c.args})"
-            if c.phase == "return":
+            if c.phase == "return" and (c.error or c.result):
                 text += f" -> {c.error or c.result}"
             out.setdefault(f, []).append(text)
     return out
