@@ -73,7 +73,7 @@ def test_fast_path_equals_general_walk(path):
 def same_as_walk(linktype, data, wire_len):
     a = decode(linktype, data, wire_len)
     b = _decode(linktype, data, wire_len)
-    for k in Decoded.__slots__:
+    for k in Decoded.FIELDS:
         assert getattr(a, k) == getattr(b, k), k
     return a
 

@@ -75,7 +75,7 @@ def check_decode(linktype, data, wire_len) -> None:
     b = decode(linktype, data, wire_len)
     assert a.proto == b.proto and a.notes == b.notes and a.layers == b.layers
     assert b.proto in ("tcp", "udp", "icmp", "icmpv6", "arp", "other")
-    for name in Decoded.__slots__:
+    for name in Decoded.FIELDS:
         getattr(b, name)  # every slot is set
     assert len(b.payload) <= 64
     for _name, off, length in b.layers:

@@ -35,7 +35,7 @@ class Decoded:
         "seq_analysis",  # False where tshark does no sequence analysis (first fragment, cut header)
         "options",  # TcpOptions or None
         "payload",  # first <= 64 bytes of transport payload (bytes)
-        "layers",  # tuple of (name, offset, length) outermost first, e.g. ("Ethernet", 0, 14)
+        "_layers", "_shape",  # see the `layers` property
         "notes",  # tuple of str: why something could not be decoded
         "icmp",  # (type, code) of an ICMP/ICMPv6 header, else None
     )
@@ -50,12 +50,32 @@ class Decoded:
         self.seq_analysis = True
         self.options: TcpOptions | None = None
         self.payload = b""
-        self.layers: tuple = ()
+        self._layers: tuple | None = ()
         self.notes: tuple = ()
         self.icmp = None
 
+    @property
+    def layers(self) -> tuple:
+        """(name, offset, length) of each header, outermost first, e.g. ("Ethernet", 0, 14).
+
+        The fast path records only the frame's shape; the tuple is built (and
+        cached) when a layers view asks, so a million-frame analysis does not
+        pay for it.
+        """
+        layers = self._layers
+        if layers is None:
+            layers = self._layers = _shape_layers(self._shape)
+        return layers
+
+    @layers.setter
+    def layers(self, value: tuple) -> None:
+        self._layers = value
+
+    FIELDS = ("proto", "src", "dst", "sport", "dport", "flags", "seq_raw", "ack_raw", "win_raw",
+              "tcp_len", "udp_len", "seq_analysis", "options", "payload", "layers", "notes", "icmp")
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS)
         return f"Decoded({fields})"
 
 
@@ -130,13 +150,14 @@ def _blank(proto: str) -> Decoded:
     d.seq_analysis = True
     d.options = None
     d.payload = b""
+    d._layers = ()
     d.notes = ()
     d.icmp = None
     return d
 
 
 _new = object.__new__
-_LAYERS: dict[tuple, tuple] = {}
+_LAYERS: dict[int, tuple] = {}
 _OPTS: dict[bytes, TcpOptions] = {}
 _F4 = struct.Struct("!12xHBxH2xHxB2x4s4s").unpack_from  # EtherType, IPv4 vihl, len, frag, proto, addrs
 _set_mss = TcpOptions.mss.__set__
@@ -160,45 +181,95 @@ def _options_of(raw: bytes) -> TcpOptions | None:
     return o
 
 
-_ETH_IP4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
-_ETH_IP4_UDP = struct.Struct("!12xHBxH2xHxB2x4s4sHHH").unpack_from
+_ETH_IP4_TCP = struct.Struct("!12xHBxH2xH4xQHHIIBBH").unpack_from
+_ETH_IP4_UDP = struct.Struct("!12xHBxH2xH4xQHHH").unpack_from
+_PAIRS: dict[int, tuple[str, str]] = {}  # (src << 32 | dst) -> the two strings: one lookup per frame
 
 
-def _fast_tcp(data: bytes, wire_len: int) -> Decoded | None:
-    """Ethernet / IPv4 without options or fragmentation / TCP: the common case.
+def _pair(sd: int) -> tuple[str, str]:
+    if len(_PAIRS) > _CACHE_MAX:
+        _PAIRS.clear()
+    p = _PAIRS[sd] = (_a4((sd >> 32).to_bytes(4, "big")), _a4((sd & 0xFFFFFFFF).to_bytes(4, "big")))
+    return p
 
-    Returns None for anything else (or anything odd), which the general walk
-    then handles; it must agree with that walk field for field (tested).
-    """
-    n = len(data)
-    et, vihl, tot, frag, _proto, s, ds, sport, dport, seq, ack, doff, flags, win = _ETH_IP4_TCP(data, 0)
-    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
-        return None
-    hl = (doff >> 4) << 2
-    if hl < 20 or hl > tot - 20:
+
+def _fast_udp(data: bytes, n: int, wire_len: int) -> Decoded | None:
+    et, vihl, tot, frag, sd, sport, dport, ulen = _ETH_IP4_UDP(data, 0)
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
         return None
     cap_end = 14 + tot
     if cap_end > n:
         if cap_end > wire_len:
             return None
         cap_end = n
+    if 34 + ulen < cap_end:
+        cap_end = 34 + ulen
+    dlen = cap_end - 42
+    d = _new(Decoded)
+    d.proto = "udp"
+    d.sport = sport
+    d.dport = dport
+    d.flags = 0
+    d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
+    d.udp_len = ulen - 8
+    d.options = None
+    d._layers = None
+    d._shape = (1 << 40) | (8 << 20) | dlen
+    d.payload = data[42:42 + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
+    a = _PAIRS.get(sd)
+    if a is None:
+        a = _pair(sd)
+    d.src, d.dst = a
+    d.seq_analysis = True
+    d.notes = ()
+    d.icmp = None
+    return d
+
+
+def _shape_layers(shape: int) -> tuple:
+    """The layers of a fast-path frame from its shape (transport, header length, data length)."""
+    layers = _LAYERS.get(shape)
+    if layers is None:
+        hl = (shape >> 20) & 0xFFFFF
+        dlen = shape & 0xFFFFF
+        layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), ("UDP" if shape >> 40 else "TCP", 34, hl))
+        if dlen > 0:
+            layers += (("Data", 34 + hl, dlen),)
+        if len(_LAYERS) > 4096:
+            _LAYERS.clear()
+        _LAYERS[shape] = layers
+    return layers
+
+
+def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
+    """Decode one frame; never raises for any bytes (malformed parts become notes)."""
+    # Inline fast path: Ethernet / IPv4 without options or fragments / TCP.  Each
+    # bytecode counts here; anything odd falls through to the general walk,
+    # which gives the same answer for these frames (tested frame by frame).
+    n = len(data)
+    if linktype != 1 or n < 54 or data[23] != 6:
+        return _slow(linktype, data, wire_len)
+    et, vihl, tot, frag, sd, sport, dport, seq, ack, doff, flags, win = _ETH_IP4_TCP(data, 0)
+    hl = (doff >> 4) << 2
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or hl < 20 or hl > tot - 20:
+        return _slow(linktype, data, wire_len)
+    cap_end = 14 + tot
+    if cap_end > n:
+        if cap_end > wire_len:
+            return _slow(linktype, data, wire_len)
+        cap_end = n
     p = 34 + hl
     if hl == 20:
         opts = None
     elif p > cap_end:
-        return None
+        return _slow(linktype, data, wire_len)
     else:
-        raw = data[54:p]
-        opts = _OPTS.get(raw)
+        opts = _OPTS.get(data[54:p])
         if opts is None:
-            opts = _options_of(raw)
+            opts = _options_of(data[54:p])
             if opts is False:
-                return None
+                return _slow(linktype, data, wire_len)
     dlen = cap_end - p
-    key = (hl << 20) | dlen
-    layers = _LAYERS.get(key)
-    if layers is None:
-        layers = _layers_for("TCP", hl, p, dlen, key)
     d = _new(Decoded)
     d.proto = "tcp"
     d.sport = sport
@@ -210,69 +281,17 @@ def _fast_tcp(data: bytes, wire_len: int) -> Decoded | None:
     d.tcp_len = tot - 20 - hl
     d.udp_len = None
     d.options = opts
-    d.layers = layers
+    d._layers = None
+    d._shape = (hl << 20) | dlen
     d.payload = data[p:p + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
-    a = _ADDR4.get(s)
-    d.src = a if a is not None else _a4(s)
-    a = _ADDR4.get(ds)
-    d.dst = a if a is not None else _a4(ds)
+    a = _PAIRS.get(sd)
+    if a is None:
+        a = _pair(sd)
+    d.src, d.dst = a
     d.seq_analysis = True
     d.notes = ()
     d.icmp = None
     return d
-
-
-def _fast_udp(data: bytes, n: int, wire_len: int) -> Decoded | None:
-    et, vihl, tot, frag, _proto, s, ds, sport, dport, ulen = _ETH_IP4_UDP(data, 0)
-    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
-        return None
-    cap_end = 14 + tot
-    if cap_end > n:
-        if cap_end > wire_len:
-            return None
-        cap_end = n
-    if 34 + ulen < cap_end:
-        cap_end = 34 + ulen
-    dlen = cap_end - 42
-    key = (1 << 40) | dlen
-    layers = _LAYERS.get(key)
-    if layers is None:
-        layers = _layers_for("UDP", 8, 42, dlen, key)
-    d = _new(Decoded)
-    d.proto = "udp"
-    d.sport = sport
-    d.dport = dport
-    d.flags = 0
-    d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
-    d.udp_len = ulen - 8
-    d.options = None
-    d.layers = layers
-    d.payload = data[42:42 + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
-    d.src = _a4(s)
-    d.dst = _a4(ds)
-    d.seq_analysis = True
-    d.notes = ()
-    d.icmp = None
-    return d
-
-
-def _layers_for(name: str, hl: int, p: int, dlen: int, key: int) -> tuple:
-    layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), (name, 34, hl))
-    if dlen > 0:
-        layers += (("Data", p, dlen),)
-    if len(_LAYERS) > 4096:
-        _LAYERS.clear()
-    _LAYERS[key] = layers
-    return layers
-
-
-def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
-    """Decode one frame; never raises for any bytes (malformed parts become notes)."""
-    if linktype == 1 and len(data) >= 54 and data[23] == 6:
-        d = _fast_tcp(data, wire_len)
-        if d is not None:
-            return d
-    return _slow(linktype, data, wire_len)
 
 
 def _slow(linktype: int, data: bytes, wire_len: int) -> Decoded:
