@@ -125,7 +125,7 @@ _ALL = (
              _BASIC, script="tcp_echo", faults=(("drop", "c2s:3"), ("rto_min", "20ms"))),
     Scenario("fast-retransmit", "bulk transfer with one mid-transfer segment dropped: dup ACKs, fast retransmit",
              "Elwakedy L4: sendall() of large data; lecture: fast retransmit", "tcp", 10000,
-             ("port", "client_port", "ipv6", "bytes"), script="bulk", faults=(("drop", "c2s:30"),)),
+             ("port", "client_port", "ipv6", "bytes"), script="bulk", faults=(("drop", "c2s:8"),)),
     Scenario("lost-ack", "server ACKs at once, answers later; the ACK is dropped, the client retransmits",
              "Socket Programming: TCPServer uppercase; lecture: lost ACK", "tcp", 12000, _BASIC,
              faults=(("drop", "s2c:2"), ("rto_min", "20ms"))),
