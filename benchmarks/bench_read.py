@@ -12,7 +12,10 @@ process so peak RSS is that of the reader alone:
   synack decode  open_capture + viz.decode.decode on every frame
 
 Usage: python3 benchmarks/bench_read.py [--frames 1000000] [--keep DIR] [--only-tcp]
-Numbers are printed as a table; they are not asserted anywhere.
+Wall time, CPU time and peak RSS come from GNU time (/usr/bin/time).
+Numbers are printed as a table; they are not asserted anywhere.  CPU seconds
+(user+sys of the child) are shown beside wall time because other work on a
+shared machine inflates the latter.
 """
 from __future__ import annotations
 
@@ -79,19 +82,20 @@ def build(path: str, frames: int, only_tcp: bool) -> None:
         out.write(b"".join(chunk))
 
 
-def run_child(cmd: list[str], stdout=None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in KiB, stdout) of one child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout or subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = b""
-    if proc.stdout is not None:
-        out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    dt = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{cmd[0]} failed with status {proc.returncode}")
-    return dt, usage.ru_maxrss, out.decode()
+def run_child(cmd: list[str], to_null: bool = False) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS in KiB, stdout) of one child process.
+
+    Measured by GNU time, which forks the command itself: a child forked from
+    this (bigger) Python process would start its ru_maxrss from our size.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name, *cmd],
+                              stdout=subprocess.DEVNULL if to_null else subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+        if proc.returncode:
+            raise SystemExit(f"{cmd[0]} failed with status {proc.returncode}")
+        wall, user, sys_, rss = tf.read().split()[-4:]
+    return float(wall), float(user) + float(sys_), int(rss), (proc.stdout or b"").decode()
 
 
 def main() -> int:
@@ -110,25 +114,24 @@ def main() -> int:
     size = os.path.getsize(path)
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     rows = []
-    with open(os.devnull, "wb") as null:
-        dt, rss, _ = run_child(["cat", path], stdout=null)
-        rows.append(("cat > /dev/null", args.frames, dt, rss))
-        dt, rss, _ = run_child(["tcpdump", "-nn", "-r", path], stdout=null)
-        rows.append(("tcpdump -nn -r", args.frames, dt, rss))
+    dt, cpu, rss, _ = run_child(["cat", path], to_null=True)
+    rows.append(("cat > /dev/null", args.frames, dt, cpu, rss))
+    dt, cpu, rss, _ = run_child(["tcpdump", "-nn", "-r", path], to_null=True)
+    rows.append(("tcpdump -nn -r", args.frames, dt, cpu, rss))
     child = CHILD % {"root": ROOT}
     modes = [("synack read", "read"), ("synack read+decode", "decode")]
     if not args.no_scapy:
         modes.insert(0, ("scapy RawPcapReader", "scapy"))
     for label, mode in modes:
-        dt, rss, out = run_child([sys.executable, "-c", child, mode, path])
+        dt, cpu, rss, out = run_child([sys.executable, "-c", child, mode, path])
         n, inner, _ = out.split()
         if int(n) != args.frames:
             raise SystemExit(f"{label}: read {n} frames, expected {args.frames}")
-        rows.append((label, int(n), dt, rss))
-    print(f"{args.frames:,} frames, {size / 1e6:.0f} MB ({path})")
-    print(f"{'reader':<22} {'seconds':>8} {'frames/s':>12} {'peak RSS MB':>12}")
-    for label, n, dt, rss in rows:
-        print(f"{label:<22} {dt:8.2f} {n / dt:12,.0f} {rss / 1024:12.1f}")
+        rows.append((label, int(n), dt, cpu, rss))
+    print(f"{args.frames:,} frames, {size / 1e6:.0f} MB ({path}); load average {os.getloadavg()[0]:.1f}")
+    print(f"{'reader':<22} {'wall s':>7} {'CPU s':>7} {'frames/s (wall)':>16} {'frames/s (CPU)':>15} {'peak RSS MB':>12}")
+    for label, n, dt, cpu, rss in rows:
+        print(f"{label:<22} {dt:7.2f} {cpu:7.2f} {n / dt:16,.0f} {n / max(cpu, 1e-9):15,.0f} {rss / 1024:12.1f}")
     return 0
 
 
