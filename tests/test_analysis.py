@@ -133,7 +133,7 @@ def test_text_export_has_table_and_summary():
     out = []
     write_text(out.append, frames(echo_conversation()), path="x", decode=passthrough)
     text = "".join(out)
-    assert "ACK,SYN" in text
+    assert "[SYN, ACK]" in text
     assert "client 192.0.2.1:40000, server 192.0.2.2:10000" in text
     assert "client states: CLOSED -> SYN_SENT -> ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT" in text
 
@@ -227,4 +227,4 @@ def test_partial_analyses_the_valid_prefix(tmp_path):
 def test_text_is_the_default_format():
     r = synack(CORPUS / "one_tcp_rst.pcap")
     assert r.returncode == 0
-    assert "TCP stream 0" in r.stdout and "ACK,RST" in r.stdout
+    assert "TCP stream 0" in r.stdout and "[RST, ACK]" in r.stdout

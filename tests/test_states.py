@@ -11,6 +11,8 @@ import itertools
 
 import pytest
 
+from conftest import needs_root
+
 from viz.model import TcpState as S
 from viz.states import TRANSITIONS, Event as E, StateTracker, recv_events, send_event, step
 
@@ -132,8 +134,22 @@ def test_fin_ack_that_acks_our_fin_goes_to_time_wait():
 
 
 def test_refused_connection():
+    # RFC 9293 3.10.7.1: a SYN to a CLOSED port elicits RST; nobody was in LISTEN.
     tr = run([(0, SYN, 100, 0, 0), (1, RST | ACK, 0, 101, 0)])
     assert path(tr, 0) == [S.CLOSED, S.SYN_SENT, S.CLOSED]
+    assert path(tr, 1) == [S.CLOSED]
+    assert S.LISTEN not in [c[2] for c in tr.changes] + [c[3] for c in tr.changes]
+
+
+def test_refused_after_retransmitted_syn():
+    tr = run([(0, SYN, 100, 0, 0), (0, SYN, 100, 0, 0), (1, RST | ACK, 0, 101, 0)])
+    assert path(tr, 0) == [S.CLOSED, S.SYN_SENT, S.CLOSED]
+    assert path(tr, 1) == [S.CLOSED]
+
+
+def test_listener_that_answers_stays_listen_first():
+    tr = run([(0, SYN, 100, 0, 0), (1, SYN | ACK, 500, 101, 0), (0, RST, 101, 0, 0)])
+    assert path(tr, 1) == [S.LISTEN, S.SYN_RECEIVED, S.LISTEN]
 
 
 def test_midstream_capture_starts_established():
@@ -149,3 +165,26 @@ def test_ack_below_fin_is_not_ack_of_fin_across_wrap():
     assert tr.state[0] is S.FIN_WAIT_1
     tr.feed(4, 1, ACK, 500, 0, 0)
     assert tr.state[0] is S.FIN_WAIT_2
+
+
+@needs_root
+def test_refused_trace_server_closed_throughout(tmp_path):
+    """A real `refused` trace: the kernel answers the SYN with RST/ACK; the
+    server side is CLOSED throughout (RFC 9293 §3.10.7.1), never LISTEN."""
+    from tracer import scenarios
+    from tracer.run import trace
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+
+    out = str(tmp_path / "refused.pcapng")
+    trace("refused", scenarios.Options(), out)
+    with open_capture(out) as cap:
+        a = analyze(cap)
+    (stream,) = [s for s in a.streams if s.proto == "tcp"]
+    changes = stream.states
+    sides = {c.side for c in changes}
+    assert sides == {"client", "server"}
+    server = [c for c in changes if c.side == "server"]
+    assert all(c.before is S.CLOSED and c.after is S.CLOSED for c in server)
+    client = [(c.before, c.after) for c in changes if c.side == "client"]
+    assert client == [(S.CLOSED, S.SYN_SENT), (S.SYN_SENT, S.CLOSED)]

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from viz import analysis as an
 from viz import tcp_analysis as ta
-from viz.model import FLAG_ORDER, Analysis, SocketCall, TcpOptions
+from viz.model import FLAG_ORDER, Analysis, SocketCall, TcpOptions, flag_label
 from viz.streams import StreamAcc, endpoint_text
 
 SCHEMA = "analysis/1"
@@ -172,7 +172,7 @@ def analysis_json(a: Analysis) -> dict:
 
 # -- text ---------------------------------------------------------------------
 
-TEXT_HEADER = "%7s %12s  %-28s %-28s %-6s %4s  %-11s %10s %10s %6s %7s  %s" % (
+TEXT_HEADER = "%7s %12s  %-28s %-28s %-6s %4s  %-15s %10s %10s %6s %7s  %s" % (
     "No.", "Time", "Source", "Destination", "Proto", "Strm", "Flags", "Seq", "Ack", "Len",
     "Win", "Analysis")
 _FLAG_TEXT = {}
@@ -181,7 +181,8 @@ _FLAG_TEXT = {}
 def _flags_text(bits: int) -> str:
     s = _FLAG_TEXT.get(bits)
     if s is None:
-        s = _FLAG_TEXT[bits] = ",".join(f.name for f in FLAG_ORDER if bits & f) or "-"
+        # tshark's summary spelling: "[SYN, ACK]", "[PSH, ACK]", "[<None>]"
+        s = _FLAG_TEXT[bits] = "[%s]" % (flag_label(bits) if bits & 0xFF else "<None>")
     return s
 
 
@@ -203,7 +204,7 @@ def write_text(write: Callable[[str], object], frames: Iterable, *, path: str = 
         tags = " ".join("[%s]" % x for x in ta.tag_names(bits)) if bits else ""
         if d is not None and d.notes:
             tags = (tags + " " if tags else "") + "; ".join(d.notes)
-        buf.append("%7d %12.6f  %-28s %-28s %-6s %4s  %-11s %10s %10s %6s %7s  %s\n" % (
+        buf.append("%7d %12.6f  %-28s %-28s %-6s %4s  %-15s %10s %10s %6s %7s  %s\n" % (
             n, t, _ep(src, sport), _ep(dst, dport), proto, "" if stream is None else stream,
             _flags_text(flags) if proto == "tcp" else "", "" if seq is None else seq,
             "" if ack is None else ack, "" if length is None else length,

@@ -13,7 +13,10 @@ checks it pair by pair.
 Where the capture starts mid-connection (no SYN seen), both endpoints are
 taken to be ESTABLISHED before the first frame; where it starts with a
 SYN/ACK, the SYN was missed and the receiver is taken to be in SYN_SENT, the
-sender in LISTEN.
+sender in LISTEN.  Whether the receiver of a first SYN listens shows only in
+its answer: a SYN/ACK means LISTEN -> SYN_RECEIVED, an RST as its first
+segment means nobody listened (RFC 9293 §3.10.7.1: a segment to a CLOSED
+port elicits a reset), so that endpoint is CLOSED throughout.
 """
 from __future__ import annotations
 
@@ -255,7 +258,8 @@ class StateTracker:
     of the same sender arrives (in-order delivery), or the capture ends.
     """
 
-    __slots__ = ("state", "fin_end", "pending", "changes", "started", "quiet", "_sorted")
+    __slots__ = ("state", "fin_end", "pending", "changes", "started", "quiet", "_sorted",
+                 "_listen_guess")
 
     def __init__(self):
         self.state = [S.CLOSED, S.CLOSED]
@@ -265,6 +269,9 @@ class StateTracker:
         self.started = False
         self.quiet = False  # both ESTABLISHED and no FIN sent: plain segments change nothing
         self._sorted = True
+        # (endpoint, index in changes) while LISTEN is only assumed from a
+        # received SYN and that endpoint has sent nothing yet.
+        self._listen_guess: tuple[int, int] | None = None
 
     def _apply(self, frame: int, ep: int, event: Event, record_first: bool = False) -> None:
         before = self.state[ep]
@@ -302,6 +309,14 @@ class StateTracker:
                 self._receive_pending(sender)
         if self.pending[receiver] is not None:
             self._receive_pending(receiver)  # an earlier FIN arrives before this segment
+        guess = self._listen_guess
+        if guess is not None and guess[0] == sender:
+            self._listen_guess = None
+            if flags & RST and self.state[sender] is S.SYN_RECEIVED:
+                # It answered the SYN with a reset: no listener, CLOSED all along.
+                f0, ep, _before, _after, ev = self.changes[guess[1]]
+                self.changes[guess[1]] = (f0, ep, S.CLOSED, S.CLOSED, ev)
+                self.state[sender] = S.CLOSED
         if fin_in:
             self.fin_end[sender] = (seq + (seglen or 0) + 1) & MASK
         self._apply(frame, sender, send_event(flags), first)
@@ -316,6 +331,8 @@ class StateTracker:
             self.pending[receiver] = frame
         for ev in events:
             self._apply(frame, receiver, ev)
+        if first and before_r is S.LISTEN and self.state[receiver] is S.SYN_RECEIVED:
+            self._listen_guess = (receiver, len(self.changes) - 1)
         if first and self.state[receiver] is before_r:
             self.changes.append((frame, receiver, before_r, before_r, "first seen"))
         self.quiet = (self.state[0] is S.ESTABLISHED and self.state[1] is S.ESTABLISHED
