@@ -298,3 +298,32 @@ def test_every_truncation_is_decoded_without_exception(pkt):
     raw = bytes(pkt)
     for cut in range(len(raw) + 1):
         same_as_walk(1, raw[:cut], len(raw))
+
+
+# ------------------------------------------------------------------ the project's own captures
+
+OWN = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "captures", "**", "*.pcapng"), recursive=True))
+
+
+@pytest.mark.skipif(not OWN, reason="no captures in captures/")
+@pytest.mark.parametrize("path", OWN, ids=os.path.basename)
+def test_own_captures_agree_with_tshark_live(path):
+    """The tracer's pcapng files: metadata, comments, and tshark's truth computed now."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("tshark"):
+        pytest.skip("tshark not installed")
+    out = subprocess.run([sys.executable, os.path.join(CORPUS, "tshark_truth.py"), path],
+                         capture_output=True, text=True, check=True).stdout
+    doc = json.loads(out)
+    with open_capture(path) as cap:
+        frames = list(cap)
+        assert cap.meta.get("schema") == "synack-capture/1"
+        assert list(cap.link_types) == doc["capture"]["link_types"]
+    assert len(frames) == len(doc["packets"])
+    assert any(f.comments for f in frames)
+    for fr, p in zip(frames, doc["packets"]):
+        got = fields(decode(fr.linktype, fr.data, fr.wire_len))
+        assert got == {k: p[k] for k in got}, f"frame {fr.number}"
