@@ -408,7 +408,8 @@ def test_metadata_longer_than_one_pcapng_option_round_trips(tmp_path):
 
 def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
     out = str(tmp_path / "demo.pcapng")
-    p = cli("demo", "-o", out)
+    figs = tmp_path / "figs"
+    p = cli("demo", "-o", out, "--figures", str(figs))
     leak_check.add(p.pid)
     stdout, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
@@ -416,6 +417,11 @@ def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
     frames = tcp_frames(out)
     assert frames[[f["proto"] for f in frames].index("tcp")]["sport"] == 40000
     assert meta(out)["command"] == "synack trace tcp-echo --client-port 40000"
+    for name in ("ladder.svg", "layers-first-data.svg", "states.svg"):
+        svg = (figs / name).read_text()
+        assert svg.startswith("<?xml") and "<svg" in svg and "<text" in svg, name
+    ladder = (figs / "ladder.svg").read_text()
+    assert "SYN" in ladder and "FIN_WAIT_1" in ladder and "connect" in ladder
 
 
 def test_not_root_is_a_one_line_error(tmp_path):

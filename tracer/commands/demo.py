@@ -1,4 +1,4 @@
-"""`synack demo`: the one-command tour: trace tcp-echo into captures/ and summarize it."""
+"""`synack demo`: the one-command tour: trace tcp-echo into captures/, summarize it, draw its figures."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,16 @@ DEMO_CLIENT_PORT = 40000  # fixed, so the demo capture and its figures are repro
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "demo", help="trace the default scenario (tcp-echo) into captures/ and summarize it",
+        "demo", help="trace the default scenario (tcp-echo) into captures/ and draw its figures",
         description="Trace the default scenario, tcp-echo, with a fixed client port "
-        f"({DEMO_CLIENT_PORT}) into captures/tcp-echo.pcapng and print what it holds. "
-        "Needs root for the network namespaces.")
+        f"({DEMO_CLIENT_PORT}) into captures/tcp-echo.pcapng, print what it holds, and draw "
+        "its figures as SVG: the ladder (handshake, data, teardown with states and socket calls), "
+        "the layers of the first data segment, and the TCP state machine with both endpoints' "
+        "paths. Needs root for the network namespaces.")
     p.add_argument("-o", "--output", metavar="PATH", default=f"captures/{DEMO_SCENARIO}.pcapng",
                    help="capture file (default %(default)s)")
+    p.add_argument("--figures", metavar="DIR", default="captures/demo",
+                   help="directory for the figures (default %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="give up after S seconds")
     p.set_defaults(run=run)
 
@@ -30,4 +34,26 @@ def run(args: argparse.Namespace) -> int:
                           command=f"synack trace {DEMO_SCENARIO} --client-port {DEMO_CLIENT_PORT}")
     for line in summary_lines(result):
         print(line)
-    return 0 if result.complete else 1
+    if not result.complete:
+        return 1
+    draw_figures(args.output, args.figures)
+    return 0
+
+
+def draw_figures(capture_path: str, out_dir: str) -> None:
+    import os
+
+    import viz
+
+    os.makedirs(out_dir, exist_ok=True)
+    cap = viz.load(capture_path)
+    figures = {
+        "ladder.svg": lambda: cap.ladder(),
+        "layers-first-data.svg": lambda: cap.layers("first-data", view="nested"),
+        "states.svg": lambda: cap.graph("states", stream=0),
+    }
+    for name, draw in figures.items():
+        path = os.path.join(out_dir, name)
+        viz.save(draw(), path)
+        print(f"drew {path}")
+    print(f"text ladder: synack ladder {capture_path}")
