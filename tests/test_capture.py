@@ -388,3 +388,21 @@ def epb_block(iface, data, ts=0, comment=None, endian="<"):
 
 def pcapng(blocks):
     return b"".join(blocks)
+
+
+@pytest.mark.parametrize("endian,magic,units", [("<", 0xA1B2C3D4, 10**6), (">", 0xA1B2C3D4, 10**6),
+                                                ("<", 0xA1B23C4D, 10**9), (">", 0xA1B23C4D, 10**9),
+                                                ("<", 0xA1B2CD34, 10**6)])
+def test_pcap_byte_orders_and_resolutions(tmp_path, endian, magic, units):
+    frame = b"\x45" + b"\x00" * 39
+    extra = b"\x00" * 8 if magic == 0xA1B2CD34 else b""  # Kuznetzov's longer record header
+    data = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 65535, 101)
+    for i in range(3):
+        data += struct.pack(endian + "IIII", 1_700_000_000 + i, units // 4, len(frame), 60) + extra + frame
+    path = tmp_path / "x.pcap"
+    path.write_bytes(data)
+    with open_capture(path) as cap:
+        frames = list(cap)
+        assert cap.link_types == ("RAW",) and cap.interfaces[0].tsresol == units
+    assert [f.ts for f in frames] == [1_700_000_000.25, 1_700_000_001.25, 1_700_000_002.25]
+    assert all(f.data == frame and f.wire_len == 60 for f in frames)

@@ -73,10 +73,9 @@ def read_all(path, partial: bool) -> None:
 def check_decode(linktype, data, wire_len) -> None:
     a = _decode(linktype, data, wire_len)  # no safety net
     b = decode(linktype, data, wire_len)
-    assert a.proto == b.proto and a.notes == b.notes and a.layers == b.layers
+    for name in Decoded.FIELDS:  # the fast path agrees with the general walk, field for field
+        assert getattr(a, name) == getattr(b, name), name
     assert b.proto in ("tcp", "udp", "icmp", "icmpv6", "arp", "other")
-    for name in Decoded.FIELDS:
-        getattr(b, name)  # every slot is set
     assert len(b.payload) <= 64
     for _name, off, length in b.layers:
         assert 0 <= off and 0 <= length and off + length <= len(data)
