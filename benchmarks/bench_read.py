@@ -11,7 +11,7 @@ process so peak RSS is that of the reader alone:
   synack read    viz.capture.open_capture, iterating RawFrames
   synack decode  open_capture + viz.decode.decode on every frame
 
-Usage: python3 benchmarks/bench_read.py [--frames 1000000] [--keep DIR] [--only-tcp]
+Usage: python3 benchmarks/bench_read.py [--frames 1000000] [--keep DIR] [--only-tcp] [--source CAPTURE]
 Wall time, CPU time and peak RSS come from GNU time (/usr/bin/time).
 Numbers are printed as a table; they are not asserted anywhere.  CPU seconds
 (user+sys of the child) are shown beside wall time because other work on a
@@ -25,7 +25,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "..", "shared", "corpus", "example2.pcap")
@@ -57,19 +56,20 @@ print(n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def build(path: str, frames: int, only_tcp: bool) -> None:
-    """Write `frames` records taken round-robin from example2.pcap, 10 us apart."""
+def build(path: str, frames: int, only_tcp: bool, source: str = CORPUS) -> None:
+    """Write `frames` records taken round-robin from `source`, 10 us apart."""
     sys.path.insert(0, ROOT)
     from viz.capture import open_capture
     from viz.decode import decode
 
-    with open_capture(CORPUS) as cap:
+    with open_capture(source) as cap:
         src = [(f.data, f.wire_len) for f in cap
                if not only_tcp or decode(f.linktype, f.data, f.wire_len).proto == "tcp"]
+        linktype = cap.interfaces[0].linktype
     rec = struct.Struct("<IIII")
     t = 1_700_000_000 * 1_000_000
     with open(path, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
         chunk = []
         for i in range(frames):
             data, wire = src[i % len(src)]
@@ -104,13 +104,16 @@ def main() -> int:
     ap.add_argument("--keep", help="directory to keep the generated capture in")
     ap.add_argument("--only-tcp", action="store_true",
                     help="use only the TCP frames of example2 (the plain Ethernet/IPv4/TCP case)")
+    ap.add_argument("--source", default=CORPUS,
+                    help="capture whose frames are repeated (default: the corpus example2.pcap)")
     ap.add_argument("--no-scapy", action="store_true", help="skip the (slow) scapy row")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="synack-bench-")
     folder = args.keep or tmp.name
-    path = os.path.join(folder, f"bench-{args.frames}{'-tcp' if args.only_tcp else ''}.pcap")
+    stem = os.path.splitext(os.path.basename(args.source))[0]
+    path = os.path.join(folder, f"bench-{stem}-{args.frames}{'-tcp' if args.only_tcp else ''}.pcap")
     if not os.path.exists(path):
-        build(path, args.frames, args.only_tcp)
+        build(path, args.frames, args.only_tcp, args.source)
     size = os.path.getsize(path)
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     rows = []
