@@ -273,6 +273,26 @@ def test_link_types(linktype, wrap):
     assert (d.proto, d.src, d.dst, d.sport, d.tcp_len) == ("tcp", A, B, 1, 0)
 
 
+@pytest.mark.parametrize("linktype,wrap", [c for c in LINK_CASES if c[0] not in (104, 9)])
+def test_fast_path_covers_common_link_types(monkeypatch, linktype, wrap):
+    monkeypatch.setattr(viz.decode, "_decode", None)  # the general walk must not be reached
+    for pkt in (IP(src=A, dst=B) / TCP(sport=1, dport=2, options=[("NOP", None), ("NOP", None),
+                                                                 ("Timestamp", (5, 6))]) / b"abc",
+                IP(src=A, dst=B) / UDP(sport=1, dport=2) / b"abc"):
+        raw = wrap(pkt)
+        d = decode(linktype, raw, len(raw))
+        assert (d.src, d.dst, d.sport, d.dport) == (A, B, 1, 2)
+        assert d.layers[-1][2] == 3 and d.payload == b"abc"
+
+
+def test_fast_path_vlan(monkeypatch):
+    monkeypatch.setattr(viz.decode, "_decode", None)
+    raw = bytes(Eth() / Dot1Q(vlan=7) / IP(src=A, dst=B) / TCP(sport=1, dport=2) / b"abc")
+    d = decode(1, raw, len(raw))
+    assert d.layers == (("Ethernet", 0, 14), ("802.1Q", 14, 4), ("IPv4", 18, 20), ("TCP", 38, 20),
+                        ("Data", 58, 3))
+
+
 def test_ipv6_raw_link():
     raw = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=1, dport=2) / b"xy")
     d = same_as_walk(229, raw, len(raw))

@@ -193,7 +193,6 @@ def _options_of(raw: bytes) -> TcpOptions | None:
 
 
 _ETH_IP4_TCP = struct.Struct("!12xHBxH2xH4xQHHIIBBH").unpack_from
-_ETH_IP4_UDP = struct.Struct("!12xHBxH2xH4xQHHH").unpack_from
 _PAIRS: dict[int, tuple[str, str]] = {}  # (src << 32 | dst) -> the two strings: one lookup per frame
 
 
@@ -204,29 +203,116 @@ def _pair(sd: int) -> tuple[str, str]:
     return p
 
 
-def _fast_udp(data: bytes, n: int, wire_len: int) -> Decoded | None:
-    et, vihl, tot, frag, sd, sport, dport, ulen = _ETH_IP4_UDP(data, 0)
-    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
+_IP4_TCP = struct.Struct("!BxH2xH4xQHHIIBBH").unpack_from
+_IP4_UDP = struct.Struct("!BxH2xH4xQHHH").unpack_from
+
+# Link-layer prefixes of fast-path frames, by the index kept in Decoded._shape.
+LINK_ETH, LINK_SLL, LINK_SLL2, LINK_RAW, LINK_NULL, LINK_VLAN = range(6)
+_LINK_LAYERS = (
+    (("Ethernet", 0, 14),),
+    (("Linux cooked", 0, 16),),
+    (("Linux cooked v2", 0, 20),),
+    (),
+    (("Loopback", 0, 4),),
+    (("Ethernet", 0, 14), ("802.1Q", 14, 4)),
+)
+
+
+def _ip4_offset(linktype: int, data: bytes):
+    """(offset of a plain IPv4 header, link prefix index) for the common link
+    layers, or (None, 0): the general walk handles everything else."""
+    if linktype == 1:
+        t = data[12:14]
+        if t == b"\x08\x00":
+            return 14, LINK_ETH
+        if t == b"\x81\x00" and data[16:18] == b"\x08\x00":
+            return 18, LINK_VLAN
+    elif linktype == 113:
+        if data[14:16] == b"\x08\x00" and data[2:4] != b"\x03\x0a":  # not ARPHRD_IPGRE
+            return 16, LINK_SLL
+    elif linktype == 276:
+        if data[0:2] == b"\x08\x00" and data[8:10] != b"\x03\x0a":
+            return 20, LINK_SLL2
+    elif linktype == 101 or linktype == 228 or linktype == 12 or linktype == 14:
+        return 0, LINK_RAW
+    elif linktype == 0:
+        if data[0:4] == b"\x02\x00\x00\x00" or data[0:4] == b"\x00\x00\x00\x02":
+            return 4, LINK_NULL
+    elif linktype == 108:
+        if data[0:4] == b"\x00\x00\x00\x02":
+            return 4, LINK_NULL
+    return None, 0
+
+
+def _fast_ip4(data: bytes, L: int, link: int, wire_len: int) -> Decoded | None:
+    """IPv4 without options or fragments carrying TCP or UDP, at offset L.
+
+    The same rules as the inline Ethernet path in decode(); None sends the
+    frame to the general walk.
+    """
+    n = len(data)
+    if n < L + 28 or data[L] != 0x45:
         return None
-    cap_end = 14 + tot
-    if cap_end > n:
-        if cap_end > wire_len:
+    proto = data[L + 9]
+    if proto == 6:
+        if n < L + 40:
             return None
-        cap_end = n
-    if 34 + ulen < cap_end:
-        cap_end = 34 + ulen
-    dlen = cap_end - 42
-    d = _new(Decoded)
-    d.proto = "udp"
+        vihl, tot, frag, sd, sport, dport, seq, ack, doff, flags, win = _IP4_TCP(data, L)
+        hl = (doff >> 4) << 2
+        if frag & 0x3FFF or hl < 20 or hl > tot - 20:
+            return None
+        cap_end = L + tot
+        if cap_end > n:
+            if cap_end > wire_len:
+                return None
+            cap_end = n
+        p = L + 20 + hl
+        if hl == 20:
+            opts = None
+        elif p > cap_end:
+            return None
+        else:
+            opts = _OPTS.get(data[L + 40:p])
+            if opts is None:
+                opts = _options_of(data[L + 40:p])
+                if opts is False:
+                    return None
+        d = _new(Decoded)
+        d.proto = "tcp"
+        d.flags = flags
+        d.seq_raw = seq
+        d.ack_raw = ack
+        d.win_raw = win
+        d.tcp_len = tot - 20 - hl
+        d.udp_len = None
+        d.options = opts
+    elif proto == 17:
+        vihl, tot, frag, sd, sport, dport, ulen = _IP4_UDP(data, L)
+        if frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
+            return None
+        cap_end = L + tot
+        if cap_end > n:
+            if cap_end > wire_len:
+                return None
+            cap_end = n
+        if L + 20 + ulen < cap_end:
+            cap_end = L + 20 + ulen
+        hl = 8
+        p = L + 28
+        d = _new(Decoded)
+        d.proto = "udp"
+        d.flags = 0
+        d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
+        d.udp_len = ulen - 8
+        d.options = None
+    else:
+        return None
+    dlen = cap_end - p
     d.sport = sport
     d.dport = dport
-    d.flags = 0
-    d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
-    d.udp_len = ulen - 8
-    d.options = None
     d._layers = None
-    d._shape = (1 << 40) | (8 << 20) | dlen
-    d.payload = data[42:42 + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
+    d._shape = (link << 48) | ((proto == 17) << 40) | (hl << 20) | dlen
+    d.payload = data[p:p + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
     a = _PAIRS.get(sd)
     if a is None:
         a = _pair(sd)
@@ -238,14 +324,17 @@ def _fast_udp(data: bytes, n: int, wire_len: int) -> Decoded | None:
 
 
 def _shape_layers(shape: int) -> tuple:
-    """The layers of a fast-path frame from its shape (transport, header length, data length)."""
+    """The layers of a fast-path frame from its shape (link, transport, header and data lengths)."""
     layers = _LAYERS.get(shape)
     if layers is None:
+        link = shape >> 48
         hl = (shape >> 20) & 0xFFFFF
         dlen = shape & 0xFFFFF
-        layers = (("Ethernet", 0, 14), ("IPv4", 14, 20), ("UDP" if shape >> 40 else "TCP", 34, hl))
+        prefix = _LINK_LAYERS[link]
+        ip = prefix[-1][1] + prefix[-1][2] if prefix else 0
+        layers = prefix + (("IPv4", ip, 20), ("UDP" if (shape >> 40) & 1 else "TCP", ip + 20, hl))
         if dlen > 0:
-            layers += (("Data", 34 + hl, dlen),)
+            layers += (("Data", ip + 20 + hl, dlen),)
         if len(_LAYERS) > 4096:
             _LAYERS.clear()
         _LAYERS[shape] = layers
@@ -306,10 +395,12 @@ def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
 
 
 def _slow(linktype: int, data: bytes, wire_len: int) -> Decoded:
-    if linktype == 1 and len(data) >= 42 and data[23] == 17:
-        d = _fast_udp(data, len(data), wire_len)
-        if d is not None:
-            return d
+    if len(data) >= 28:
+        L, link = _ip4_offset(linktype, data)
+        if L is not None:
+            d = _fast_ip4(data, L, link, wire_len)
+            if d is not None:
+                return d
     try:
         return _decode(linktype, data, wire_len)
     except (struct.error, IndexError, ValueError, KeyError) as exc:  # pragma: no cover - safety net
