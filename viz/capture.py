@@ -81,6 +81,9 @@ class Capture:
     For pcapng, `interfaces`, `link_types` and `section_comments` hold what
     precedes the first packet block after opening and are complete once the
     frames have been iterated (interface blocks may appear anywhere).
+    `RawFrame.interface` indexes `interfaces` over the whole file (sections
+    append to it).  Each `iter()` restarts from the first frame; two
+    iterations must not be interleaved (they share one file handle).
     """
 
     def __init__(self, path, partial: bool = False):
