@@ -18,7 +18,8 @@ from viz.export import write_json, write_text
 from viz.model import Flag, TcpState
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 CLIENT, SERVER = "192.0.2.1", "192.0.2.2"
 T0 = 1_763_776_000.0

@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import needs_root
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path("/work/shared/corpus")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 
 
 def readme_example() -> str:

@@ -13,7 +13,8 @@ from tracer.cli import main
 from viz.errors import SynackError
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path("/work/shared/corpus")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 needs_corpus = pytest.mark.skipif(not (CORPUS / "one_tcp_stream.pcap").exists(), reason="corpus not present")
 
 

@@ -18,7 +18,8 @@ import pytest
 from viz.capture import RawFrame, open_capture, parse_meta
 from viz.errors import SynackError
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 CAPTURES = sorted(glob.glob(os.path.join(CORPUS, "*.pcap")) + glob.glob(os.path.join(CORPUS, "*.pcapng")))
 PCAP = os.path.join(CORPUS, "one_tcp_stream.pcap")  # little-endian microsecond pcap, 36 frames
 PCAPNG = os.path.join(CORPUS, "pcapng-example.pcapng")

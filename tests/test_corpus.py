@@ -20,7 +20,8 @@ from viz.capture import open_capture
 from viz.export import write_json
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("SYNACK_CORPUS", REPO.parent / "shared" / "corpus"))
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 CAPTURES = sorted(p for p in CORPUS.glob("*") if p.suffix in (".pcap", ".pcapng", ".cap")
                   and (CORPUS / (p.stem + ".tshark.json")).exists())
 TAGS = ["retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order",

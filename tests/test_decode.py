@@ -24,7 +24,8 @@ import viz.decode
 from viz.decode import Decoded, _decode, decode
 from viz.model import TcpOptions, flag_names
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 CAPTURES = sorted(glob.glob(os.path.join(CORPUS, "*.pcap")) + glob.glob(os.path.join(CORPUS, "*.pcapng")))
 A, B = "192.0.2.1", "192.0.2.2"
 

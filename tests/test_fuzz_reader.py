@@ -20,7 +20,8 @@ from viz.capture import open_capture
 from viz.decode import Decoded, _decode, decode
 from viz.errors import SynackError
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 SEED_BYTES = 8_000  # a prefix of each corpus file: every format, cheap to mutate and read
 SEEDS = [open(p, "rb").read()[:SEED_BYTES]
          for p in sorted(glob.glob(os.path.join(CORPUS, "*.pcap")) + glob.glob(os.path.join(CORPUS, "*.pcapng")))]

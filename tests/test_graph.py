@@ -14,7 +14,8 @@ from viz.commands import graph as cmd
 from viz.errors import SynackError
 from viz.model import TcpState
 
-CORPUS = "/work/shared/corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 
 
 def _run(*argv):

@@ -12,7 +12,8 @@ from viz.capture import open_capture
 from viz.decode import decode
 from viz.headers import HEADERS, ICMP_REST, TCP_OPTIONS, dissect
 
-CORPUS = "/work/shared/corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 CAPTURES = sorted(glob.glob(f"{CORPUS}/*.pcap") + glob.glob(f"{CORPUS}/*.pcapng"))
 
 

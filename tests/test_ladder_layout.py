@@ -15,7 +15,8 @@ from viz.errors import SynackError  # noqa: E402
 from viz.ladder import build_ladder, call_text, escape_preview, parse_frames  # noqa: E402
 from viz.model import Analysis, CaptureInfo, Packet, SocketCall  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 
 
 @pytest.fixture(scope="module")

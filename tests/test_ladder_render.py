@@ -19,7 +19,8 @@ from viz.ladder_mpl import draw_ladder, write_ladder  # noqa: E402
 from viz.ladder_text import render_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = CORPUS_DIR
 GOLDEN = Path(__file__).parent / "golden" / "ladder"
 SVG = "{http://www.w3.org/2000/svg}"
 

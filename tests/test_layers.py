@@ -15,7 +15,8 @@ from viz.commands import layers as cmd
 from viz.errors import SynackError
 from viz.headers import dissect
 
-CORPUS = "/work/shared/corpus"
+from corpus_path import CORPUS_DIR  # noqa: E402
+CORPUS = str(CORPUS_DIR)
 HERE = Path(__file__).parent
 CAPTURES = sorted(glob.glob(f"{CORPUS}/*.pcap") + glob.glob(f"{CORPUS}/*.pcapng")
                   + glob.glob(str(HERE.parent / "captures" / "*.pcapng")))

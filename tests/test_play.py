@@ -23,7 +23,8 @@ from viz.play import MAX_GAP, build_playback, pauses, prefix
 from viz.play_term import parse_keys, screen
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPTURE = Path("/work/shared/corpus/one_http_stream_fin.pcap")
+from corpus_path import CORPUS_DIR  # noqa: E402
+CAPTURE = CORPUS_DIR / "one_http_stream_fin.pcap"
 pytestmark = pytest.mark.skipif(not CAPTURE.exists(), reason="corpus not present")
 ARROW = re.compile(r"▶│|│◀")
 
