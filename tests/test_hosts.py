@@ -1,6 +1,7 @@
 """The isolated hosts, checked from inside the real namespaces."""
 from __future__ import annotations
 
+import sys
 import ctypes
 import fcntl
 import os
@@ -68,13 +69,13 @@ def test_veth_pair_is_the_textbook_network(hosts):
 def test_hosts_talk_over_the_veth_and_names_resolve(hosts):
     """A real TCP exchange across the pair, with `server` resolved through the
     hosts file `ip netns exec` mounts, as an unprivileged user."""
-    srv = subprocess.Popen(hosts.command("server", ["python3", "-c",
+    srv = subprocess.Popen(hosts.command("server", [sys.executable, "-c",
         "import socket; s=socket.create_server(('',7000)); print('up',flush=True); "
         "c,_=s.accept(); c.sendall(c.recv(100).upper()); c.close()"], 65534, 65534),
         stdout=subprocess.PIPE, text=True)
     try:
         assert srv.stdout.readline() == "up\n"
-        out = subprocess.run(hosts.command("client", ["python3", "-c",
+        out = subprocess.run(hosts.command("client", [sys.executable, "-c",
             "import socket,os; s=socket.create_connection(('server',7000)); s.sendall(b'hi'); "
             "print(s.recv(100).decode(), s.getsockname()[0], os.getuid())"], 65534, 65534),
             capture_output=True, text=True, timeout=10)
