@@ -25,6 +25,7 @@ COMMANDS = [
     "viz.commands.graph",
     "tracer.commands.build",
     "viz.commands.play",
+    "tracer.commands.replay",
 ]
 
 
