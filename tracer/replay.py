@@ -30,7 +30,11 @@ ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
 MAX_VETH_MTU = 65535
 SPIN_NS = 1_000_000  # sleep until 1 ms before a frame is due, then spin
 PACKET_IGNORE_OUTGOING = 23
+PACKET_AUXDATA = 8
 SOL_PACKET = 263
+SO_TIMESTAMPNS = 35
+SNAPLEN = 262144
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
 NFT_TABLE = "synack_replay"
 RAW_TYPES = (lt.RAW, lt.RAW_BSD, lt.RAW_OPENBSD, lt.IPV4, lt.IPV6)
 NULL_TYPES = (lt.NULL, lt.LOOP)
@@ -125,6 +129,8 @@ def to_ethernet(linktype: int, data: bytes, number: int) -> tuple[bytes, bool]:
             fam = struct.unpack(">I", data[:4])[0]
         payload = data[4:]
         etype = ETH_IPV4 if fam == 2 else ETH_IPV6 if fam in AF_INET6_VALUES else None
+        if etype is None and data[2] << 8 | data[3] >= 0x0600:
+            etype = data[2] << 8 | data[3]  # an Ethernet type after 2 bytes (Wireshark reads these too)
         if etype is None:
             raise SynackError(f"frame {number}: address family {fam} cannot be sent on Ethernet")
     elif linktype == lt.LINUX_SLL:
@@ -449,9 +455,53 @@ def replay(path: str, speed: float | None = 1.0, loops: int = 1, rewrite: bool =
     return _replay_on(hosts, frames, report)
 
 
+def _vlan_sniffer(netns: str, iface: str) -> Any:
+    """A tracer Sniffer that keeps only arriving frames and puts 802.1Q tags back.
+
+    The receiving veth strips VLAN tags into the packet's metadata before the
+    tap, so the tag comes back through PACKET_AUXDATA (as tcpdump does it).
+    """
+    from tracer.sniffer import Sniffer
+
+    class ArrivalSniffer(Sniffer):
+        def _open_socket(self, linux: Any) -> Any:
+            sock = super()._open_socket(linux)
+            sock.ins.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            sock.ins.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            return sock
+
+        def _read_all(self, raw: socket.socket) -> None:
+            buf = bytearray(SNAPLEN)
+            view = memoryview(buf)
+            ancsize = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20)
+            frames = self.frames
+            while True:
+                try:
+                    n, anc, _flags, _addr = raw.recvmsg_into([buf], ancsize)
+                except BlockingIOError:
+                    break
+                ts, tag = None, b""
+                for level, kind, data in anc:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        sec, nsec = struct.unpack("qq", data[:16])
+                        ts = sec * 1_000_000_000 + nsec
+                    elif level == SOL_PACKET and kind == PACKET_AUXDATA:
+                        status, _l, _s, _m, _n, tci, tpid = struct.unpack_from("IIIHHHH", data)
+                        if status & TP_STATUS_VLAN_VALID:
+                            tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100
+                            tag = struct.pack("!HH", tpid, tci)
+                if ts is None:
+                    ts = time.time_ns()
+                    self.untimed += 1
+                frames.append((ts, bytes(view[:12]) + tag + bytes(view[12:n]) if tag else bytes(view[:n])))
+            with self._changed:
+                self._changed.notify_all()
+
+    return ArrivalSniffer(netns, iface, outgoing_only=False)
+
+
 def _replay_on(hosts: Any, frames: list[Frame], report: ReplayReport) -> ReplayReport:
     from tracer.hosts import in_netns
-    from tracer.sniffer import Sniffer
 
     sides = ("client", "server")
     ns = {s: hosts.hosts[s].netns for s in sides}
@@ -465,10 +515,7 @@ def _replay_on(hosts: Any, frames: list[Frame], report: ReplayReport) -> ReplayR
     try:
         for s in sides:
             socks[s] = in_netns(ns[s], _open_sender, "veth0")
-            sn = Sniffer(ns[s], "veth0", outgoing_only=False)
-            sniffers[s] = sn
-            sn.open()
-            sn.sock.ins.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            sn = sniffers[s] = _vlan_sniffer(ns[s], "veth0")
             sn.start()
         due = schedule(frames, report.speed, report.loops)
         sent, start, due_rt = send_all(socks, frames, due, report.speed is None)
