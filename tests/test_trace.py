@@ -433,3 +433,19 @@ def test_not_root_is_a_one_line_error(tmp_path):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs root" in lines[0] and "sudo" in lines[0]
     assert not os.path.exists("/tmp/never.pcapng")
+
+
+def test_traces_when_synack_lives_in_a_private_directory(tmp_path, leak_check):
+    """A clone under a 0700 directory (mktemp -d, /root): the programs run as
+    nobody and must still find their script and the socket-call recorder."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(ROOT / "tracer", private / "tracer", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "viz", private / "viz", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "echo.pcapng"
+    res = subprocess.run([PY, "-m", "tracer", "trace", "tcp-echo", "-o", str(out)], cwd=private,
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(private)))
+    assert res.returncode == 0, res.stderr
+    assert "handshake yes, data yes, teardown yes" in res.stdout
+    assert meta(str(out))["calls"], "the recorder ran"

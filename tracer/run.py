@@ -266,6 +266,24 @@ def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
     return calls
 
 
+def _stage(src: str, dst: str) -> str:
+    """Copy a program file (or the recorder's folder) into the run directory.
+
+    The programs run as nobody, who cannot read a checkout or venv under a
+    private directory (a 0700 mktemp clone, /root); the run directory is
+    world-traversable, so the copies are readable wherever synack is installed.
+    """
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        os.chmod(dst, 0o755)
+        for name in os.listdir(dst):
+            os.chmod(os.path.join(dst, name), 0o644)
+    else:
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o644)
+    return dst
+
+
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
@@ -293,6 +311,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     user = isinstance(scenario_or_programs, Programs)
     if user:
         name = scenario_or_programs.name
+        script = None
         server_argv = scenario_or_programs.argv("server")
         client_argv = scenario_or_programs.argv("client")
         if not client_argv:
@@ -313,6 +332,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         name = sc.name
         opts = dataclasses.replace(opts, port=sc.port(opts))
         server_argv, client_argv = sc.server_argv(opts), sc.client_argv(opts)
+        script = sc.path
         env_extra = sc.env(opts)
         ready = sc.ready
         ready_any = True
@@ -341,6 +361,11 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             pass
         if uid is not None:
             os.chown(p, uid, gid)
+    callrec = _stage(CALLREC, os.path.join(workdir, "callrec"))
+    if script:
+        staged = _stage(script, os.path.join(workdir, os.path.basename(script)))
+        server_argv = server_argv and [staged if a == script else a for a in server_argv]
+        client_argv = [staged if a == script else a for a in client_argv]
 
     old_term = None
     if threading.current_thread() is threading.main_thread():
@@ -361,7 +386,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             base_env.update(env_extra)
             base_env.update({
                 "SYNACK_SERVER_HOST": hosts.server_address,
-                "PYTHONPATH": CALLREC + (os.pathsep + os.environ["PYTHONPATH"]
+                "PYTHONPATH": callrec + (os.pathsep + os.environ["PYTHONPATH"]
                                          if os.environ.get("PYTHONPATH") else ""),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
