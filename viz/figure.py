@@ -52,6 +52,11 @@ def theme(name: str) -> Theme:
         raise SynackError(f"unknown theme {name!r} (choose from {', '.join(THEMES)})") from None
 
 
+def add_theme_argument(parser) -> None:
+    """The one --theme option every figure command takes."""
+    parser.add_argument("--theme", default="light", help=f"{' | '.join(THEMES)} (default: light)")
+
+
 def parse_size(text: str) -> tuple[float, float]:
     """'13.33x7.5' (inches) -> (13.33, 7.5)."""
     try:
@@ -99,6 +104,12 @@ def check_writable(path: str | os.PathLike) -> None:
         raise SynackError(f"{path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise SynackError(f"{path}: directory {parent} is not writable")
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """A figure's -o: a known vector/raster format in a writable directory, checked before work."""
+    output_format(path)
+    check_writable(path)
 
 
 def save(fig, path: str | os.PathLike) -> None:

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from viz.errors import SynackError
+from viz import figure
 
 KINDS = ("conversations", "states", "topology")
 
@@ -29,14 +30,14 @@ def register(subparsers) -> None:
     p.add_argument("--stream", type=int, metavar="N", help="TCP stream for --kind states (default: the first)")
     p.add_argument("--ports", action="store_true", help="conversations: one node per address:port")
     p.add_argument("-o", "--output", metavar="OUT", help="write a figure (.svg .pdf .png .pgf) instead of text")
-    p.add_argument("--theme", default="light", help="light | print | dark (default: light)")
+    figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33x7.5, a 16:9 slide)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from viz import graph
-    from viz.figure import SLIDE_SIZE, check_writable, output_format, parse_size, save, theme
+    from viz.figure import SLIDE_SIZE, check_output, parse_size, save, theme
 
     kind = args.kind.lower()
     if kind not in KINDS:
@@ -44,8 +45,7 @@ def run(args) -> int:
     th = theme(args.theme)
     size = parse_size(args.size) if args.size else SLIDE_SIZE
     if args.output:
-        output_format(args.output)
-        check_writable(args.output)
+        check_output(args.output)
     if not Path(args.capture).exists():
         raise SynackError(f"{args.capture}: no such file")
     from viz.capture import open_capture

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from viz.errors import SynackError
+from viz import figure
 
 OUTPUTS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
 
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
                    help="schematic: rows in frame order, times in the margin (default); scaled: height "
                    "proportional to time, long gaps compressed with a break mark")
     p.add_argument("--full", action="store_true", help="draw every segment; do not collapse long runs")
-    p.add_argument("--theme", default="light", help="light | print | dark (default: light)")
+    figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33 wide, height "
                    "fitted to the rows, at least 7.5)")
     p.add_argument("--ascii", action="store_true", help="text ladder in plain ASCII (no box drawing)")

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from viz.errors import SynackError
+from viz import figure
 
 VIEWS = ("nested", "stack", "fields", "hex", "all")
 
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
                    help="nested | stack | fields | hex | all (default: nested); with -o and 'all', "
                    "one file per view named OUT-VIEW.EXT")
     p.add_argument("-o", "--output", metavar="OUT", help="write a figure (.svg .pdf .png .pgf) instead of text")
-    p.add_argument("--theme", default="light", help="light | print | dark (default: light)")
+    figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: fitted to the view)")
     p.add_argument("--compare", metavar="OTHER", help="a second capture holding the same segment "
                    "(e.g. the other side of a router): draw both, differing fields marked")
@@ -110,7 +111,7 @@ def match_frame(d, other_path: str):
 
 def run(args) -> int:
     from viz import layers
-    from viz.figure import check_writable, output_format, parse_size, theme
+    from viz.figure import check_output, parse_size, theme
 
     view = args.view.lower()
     if view not in VIEWS:
@@ -118,8 +119,7 @@ def run(args) -> int:
     th = theme(args.theme)
     size = parse_size(args.size) if args.size else None
     if args.output:
-        output_format(args.output)
-        check_writable(args.output)
+        check_output(args.output)
     if not Path(args.capture).exists():
         raise SynackError(f"{args.capture}: no such file")
     fr = load_frame(args.capture, args.frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from viz.errors import SynackError
+from viz import figure
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,7 @@ def register(subparsers) -> None:
                       help="raw sequence numbers instead of relative ones")
     nums.add_argument("--symbolic", action="store_const", dest="numbers", const="symbolic",
                       help="textbook numbers: the ISNs written as J (client) and K (server)")
-    p.add_argument("--theme", default="light", help="light | print | dark (default: light)")
+    figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches for -o (default: 13.33 wide, "
                    "height fitted to the rows)")
     p.add_argument("--ascii", action="store_true", help="terminal text in plain ASCII")
