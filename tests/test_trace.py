@@ -426,9 +426,16 @@ def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
 
 def test_not_root_is_a_one_line_error(tmp_path):
     """Unprivileged, outside a user namespace: say what to do, run nothing."""
-    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PY, "-m", "tracer",
-                          "trace", "-o", "/tmp/never.pcapng"], cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    readable = tempfile.mkdtemp(prefix="synack-notroot-")  # the clone itself may be private (0700)
+    try:
+        os.chmod(readable, 0o755)
+        for pkg in ("tracer", "viz"):
+            shutil.copytree(ROOT / pkg, os.path.join(readable, pkg), ignore=shutil.ignore_patterns("__pycache__"))
+        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PY, "-m", "tracer",
+                              "trace", "-o", "/tmp/never.pcapng"], cwd=readable, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=readable), timeout=60)
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs root" in lines[0] and "sudo" in lines[0]
