@@ -211,12 +211,19 @@ def test_syn_retry(tmp_path, leak_check):
 @needs_root
 @needs_tshark
 def test_fast_retransmit(tmp_path):
+    """The dropped segment comes back as a fast retransmission after at least
+    three dup ACKs. On a loaded machine the receiver's kernel may drop more
+    segments itself (its backlog or out-of-order queue), and those come back
+    as further fast retransmissions: synack must tag whatever tshark tags."""
     out = run_trace(tmp_path, "fast-retransmit", bytes=300_000)
-    fast = tshark_rows(out, "tcp.analysis.fast_retransmission", "frame.number")
-    dups = tshark_rows(out, "tcp.analysis.duplicate_ack", "frame.number")
-    assert len(fast) == 1 and len(dups) >= 3
+    fast = tshark_rows(out, "tcp.analysis.fast_retransmission", "frame.number", "tcp.seq")
+    dups = tshark_rows(out, "tcp.analysis.duplicate_ack", "frame.number", "tcp.ack")
+    assert fast and len(dups) >= 3
+    first_fast = int(fast[0][0])
+    before = [d for d in dups if int(d[0]) < first_fast]
+    assert len(before) >= 3 and all(d[1] == fast[0][1] for d in before)
     packets = analyze(out)
-    assert tagged(packets, "fast_retransmission") == [int(fast[0][0])]
+    assert tagged(packets, "fast_retransmission") == [int(f[0]) for f in fast]
     assert tagged(packets, "dup_ack") == [int(d[0]) for d in dups]
     [drop] = meta(out)["dropped"]
     assert drop["index"] == 8
