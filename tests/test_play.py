@@ -405,3 +405,20 @@ def test_html_page_steps_in_headless_chromium(tmp_path):
         assert ink[1] > ink[0]
     finally:
         browser.close()
+
+
+def test_a_call_appears_with_the_segment_it_causes():
+    """`sendall(20)` is written beside its data segment: showing it one step
+    earlier would tell the class the call happened before the ACK it follows."""
+    path = str(ROOT / "captures" / "tcp-echo.pcapng")
+    with open_capture(path) as cap:
+        an = analyze(cap, path=path)
+    ladder = build_ladder(an)
+    pb = build_playback(an, ladder)
+    def shows(step, text):
+        return any(text in line for c in step.ladder.calls for line in c.lines)
+    data = next(s for s in pb.steps if s.arrow.kind == "data" and s.arrow.src == 0)
+    assert shows(data, "sendall(20)")
+    assert not shows(pb.steps[data.index - 2], "sendall(20)")
+    # The rest of the notes are not delayed: `connect returns` shows before the data step.
+    assert shows(pb.steps[data.index - 2], "connect returns")

@@ -57,6 +57,13 @@ def prefix(ladder: Ladder, k: int) -> Ladder:
         return y <= cut
 
     last = arrows[-1]
+    # A call written at or below the next arrow's start on its sender is that
+    # arrow's cause (`sendall(20)` beside its segment): it belongs to the next step.
+    nxt = ladder.arrows[k] if k < len(ladder.arrows) else None
+
+    def call_shown(c) -> bool:
+        return shown(c.y) and not (nxt is not None and c.lifeline == nxt.src and c.y >= nxt.y_send)
+
     states = []
     for s in ladder.states:
         if shown(s.y):
@@ -67,7 +74,7 @@ def prefix(ladder: Ladder, k: int) -> Ladder:
         ladder,
         arrows=arrows,
         states=tuple(states),
-        calls=tuple(c for c in ladder.calls if shown(c.y)),
+        calls=tuple(c for c in ladder.calls if call_shown(c)),
         phases=tuple(replace(p, y_end=min(p.y_end, cut)) for p in ladder.phases if p.y_start <= last.y_send),
         bands=tuple(b for b in ladder.bands if b.y_end <= cut),
         breaks=tuple(y for y in ladder.breaks if y <= cut),
