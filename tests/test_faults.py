@@ -81,13 +81,27 @@ def test_scenario_presets_and_user_override():
 
 
 def test_cli_rejects_bad_faults_before_anything_runs(tmp_path, leak_check):
-    for args in (["--drop", "c2s:0"], ["--loss", "150%"], ["--drop", "up:3"], ["--drop", "c2s:a"],
-                 ["--drop", "c2s:3", "--net", "loopback"]):
+    # values starting with '-' reach the option's own check whether or not they follow '='
+    # (argparse alone would take `--rto-min -1ms` for a missing value and print its usage)
+    for args, words in (
+            (["--drop", "c2s:0"], "numbered from 1"), (["--loss", "150%"], "below 100%"),
+            (["--drop", "up:3"], "unknown direction"), (["--drop", "c2s:a"], "not a packet number"),
+            (["--drop", "c2s:3", "--net", "loopback"], "two hosts"),
+            (["--rto-min", "-1ms"], "--rto-min '-1ms': must be positive"),
+            (["--rto-min=-1ms"], "--rto-min '-1ms': must be positive"),
+            (["--rto-min", "-.5s"], "--rto-min '-.5s': must be positive"),
+            (["--loss", "-5%"], "--loss '-5%': loss must be above 0%"),
+            (["--delay", "-1ms"], "--delay '-1ms': must not be negative"),
+            (["--delay=-1ms"], "--delay '-1ms': must not be negative"),
+            (["--delay", "c2s:-1ms"], "must not be negative"),
+            (["--jitter", "-2ms"], "--jitter '-2ms': must not be negative"),
+            (["--rate", "-1mbit"], "--rate '-1mbit': must not be negative")):
         out = tmp_path / "x.pcapng"
         p = subprocess.run([sys.executable, "-m", "tracer", "trace", *args, "-o", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, (args, p.stderr)
         assert p.stderr.startswith("synack: error: ") and p.stderr.count("\n") == 1, p.stderr
+        assert words in p.stderr, (args, p.stderr)
         assert "Traceback" not in p.stderr and not out.exists()
 
 

@@ -90,7 +90,7 @@ def parse_drop(spec: str) -> tuple[str, tuple[int, ...]]:
 
 def parse_percent(spec: str) -> float:
     """`5%`, `5` or `0.5%` -> fraction in (0, 1)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", str(spec))
+    m = re.fullmatch(r"\s*(-?[0-9]*\.?[0-9]+)\s*(%?)\s*", str(spec))
     if not m:
         raise SynackError(f"--loss {spec!r}: expected a percentage such as 5%")
     value = float(m.group(1))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 
@@ -24,10 +25,24 @@ examples:
   synack trace --server 'python3 srv.py' --client 'python3 cli.py' --port 5000"""
 
 
+def accept_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let `--rto-min -1ms` reach our own check instead of argparse's "expected one argument".
+
+    argparse takes any word starting with '-' for an option unless it is a bare
+    number; values such as -1ms, -5% or -.5s are values here (no option of
+    ours starts with a digit), so they are parsed and then refused by the
+    option's own one-line error.  Without the (private) matcher attribute,
+    `--rto-min=-1ms` still works.
+    """
+    if hasattr(parser, "_negative_number_matcher"):
+        parser._negative_number_matcher = re.compile(r"^-\.?\d")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "trace", help="run a scenario or your own programs and capture every frame",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    accept_negative_values(p)
     p.add_argument("scenario", nargs="?", metavar="SCENARIO",
                    help="built-in scenario (default tcp-echo; `synack scenarios` lists them)")
     p.add_argument("-o", "--output", metavar="PATH",
