@@ -188,3 +188,108 @@ def test_rewrite_checksums_match_a_reference():
         del ref[IP].chksum
         del ref[IP].payload.chksum
         assert bytes(Ether(bytes(ref))) == out
+
+
+# --- long idle gaps: --max-gap ----------------------------------------------------
+
+GAP_TIMES = [0.0, 0.001, 7.0, 7.002, 9.5]  # two idle gaps of 7 s and 2.5 s
+
+
+def gap_capture(path):
+    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
+    frames = []
+    for i in range(len(GAP_TIMES)):
+        ip = bytes.fromhex("4500001c") + i.to_bytes(2, "big") + bytes.fromhex("00004011") + b"\0\0" \
+            + bytes([192, 0, 2, 1, 192, 0, 2, 2]) + bytes.fromhex("04d2162e00080000")
+        frames.append(eth + ip)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        for t, data in zip(GAP_TIMES, frames):
+            us = round(t * 1e6)
+            f.write(struct.pack("<IIII", 1000 + us // 10**6, us % 10**6, len(data), len(data)) + data)
+    return frames
+
+
+def test_max_gap_shortens_only_the_long_gaps(tmp_path):
+    frames = [rp.Frame(i + 1, round(t * 1e9), "client", b"") for i, t in enumerate(GAP_TIMES)]
+    ms = 1_000_000
+    assert rp.schedule(frames, 1.0, 1) == [0, 1 * ms, 7000 * ms, 7002 * ms, 9500 * ms]
+    assert rp.schedule(frames, 1.0, 1, 1000 * ms) == [0, 1 * ms, 1001 * ms, 1003 * ms, 2003 * ms]
+    # the cap applies to the paced gaps (after --speed), as tcpreplay's --maxsleep does
+    assert rp.schedule(frames, 2.0, 1, 1000 * ms) == [0, ms // 2, 1000 * ms + ms // 2,
+                                                      1001 * ms + ms // 2, 2001 * ms + ms // 2]
+    # loops are joined by the mean gap (9.5 s / 4), capped like any other
+    two = rp.schedule(frames, 1.0, 2, 1000 * ms)
+    assert two[5] - two[4] == 1000 * ms and two[5:] == [x + two[5] for x in two[:5]]
+    assert rp.schedule(frames, None, 1, 1000 * ms) == [0] * 5  # topspeed has no gaps
+
+
+def test_long_replay_is_announced_with_its_longest_gap(tmp_path, capsys):
+    from tracer.commands.replay import announce
+
+    path = str(tmp_path / "gaps.pcap")
+    gap_capture(path)
+    frames, linktype = rp.load(path)
+    for max_gap, expect in ((None, "replaying 5 frames over 9.5 s; longest gap 7 s, before frame 3 "
+                                   "(--max-gap 1s would shorten it)"),
+                            (3_000_000_000, "replaying 5 frames over 5.5 s; longest gap 3 s, before frame 3")):
+        report = rp.ReplayReport(path, linktype, 5, 1, 1.0, False, 1500, max_gap_ns=max_gap)
+        rp.plan(report, frames)
+        announce(report)
+        assert capsys.readouterr().out.strip() == expect
+    report = rp.ReplayReport(path, linktype, 5, 1, 1.0, False, 1500, max_gap_ns=1_000_000_000)
+    rp.plan(report, frames)
+    announce(report)  # 2.0 s: short replays start without a word
+    assert capsys.readouterr().out == "" and report.gaps_capped == 2
+
+
+@needs_root
+def test_max_gap_replay_arrives_on_the_shortened_schedule(hosts, tmp_path, leak_check):
+    path = str(tmp_path / "gaps.pcap")
+    frames = gap_capture(path)
+    report = rp.replay(path, speed=1.0, hosts=hosts, max_gap_ns=200_000_000)
+    assert_clean(report, 5)
+    assert [d for _, d in report.arrived_frames] == frames
+    assert report.gaps_capped == 2 and report.span_ns == 403_000_000  # not 9.5 s
+    assert "gaps capped at 0.2 s (2 shortened)" in report.lines()[0]
+    assert len(report.errors_ns) == 5  # arrivals measured against the shortened schedule
+
+
+# --- --iface: onto a real interface (a veth of the test's own namespaces) -----------
+
+@needs_root
+def test_iface_sends_byte_identical_frames_out_of_a_real_interface(hosts, tmp_path, leak_check):
+    """`synack replay --iface veth0` run inside the client namespace (as a user would on a
+    real host) puts every frame on that interface; the server end of the veth receives them."""
+    path = corpus("one_http_stream_fin.pcap")
+    stored = [d for _, d in frames_of(path)]
+    rp.block_stack(hosts.server.netns)
+    sniffer = rp._vlan_sniffer(hosts.server.netns, "veth0")
+    sniffer.start()
+    try:
+        r = subprocess.run(["ip", "netns", "exec", hosts.client.netns, PY, "-m", "tracer", "replay",
+                            path, "--iface", "veth0", "--speed", "8"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+        sniffer.stop()
+    finally:
+        sniffer.close()
+    assert r.returncode == 0, r.stderr
+    assert f"frames sent {len(stored)} out of veth0" in r.stdout
+    assert [d for _, d in sniffer.frames] == stored
+
+
+def test_iface_bad_input_is_one_line_exit_2(tmp_path):
+    path = str(tmp_path / "gaps.pcap")
+    gap_capture(path)
+    for args, words in (
+            (["--iface", "nosuch0"], "--iface 'nosuch0': no such network interface"),
+            (["--iface", "lo", "-o", str(tmp_path / "a.pcapng")], "cannot be used with --iface"),
+            (["--max-gap", "-1s"], "--max-gap '-1s': must be positive"),
+            (["--max-gap=-1s"], "--max-gap '-1s': must be positive"),
+            (["--max-gap", "0"], "--max-gap '0': must be positive"),
+            (["--max-gap", "soon"], "--max-gap 'soon': expected a duration"),
+            (["--max-gap", "1s", "--topspeed"], "with --topspeed there are none")):
+        r = synack("replay", path, *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.startswith("synack: error:") and words in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1

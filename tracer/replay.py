@@ -11,6 +11,8 @@ stack never does and sends no RST or ARP reply into the replay (the hosts'
 transmit counters prove it).  Frames of other link types get an Ethernet
 header synthesized; `rewrite` maps the two endpoints and their MACs to the
 tracer's hosts and fixes the IP, TCP and UDP checksums, like tcprewrite.
+`max_gap` shortens long idle gaps (tcpreplay's --maxsleep); by default the
+recorded pacing is kept exactly, since that is what the replay verifies.
 """
 from __future__ import annotations
 
@@ -76,6 +78,10 @@ class ReplayReport:
     errors_ns: list[int] = field(default_factory=list)  # arrival - schedule, per frame
     kernel_drops: int = 0
     arrived_frames: list[tuple[int, bytes]] = field(default_factory=list)
+    max_gap_ns: int | None = None  # the cap on idle gaps on the link, if any
+    gaps_capped: int = 0  # gaps the cap shortened
+    span_ns: int = 0  # scheduled duration (after --speed and --max-gap)
+    longest_gap: tuple[int, int] = (0, 0)  # (ns, index of the frame after it) on the schedule
 
     @property
     def rate(self) -> float:
@@ -98,6 +104,8 @@ class ReplayReport:
     def lines(self) -> list[str]:
         t = self.timing()
         pace = "topspeed" if self.speed is None else f"{self.speed:g}x"
+        if self.max_gap_ns is not None:
+            pace += f", gaps capped at {self.max_gap_ns / 1e9:g} s ({self.gaps_capped} shortened)"
         out = [f"replayed {self.capture} ({self.linktype}, {self.frames} frames x {self.loops}, "
                f"{pace}{', rewritten' if self.rewritten else ''}, link MTU {self.mtu})",
                f"frames sent {self.sent}, arrived {self.arrived}"
@@ -323,8 +331,15 @@ class Rewriter:
 
 # -- sending ------------------------------------------------------------------
 
-def schedule(frames: Sequence[Frame], speed: float | None, loops: int) -> list[int]:
-    """Offsets (ns from start) at which each sent frame is due, loops back to back."""
+def schedule(frames: Sequence[Frame], speed: float | None, loops: int,
+             max_gap_ns: int | None = None) -> list[int]:
+    """Offsets (ns from start) at which each sent frame is due, loops back to back.
+
+    Loops are joined by the capture's mean gap.  With `max_gap_ns`, every gap
+    of the paced schedule (after `speed`) longer than it is shortened to it and
+    later frames move earlier by the difference, so the link never idles
+    longer than the cap while the pacing inside bursts is untouched.
+    """
     span = frames[-1].offset_ns
     gap = span // max(1, len(frames) - 1) if len(frames) > 1 else 0
     out = []
@@ -332,7 +347,23 @@ def schedule(frames: Sequence[Frame], speed: float | None, loops: int) -> list[i
         base = k * (span + gap)
         for f in frames:
             out.append(0 if speed is None else round((base + f.offset_ns) / speed))
+    if max_gap_ns is not None and speed is not None:
+        shift, prev = 0, out[0]
+        for i in range(1, len(out)):
+            paced = out[i]
+            if paced - prev > max_gap_ns:
+                shift += paced - prev - max_gap_ns
+            out[i], prev = paced - shift, paced
     return out
+
+
+def longest_gap(due: Sequence[int]) -> tuple[int, int]:
+    """(length in ns, index of the frame after it) of the schedule's longest gap."""
+    best = (0, 0)
+    for i in range(1, len(due)):
+        if due[i] - due[i - 1] > best[0]:
+            best = (due[i] - due[i - 1], i)
+    return best
 
 
 def _open_sender(iface: str) -> socket.socket:
@@ -434,31 +465,57 @@ def needed_mtu(frames: Sequence[Frame]) -> int:
                         for f in frames))
 
 
-def replay(path: str, speed: float | None = 1.0, loops: int = 1, rewrite: bool = False,
-           hosts: Any = None) -> ReplayReport:
-    """Replay a capture between fresh tracer hosts (or the given `hosts`).
+def plan(report: ReplayReport, frames: Sequence[Frame]) -> list[int]:
+    """The schedule, with the report's gap statistics filled in."""
+    due = schedule(frames, report.speed, report.loops, report.max_gap_ns)
+    if report.max_gap_ns is not None and report.speed is not None:
+        paced = schedule(frames, report.speed, report.loops)
+        report.gaps_capped = sum(1 for a, b in zip(paced, paced[1:]) if b - a > report.max_gap_ns)
+    report.span_ns = due[-1]
+    report.longest_gap = longest_gap(due)
+    return due
 
-    Frames larger than the veth's 1500-byte MTU raise both veths' MTU to fit
-    (up to 65535; beyond, SynackError), since a capture taken with offloads on
-    holds super-frames that are still worth replaying.
-    """
+
+def _check_pace(speed: float | None, loops: int, max_gap_ns: int | None) -> None:
     if speed is not None and not speed > 0:
         raise SynackError("--speed must be a positive number")
     if loops < 1:
         raise SynackError("--loop must be at least 1")
+    if max_gap_ns is not None:
+        if speed is None:
+            raise SynackError("--max-gap paces gaps; with --topspeed there are none")
+        if max_gap_ns <= 0:
+            raise SynackError("--max-gap must be positive (--topspeed sends without gaps)")
+
+
+def replay(path: str, speed: float | None = 1.0, loops: int = 1, rewrite: bool = False,
+           hosts: Any = None, max_gap_ns: int | None = None,
+           announce: Any = None) -> ReplayReport:
+    """Replay a capture between fresh tracer hosts (or the given `hosts`).
+
+    Frames larger than the veth's 1500-byte MTU raise both veths' MTU to fit
+    (up to 65535; beyond, SynackError), since a capture taken with offloads on
+    holds super-frames that are still worth replaying.  `announce(report)`,
+    if given, is called once the schedule is known and before anything is
+    sent, so a caller can say how long a long replay will take.
+    """
+    _check_pace(speed, loops, max_gap_ns)
     frames, linktype = load(path, rewrite)
     mtu = needed_mtu(frames)
     if mtu > MAX_VETH_MTU:
         big = max(frames, key=lambda f: len(f.data))
         raise SynackError(f"{path}: frame {big.number} is {len(big.data)} bytes, larger than a "
                           f"veth can carry (MTU {MAX_VETH_MTU})")
-    report = ReplayReport(path, linktype, len(frames), loops, speed, rewrite, mtu)
+    report = ReplayReport(path, linktype, len(frames), loops, speed, rewrite, mtu, max_gap_ns=max_gap_ns)
+    due = plan(report, frames)
+    if announce is not None:
+        announce(report)
     if hosts is None:
         from tracer.hosts import Hosts
 
         with Hosts() as h:
-            return _replay_on(h, frames, report)
-    return _replay_on(hosts, frames, report)
+            return _replay_on(h, frames, report, due)
+    return _replay_on(hosts, frames, report, due)
 
 
 def _vlan_sniffer(netns: str, iface: str) -> Any:
@@ -506,7 +563,7 @@ def _vlan_sniffer(netns: str, iface: str) -> Any:
     return ArrivalSniffer(netns, iface, outgoing_only=False)
 
 
-def _replay_on(hosts: Any, frames: list[Frame], report: ReplayReport) -> ReplayReport:
+def _replay_on(hosts: Any, frames: list[Frame], report: ReplayReport, due: list[int]) -> ReplayReport:
     from tracer.hosts import in_netns
 
     sides = ("client", "server")
@@ -528,7 +585,6 @@ def _replay_on(hosts: Any, frames: list[Frame], report: ReplayReport) -> ReplayR
         if not read_later:
             for sn in sniffers.values():
                 sn.start()
-        due = schedule(frames, report.speed, report.loops)
         sent, start, due_rt = send_all(socks, frames, due, report.speed is None)
         report.duration_s = (time.monotonic_ns() - start) / 1e9
         report.sent = sent
@@ -572,23 +628,39 @@ def _verify(report: ReplayReport, frames: list[Frame], due_rt: list[int],
     report.errors_ns = errors
 
 
+def _iface_mtu(sock: socket.socket, iface: str) -> int:
+    """The interface's MTU, from its sender socket's namespace (SIOCGIFMTU)."""
+    import fcntl
+
+    req = struct.pack("16si", iface.encode()[:15], 0)
+    return struct.unpack("16si", fcntl.ioctl(sock.fileno(), 0x8921, req))[1]
+
+
 def replay_iface(path: str, iface: str, speed: float | None = 1.0, loops: int = 1,
-                 rewrite: bool = False) -> ReplayReport:
+                 rewrite: bool = False, max_gap_ns: int | None = None,
+                 announce: Any = None) -> ReplayReport:
     """Send every frame out of one real interface of this host (no verification)."""
+    _check_pace(speed, loops, max_gap_ns)
+    try:
+        socket.if_nametoindex(iface)
+    except (OSError, ValueError):
+        raise SynackError(f"--iface {iface!r}: no such network interface here "
+                          "(`ip link` lists them)") from None
     frames, linktype = load(path, rewrite)
-    report = ReplayReport(path, linktype, len(frames), loops, speed, rewrite, 0)
+    report = ReplayReport(path, linktype, len(frames), loops, speed, rewrite, 0, max_gap_ns=max_gap_ns)
     try:
         sock = _open_sender(iface)
     except OSError as exc:
         raise SynackError(f"--iface {iface}: {exc.strerror or exc}") from None
     try:
-        with open(f"/sys/class/net/{iface}/mtu") as f:
-            report.mtu = int(f.read())
+        report.mtu = _iface_mtu(sock, iface)
         big = max(frames, key=lambda fr: len(fr.data))
         if len(big.data) - ETH_HLEN > report.mtu:
             raise SynackError(f"{path}: frame {big.number} is {len(big.data)} bytes, larger than "
                               f"{iface}'s MTU {report.mtu}")
-        due = schedule(frames, speed, loops)
+        due = plan(report, frames)
+        if announce is not None:
+            announce(report)
         sent, start, _ = send_all({"client": sock, "server": sock}, frames, due, speed is None)
         report.duration_s = (time.monotonic_ns() - start) / 1e9
         report.sent = sent
