@@ -201,3 +201,19 @@ def test_compare_figure(tmp_path, capsys):
     assert "0 fields differ" in capsys.readouterr().out
     assert _run(path, "--frame", "4", "--compare", path, "-o", str(tmp_path / "c.pdf"), "--theme", "print") == 0
     assert (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_hex_rows_option(tmp_path):
+    """A full-size segment is 95 rows: 24 by default (a slide), all with --hex-rows 0 (print)."""
+    path = str(HERE.parent / "captures" / "bulk.pcapng")
+    frame = next(f.number for f in _frames(path) if len(f.data) >= 1500)
+    def hex_svg(*opt):
+        out = tmp_path / "h.svg"
+        assert _run(path, "--frame", str(frame), "--view", "hex", "-o", str(out), *opt) == 0
+        return out.read_text()
+    default, whole, four = hex_svg(), hex_svg("--hex-rows", "0"), hex_svg("--hex-rows", "4")
+    assert "more bytes not drawn" in default and "more bytes not drawn" in four
+    assert "more bytes not drawn" not in whole and ">05e0<" in whole and ">05e0<" not in default
+    assert ">0030<" in four and ">0040<" not in four
+    with pytest.raises(SynackError, match="--hex-rows -1"):
+        hex_svg("--hex-rows", "-1")

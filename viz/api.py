@@ -167,9 +167,10 @@ def draw_ladder(capture: Any, *, theme: str = "light", size: tuple[float, float]
 
 
 def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", *, theme: str = "light",
-           size: tuple[float, float] | None = None):
+           size: tuple[float, float] | None = None, hex_rows: int | None = None):
     """One frame's layers as a Figure: view "nested", "stack", "fields" (header grids) or "hex";
-    `frame` is a number or a selector such as "syn", "first-data", "http-get"."""
+    `frame` is a number or a selector such as "syn", "first-data", "http-get"; `hex_rows`
+    as `synack layers --hex-rows` (None: 24 rows, 0: the whole frame)."""
     from viz import layers_mpl
     from viz.commands.layers import VIEWS, load_frame, safe_dissect
     from viz.figure import theme as get_theme
@@ -180,7 +181,8 @@ def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", *,
     an = _analysis(capture)
     number = select_frame(an, frame)
     d = safe_dissect(load_frame(_path(capture), number))
-    return _displayable(layers_mpl.figure(view, d, an.packet(number), number, get_theme(theme), size))
+    return _displayable(layers_mpl.figure(view, d, an.packet(number), number, get_theme(theme), size,
+                                           hex_rows=hex_rows))
 
 
 def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None = None, ports: bool = False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from viz import layers as L
 from viz.figure import BASE_FONT_SIZE, SLIDE_SIZE, Theme, new_figure
 from viz.headers import Dissection
+from viz.errors import SynackError
 
 MONO = "DejaVu Sans Mono"
 CHAR_W = 0.6 / 72  # inches per point of font size, per character (DejaVu, average)
@@ -367,7 +368,7 @@ def compare_figure(na: L.Nested, nb: L.Nested, diffs, name_a: str, name_b: str, 
     return fig
 
 
-def figure(view: str, d: Dissection, pkt, frame: int, th: Theme, size=None):
+def figure(view: str, d: Dissection, pkt, frame: int, th: Theme, size=None, hex_rows: int | None = None):
     if view == "nested":
         return nested_figure(L.nested(d, pkt, frame), d, th, size)
     if view == "stack":
@@ -375,5 +376,8 @@ def figure(view: str, d: Dissection, pkt, frame: int, th: Theme, size=None):
     if view == "fields":
         return fields_figure(L.fields(d), d, th, size)
     if view == "hex":
-        return hex_figure(L.hexdump(d), d, th, size)
+        if hex_rows is not None and hex_rows < 0:
+            raise SynackError(f"--hex-rows {hex_rows}: give a number of rows, or 0 for the whole frame")
+        hd = L.hexdump(d)
+        return hex_figure(hd, d, th, size, max_rows=hex_rows or (len(hd.rows) if hex_rows == 0 else HEX_ROWS))
     raise ValueError(view)

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="write a figure (.svg .pdf .png .pgf) instead of text")
     figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: fitted to the view)")
+    p.add_argument("--hex-rows", type=int, default=None, metavar="N",
+                   help="rows of 16 bytes the hex figure draws (default 24, a slide's worth; "
+                   "0 = the whole frame, for print); the text view always lists every byte")
     p.add_argument("--compare", metavar="OTHER", help="a second capture holding the same segment "
                    "(e.g. the other side of a router): draw both, differing fields marked")
     p.add_argument("--other-frame", type=int, metavar="M", help="frame in OTHER (default: the frame "
@@ -161,7 +164,7 @@ def run(args) -> int:
     out = Path(args.output)
     for v in views:
         target = out if len(views) == 1 else out.with_name(f"{out.stem}-{v}{out.suffix}")
-        save(layers_mpl.figure(v, d, pkt, args.frame, th, size), target)
+        save(layers_mpl.figure(v, d, pkt, args.frame, th, size, hex_rows=args.hex_rows), target)
         print(target)
     return 0
 
