@@ -38,6 +38,7 @@ scenario = "tcp-echo"
 options = { client_port = 40000 }
 ladder = { phase = "handshake" }
 """
+F = GOOD + '\n[[figure]]\nname = "f"\nscenario = "tcp-echo"\n'  # a second figure, its table at line 10
 
 
 @pytest.mark.parametrize("text, line, key", [
@@ -54,6 +55,14 @@ ladder = { phase = "handshake" }
     (GOOD + '\n[[figure]]\nname = "hs"\nscenario = "refused"\nladder = {}\noutput = "x.svg"\n', 11, "name"),
     (GOOD + '\n[[figure]]\nname = "f"\nscenario = "refused"\nladder = {}\ntrace = { at = "router" }\n', 14, "trace.at"),
     (GOOD.replace("[build]", "[build]\nthem = 'dark'"), 2, "build.them"),
+    (F + 'ladder = { compare = true }\n', 13, "ladder.compare"),
+    (F + 'trace = { topology = "star" }\nladder = {}\n', 13, "trace.topology"),
+    (F + 'trace = { drop = "sideways:4" }\nladder = {}\n', 13, "trace.drop"),
+    (F + 'trace = { delay = "fast" }\nladder = {}\n', 13, "trace.delay"),
+    (F + 'trace = { at = "both", net = "loopback" }\nladder = {}\n', 13, "trace.at"),
+    (F + 'trace = { at = "both" }\nladder = { at = "router" }\n', 14, "ladder.at"),
+    (F + 'trace = { topology = "routed" }\nlayers = { frame = "syn", view = "fields", compare = true }\n',
+     14, "layers.compare"),
 ])
 def test_bad_manifest_names_line_and_key_before_tracing(tmp_path, text, line, key):
     path = write(tmp_path, text)
@@ -190,11 +199,48 @@ def test_only_builds_one_figure(tmp_path, capsys):
     assert "no figure named 'nope'" in capsys.readouterr().err
 
 
-def test_lecture_manifest_is_valid():
+# Issue 7's lecture set: each item and the figure(s) of captures/lecture.toml that show it.
+LECTURE_SET = {
+    "handshake with socket calls and states": "handshake",
+    "echo data transfer": "echo-data",
+    "teardown with TIME_WAIT": "teardown",
+    "half-close": "half-close",
+    "refused connection (RST)": "refused",
+    "UDP uppercase": "udp-upper",
+    "threaded server with three clients": "threaded-server",
+    "lost segment and RTO": "lost-segment",
+    "fast retransmit": "fast-retransmit",
+    "zero window": "zero-window",
+    "encapsulation of an HTTP GET (nested)": "http-get-nested",
+    "encapsulation of an HTTP GET (stack)": "http-get-stack",
+    "TCP header grid of a SYN": "syn-header",
+    "router hop comparison": "router-hop",
+    "TCP state machine with the echo paths": "state-machine",
+    "conversation graph": "conversations",
+}
+
+
+def test_lecture_manifest_is_valid_and_complete():
     m = B.load_manifest(ROOT / "captures" / "lecture.toml")
-    assert len(m.figures) >= 13
+    names = {f.name: f for f in m.figures}
+    assert set(LECTURE_SET.values()) <= set(names)
     assert m.output == str(ROOT / "captures" / "figures")
-    assert len({f.source.key() for f in m.figures if f.source.kind != "capture"}) == 6
+    f = names["threaded-server"]
+    assert dict(f.source.options)["clients"] == 3
+    assert names["lost-segment"].source.scenario == "lost-segment"
+    assert names["fast-retransmit"].source.scenario == "fast-retransmit"
+    assert names["zero-window"].source.scenario == "zero-window"
+    hop = names["router-hop"]
+    assert hop.source.topology == "routed" and hop.kind == "layers" and hop.other_point == "server"
+    assert names["syn-header"].opt("view") == "fields" and names["syn-header"].opt("frame") == "syn"
+    assert names["state-machine"].opt("kind") == "states"
+    assert names["conversations"].opt("kind") == "conversations"
+    # every traced source's captures are committed with a stamp, so figures redraw without root
+    for fig in m.figures:
+        base = Path(m.captures) / f"{fig.source.label}-{fig.source.key()}.pcapng"
+        for path in fig.source.files(str(base)).values():
+            assert Path(path).is_file(), f"{fig.name}: {path} not committed"
+        assert base.with_suffix(".source").is_file()
 
 
 @pytest.mark.slow
@@ -204,7 +250,7 @@ def test_lecture_builds_for_real_twice_byte_identical(tmp_path):
     m = B.load_manifest(tmp_path / "lecture.toml")
     r1 = B.build(m, output=str(tmp_path / "one"), log=lambda s: None)
     assert not r1.failed, r1.failed
-    assert r1.traced == 6
+    assert r1.traced == len({f.source.key() for f in m.figures if f.source.kind != "capture"})
     r2 = B.build(m, output=str(tmp_path / "two"), log=lambda s: None)  # clean figures, kept captures
     assert r2.traced == 0 and [o.status for o in r2.outcomes] == ["built"] * len(m.figures)
     one, two = outputs(tmp_path / "one"), outputs(tmp_path / "two")

@@ -36,17 +36,21 @@ SOURCE_KEYS = ("scenario", "server", "client", "capture")
 RENDERINGS = ("ladder", "layers", "graph")
 FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *RENDERINGS}
 BUILD_KEYS = {"output", "theme", "captures"}
-TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float)}
+TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
+              "drop": (str, list), "loss": str, "seed": int, "rto_min": str,
+              "delay": str, "jitter": str, "rate": str}
+SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate")  # faults and the wire
 OPTION_TYPES = {"message": str, "port": int, "client_port": int, "clients": int, "bytes": int, "ipv6": bool}
 USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
 THEMES = ("light", "print", "dark")
 LADDER_KEYS = {"stream": (int, str), "frames": str, "numbers": str, "win": bool, "options": bool,
                "time": str, "full": bool, "theme": str, "size": str, "times": bool, "width": int,
-               "ascii": bool, "phase": str}
+               "ascii": bool, "phase": str, "at": str, "compare": (bool, str)}
 LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
-LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str}
+LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
+               "compare": (bool, str)}
 LAYERS_VIEWS = ("nested", "stack", "fields", "hex")
-GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "theme": str, "size": str}
+GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "theme": str, "size": str, "at": str}
 GRAPH_KINDS = ("conversations", "states", "topology")
 FIGURE_FORMATS = (".svg", ".pdf", ".png", ".pgf")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -65,14 +69,32 @@ class Source:
     client: str | None = None
     capture: str | None = None  # absolute path, for kind "capture"
     options: tuple[tuple[str, Any], ...] = ()
-    at: str = "client"
+    at: str = "client"  # client | server | both
     net: str = "veth"
     timeout: float = 30.0
+    topology: str = "direct"  # routed: client - router - server, captured on both links
+    shape: tuple[tuple[str, Any], ...] = ()  # faults and wire options (SHAPE_KEYS)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(
-            [self.kind, self.scenario, self.server, self.client, self.options, self.at, self.net],
-            sort_keys=True).encode()).hexdigest()[:12]
+        parts: list[Any] = [self.kind, self.scenario, self.server, self.client, self.options, self.at, self.net]
+        if self.topology != "direct" or self.shape:  # keys of plain traces stay as they were
+            parts += [self.topology, self.shape]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        """The capture points this source writes: one, or both ends / both links of the router."""
+        if self.kind != "capture" and (self.at == "both" or self.topology == "routed"):
+            return ("client", "server")
+        return (self.at,)
+
+    def files(self, base: str) -> dict[str, str]:
+        """Capture point -> file, for a source traced to `base` (NAME.pcapng)."""
+        if len(self.points) == 1:
+            return {self.points[0]: base}
+        stem = base[: -len(".pcapng")] if base.endswith(".pcapng") else base
+        link = "-link" if self.topology == "routed" else ""  # as tracer.run.output_paths names them
+        return {p: f"{stem}.{p}{link}.pcapng" for p in self.points}
 
     @property
     def label(self) -> str:
@@ -91,10 +113,15 @@ class Source:
                     args.append(flag)
             else:
                 args += [flag, str(v)]
-        if self.at != "client":
+        if self.at != "client" and self.topology != "routed":
             args += ["--at", self.at]
         if self.net != "veth":
             args += ["--net", self.net]
+        if self.topology != "direct":
+            args += ["--topology", self.topology]
+        for k, v in self.shape:
+            for one in (v if isinstance(v, tuple) else (v,)):
+                args += ["--" + k.replace("_", "-"), str(one)]
         if self.timeout != 30.0:
             args += ["--timeout", f"{self.timeout:g}"]
         return args
@@ -110,6 +137,19 @@ class Figure:
     output: str  # relative to the output folder
     line: int
     entry: str  # canonical JSON of the manifest entry (for the stamp)
+    compare_path: str | None = None  # absolute path of `compare = "FILE"` (capture sources)
+
+    @property
+    def point(self) -> str:
+        """The capture point drawn: the rendering's `at`, else the trace's first point."""
+        return self.opt("at", self.source.points[0])
+
+    @property
+    def other_point(self) -> str | None:
+        """The capture point compared with (`compare = true`)."""
+        if self.opt("compare") is not True:
+            return None
+        return next(p for p in self.source.points if p != self.point)
 
     def opt(self, key: str, default: Any = None) -> Any:
         return dict(self.render).get(key, default)
@@ -320,18 +360,39 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             if not _check_type(v, TRACE_KEYS[k]):
                 raise fail(("trace", k), f"must be a {_typename(TRACE_KEYS[k])}")
         at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
-        if at not in ("client", "server"):
-            raise fail(("trace", "at"), f"{at!r}: choose client or server (one capture per figure)")
+        topology = trace.get("topology", "direct")
+        if at not in ("client", "server", "both"):
+            raise fail(("trace", "at"), f"{at!r}: choose client, server or both (both ends, two captures)")
         if net not in ("veth", "loopback"):
             raise fail(("trace", "net"), f"{net!r}: choose veth or loopback")
         if timeout <= 0:
             raise fail(("trace", "timeout"), "must be positive")
+        if topology not in ("direct", "routed"):
+            raise fail(("trace", "topology"), f"{topology!r}: choose direct or routed")
+        if net == "loopback" and (at == "both" or topology == "routed"):
+            raise fail(("trace", "at" if at == "both" else "topology"),
+                       "loopback is one host with one capture point (use net = \"veth\")")
+        if topology == "routed" and at != "client" and "at" in trace:
+            raise fail(("trace", "at"), "a routed trace always captures both links; "
+                       "choose the one to draw with at = \"client\" or \"server\" in the rendering")
+        shape = []
+        for k in SHAPE_KEYS:
+            if k in trace:
+                v = trace[k]
+                if k == "drop":
+                    v = (v,) if isinstance(v, str) else tuple(v)
+                    if not v or not all(isinstance(x, str) for x in v):
+                        raise fail(("trace", k), "must be a string or a list of strings, e.g. \"c2s:4\"")
+                shape.append((k, v))
+        _check_shape(dict(shape), lambda k, msg: fail(("trace", k), msg))
+        if shape and net != "veth":
+            raise fail(("trace", shape[0][0]), "faults and link shaping need two hosts (net = \"veth\")")
         opts = tuple(sorted(options.items()))
+        common = dict(options=opts, at=at, net=net, timeout=timeout, topology=topology, shape=tuple(shape))
         if "scenario" in entry:
-            source = Source("scenario", scenario=entry["scenario"], options=opts, at=at, net=net, timeout=timeout)
+            source = Source("scenario", scenario=entry["scenario"], **common)
         else:
-            source = Source("programs", server=entry.get("server"), client=entry["client"], options=opts,
-                            at=at, net=net, timeout=timeout)
+            source = Source("programs", server=entry.get("server"), client=entry["client"], **common)
 
     # -- rendering
     kinds = [k for k in RENDERINGS if k in entry]
@@ -376,7 +437,7 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             raise fail((kind, "phase"), "give phase or frames, not both")
         if "width" in render and render["width"] < 40:
             raise fail((kind, "width"), "at least 40 columns")
-    elif kind == "layers":
+    if kind == "layers":
         if "frame" not in render:
             raise fail((kind,), "needs frame = N or a selector (" + ", ".join(FRAME_SELECTORS) + ")")
         fr = render["frame"]
@@ -387,11 +448,35 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
                        f"{', '.join(FRAME_SELECTORS)})")
         if render.get("view", "nested") not in LAYERS_VIEWS:
             raise fail((kind, "view"), f"{render['view']!r}: choose from {', '.join(LAYERS_VIEWS)}")
-    else:
+    if kind == "graph":
         if render.get("kind", "conversations") not in GRAPH_KINDS:
             raise fail((kind, "kind"), f"{render['kind']!r}: choose from {', '.join(GRAPH_KINDS)}")
         if render.get("kind") == "topology" and source.kind == "capture" and "stream" in render:
             raise fail((kind, "stream"), "topology graphs have no stream")
+
+    # -- which capture point to draw, and the other one to compare with
+    compare_path = None
+    if "at" in render and render["at"] not in source.points:
+        raise fail((kind, "at"), f"{render['at']!r}: this figure's trace captures at "
+                   f"{' and '.join(source.points)} (trace = {{ at = \"both\" }} captures both ends)")
+    if "compare" in render:
+        cmp = render["compare"]
+        if source.kind == "capture":
+            if not isinstance(cmp, str):
+                raise fail((kind, "compare"), "give the other capture file, e.g. compare = \"server.pcapng\"")
+            other = (base / cmp).resolve()
+            if not other.is_file():
+                raise fail((kind, "compare"), f"{cmp}: no such capture file")
+            compare_path = str(other)
+        elif cmp is not True:
+            raise fail((kind, "compare"), "compare = true draws the other capture point of this trace "
+                       "(trace = { at = \"both\" } or topology = \"routed\")" if cmp is False or
+                       isinstance(cmp, str) else "must be true")
+        elif len(source.points) < 2:
+            raise fail((kind, "compare"), "needs two capture points: trace = { at = \"both\" } "
+                       "or { topology = \"routed\" }")
+        if kind == "layers" and render.get("view", "nested") != "nested":
+            raise fail((kind, "compare"), "a comparison is drawn as nested boxes side by side (view = \"nested\")")
 
     output = entry.get("output", f"{name}.svg")
     if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
@@ -401,7 +486,34 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     if output == "index.md" or output == "index.html" or output.startswith(("captures/", ".stamps/")):
         raise fail(("output",), f"{output} is reserved for the build itself")
     canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
-    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon)
+    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path)
+
+
+def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError]) -> None:
+    """Faults and wire options parsed as `synack trace` parses them, so a typo fails before any trace."""
+    from tracer import faults as faultmod
+    from tracer import wire as wiremod
+
+    for k, v in shape.items():
+        try:
+            if k == "drop":
+                for spec in v:
+                    faultmod.parse_drop(spec)
+            elif k == "loss":
+                faultmod.parse_percent(v)
+            elif k == "rto_min":
+                faultmod.build(rto_min=v)
+            elif k in ("delay", "jitter", "rate"):
+                wiremod.parse_directional(v, "--" + k)
+        except SynackError as exc:
+            raise fail(k, str(exc)) from None
+    if "seed" in shape and "loss" not in shape and "jitter" not in shape:
+        raise fail("seed", "only makes sense with loss or jitter")
+    try:
+        wiremod.spec_from(shape.get("delay"), shape.get("jitter"), shape.get("rate"), shape.get("seed"))
+    except SynackError as exc:
+        key = next((k for k in ("jitter", "rate", "delay") if k in shape), "delay")
+        raise fail(key, str(exc)) from None
 
 
 from viz.select import FRAME_SELECTORS, LADDER_PHASES, phase_frames, select_frame  # noqa: E402
@@ -414,11 +526,20 @@ def relpath(target: str, start: str) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
-def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any]:
+def figure_captures(fig: Figure, files: dict[str, str]) -> tuple[str, str | None]:
+    """The capture a figure draws and the one it is compared with (or None), from its source's files."""
+    if fig.source.kind == "capture":
+        return fig.source.capture or "", fig.compare_path
+    other = fig.other_point
+    return files[fig.point], (files[other] if other else None)
+
+
+def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str) -> dict[str, Any]:
     """Draw one figure from its capture into out_dir/fig.output (deterministic bytes).
 
-    Returns what was resolved from the capture (frame numbers of selectors and
-    phases) so the index can print a command with real numbers."""
+    `capture` is the file, or the source's files by capture point.  Returns
+    what was resolved from the capture (frame numbers of selectors and phases)
+    so the index can print a command with real numbers."""
     import dataclasses
 
     from viz.analysis import analyze
@@ -427,6 +548,10 @@ def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any
     from viz.figure import save as save_fig
     from viz.figure import theme as get_theme
 
+    if isinstance(capture, dict):
+        capture, other = figure_captures(fig, capture)
+    else:
+        other = fig.compare_path
     target = Path(out_dir) / fig.output
     target.parent.mkdir(parents=True, exist_ok=True)
     shown = relpath(capture, out_dir)  # the name the figure carries, not the folder it sits in
@@ -443,9 +568,13 @@ def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any
         if fig.opt("phase"):
             frames = phase_frames(an, fig.opt("phase"), fig.opt("stream"))
             resolved = {"frames": f"{frames[0]}-{frames[1]}"}
+        peer = None
+        if other:
+            with open_capture(other) as cap:
+                peer = analyze(cap, path=relpath(other, out_dir))
         lad = build_ladder(an, stream=fig.opt("stream"), frames=frames, numbers=fig.opt("numbers", "relative"),
                            win=fig.opt("win", False), options=fig.opt("options", False),
-                           time=fig.opt("time", "schematic"), full=fig.opt("full", False))
+                           time=fig.opt("time", "schematic"), full=fig.opt("full", False), peer=peer)
         if not fig.opt("times", fig.opt("time") == "scaled"):
             lad = dataclasses.replace(lad, times=())  # wall-clock jitter would change the bytes every trace
         write_ladder(lad, target, theme=th_name, size=size, width=fig.opt("width", 100),
@@ -457,8 +586,22 @@ def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any
         number = select_frame(an, fig.opt("frame"))
         resolved = {"frame": number}
         d = safe_dissect(load_frame(capture, number))
-        save_fig(layers_mpl.figure(fig.opt("view", "nested"), d, an.packet(number), number,
-                                   get_theme(th_name), size), target)
+        if other:
+            from viz import layers
+            from viz.commands.layers import match_frame
+
+            onum, od = match_frame(d, other)
+            with open_capture(other) as cap:
+                oan = analyze(cap, path=relpath(other, out_dir))
+            resolved["other_frame"] = onum
+            pfig = layers_mpl.compare_figure(
+                layers.nested(d, an.packet(number), number), layers.nested(od, oan.packet(onum), onum),
+                layers.compare(d, od), f"{Path(shown).name} #{number}",
+                f"{Path(relpath(other, out_dir)).name} #{onum}", get_theme(th_name), size)
+            save_fig(pfig, target)
+        else:
+            save_fig(layers_mpl.figure(fig.opt("view", "nested"), d, an.packet(number), number,
+                                       get_theme(th_name), size), target)
     else:
         from viz import graph
 
@@ -483,11 +626,14 @@ def render(fig: Figure, capture: str, out_dir: str, theme: str) -> dict[str, Any
     return resolved
 
 
-def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict | None = None) -> str:
-    """The `synack` command line that draws this figure from its capture."""
+def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict | None = None,
+                   other_shown: str | None = None) -> str:
+    """The `synack` command line that draws this figure from its capture (and the one compared)."""
     o = dict(fig.render)
     resolved = resolved or {}
     args: list[str] = [fig.kind, capture_shown]
+    if fig.kind == "ladder" and other_shown:
+        args.append(other_shown)
     th = o.get("theme", theme)
     if fig.kind == "ladder":
         if "phase" in o:
@@ -503,8 +649,11 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
         if o.get("time", "schematic") != "schematic":
             args += ["--time", o["time"]]
     elif fig.kind == "layers":
-        args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N")),
-                 "--view", o.get("view", "nested")]
+        args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N"))]
+        if other_shown:
+            args += ["--compare", other_shown]
+        else:
+            args += ["--view", o.get("view", "nested")]
     else:
         args += ["--kind", o.get("kind", "conversations")]
         if "stream" in o:
@@ -578,13 +727,21 @@ def _tracer(source: Source, out: str) -> None:
     from tracer import run as runmod
     from tracer import scenarios
 
+    from tracer import faults as faultmod
+    from tracer import wire as wiremod
+
     opts = scenarios.Options(**dict(source.options))
     if source.kind == "scenario":
         target: Any = scenarios.get(source.scenario)
     else:
         target = runmod.Programs(client=source.client, server=source.server)
+    shape = dict(source.shape)
+    faults = faultmod.build(shape.get("drop", ()), shape.get("loss"),
+                            shape.get("seed") if "loss" in shape else None, shape.get("rto_min"))
+    wire = wiremod.spec_from(shape.get("delay"), shape.get("jitter"), shape.get("rate"), shape.get("seed"))
     command = "synack " + shlex.join(["trace", *source.trace_args(), "-o", Path(out).name])
-    res = runmod.trace(target, opts, out, at=source.at, net=source.net, timeout=source.timeout, command=command)
+    res = runmod.trace(target, opts, out, at=source.at, net=source.net, timeout=source.timeout, command=command,
+                       faults=faults or None, topology=source.topology, wire=wire)
     if not res.complete:
         raise SynackError(f"trace incomplete: {res.incomplete_reason}")
 
@@ -603,11 +760,11 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
     tool = tool_hash()
     wanted = [manifest.figure(only)] if only else list(manifest.figures)
     result = BuildResult()
-    captures: dict[str, str | Exception] = {}  # source key -> capture path or the failure
+    captures: dict[str, dict[str, str] | Exception] = {}  # source key -> files by point, or the failure
 
-    def capture_for(src: Source) -> str:
+    def capture_for(src: Source) -> dict[str, str]:
         if src.kind == "capture":
-            return src.capture or ""
+            return {src.at: src.capture or ""}
         key = src.key()
         if key in captures:
             got = captures[key]
@@ -615,10 +772,12 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
                 raise got
             return got
         path = cap_dir / f"{src.label}-{key}.pcapng"
+        files = src.files(str(path))
         stamp = path.with_suffix(".source")
         want = json.dumps({"source": key, "tool": TOOL})
         try:
-            if force or not path.exists() or not stamp.exists() or stamp.read_text() != want:
+            if force or not all(Path(f).exists() for f in files.values()) or not stamp.exists() \
+                    or stamp.read_text() != want:
                 cap_dir.mkdir(parents=True, exist_ok=True)
                 log(f"  tracing {shlex.join(['synack', 'trace', *src.trace_args()])}")
                 stamp.unlink(missing_ok=True)
@@ -628,23 +787,25 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
         except (SynackError, OSError) as exc:
             captures[key] = exc
             raise
-        captures[key] = str(path)
-        return str(path)
+        captures[key] = files
+        return files
 
     for fig in wanted:
         t0 = time.monotonic()
         try:
-            cap = capture_for(fig.source)
+            files = capture_for(fig.source)
+            cap, other = figure_captures(fig, files)
             target = out_dir / fig.output
             digest = hashlib.sha256("\n".join(
-                [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]).encode()).hexdigest()
+                [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]
+                + ([_file_hash(other)] if other else [])).encode()).hexdigest()
             stamp = stamps / f"{fig.name}.stamp"
             old = _read_stamp(stamp)
             if not force and target.exists() and old.get("digest") == digest:
                 status = "skipped"
             else:
                 stamp.unlink(missing_ok=True)
-                resolved = render(fig, cap, str(out_dir), manifest.theme)
+                resolved = render(fig, files, str(out_dir), manifest.theme)
                 _write_atomic(stamp, json.dumps({"digest": digest, "resolved": resolved}, sort_keys=True) + "\n")
                 status = "built"
             oc = Outcome(fig.name, status, time.monotonic() - t0)
@@ -680,13 +841,16 @@ def write_index(manifest: Manifest, out_dir: str, cap_dir: Path) -> None:
     for fig in manifest.figures:
         src = fig.source
         if src.kind == "capture":
-            cap = relpath(src.capture or "", out_dir)
             cmds = []
+            files = {src.at: src.capture or ""}
         else:
-            cap = relpath(str(cap_dir / f"{src.label}-{src.key()}.pcapng"), out_dir)
-            cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", cap])]
+            base = str(cap_dir / f"{src.label}-{src.key()}.pcapng")
+            cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", relpath(base, out_dir)])]
+            files = src.files(base)
+        cap, other = figure_captures(fig, files)
         resolved = _read_stamp(Path(out_dir) / ".stamps" / f"{fig.name}.stamp").get("resolved")
-        cmds.append(render_command(fig, cap, manifest.theme, resolved))
+        cmds.append(render_command(fig, relpath(cap, out_dir), manifest.theme, resolved,
+                                   relpath(other, out_dir) if other else None))
         cmds.append(f"synack build {shlex.quote(man_rel)} --only {fig.name}")
         is_image = Path(fig.output).suffix.lower() in (".svg", ".png")
         md += [f"## {fig.name}", ""]

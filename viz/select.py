@@ -12,7 +12,7 @@ from viz.errors import SynackError
 
 FRAME_SELECTORS = ("syn", "syn-ack", "first-ack", "first-data", "reply-data", "http-get", "fin",
                    "rst", "first-udp", "udp-reply")
-LADDER_PHASES = ("handshake", "data", "teardown")
+LADDER_PHASES = ("handshake", "data", "teardown", "loss", "zero-window")
 
 
 def select_frame(analysis, selector: int | str) -> int:
@@ -57,7 +57,10 @@ def select_frame(analysis, selector: int | str) -> int:
 
 
 def phase_frames(analysis, phase: str, stream: Any = None) -> tuple[int, int]:
-    """The frame range of a TCP stream's handshake, data transfer or teardown.
+    """The frame range of a TCP stream's handshake, data transfer or teardown, or of an episode:
+    "loss" (the first retransmitted segment's original, to the ACK covering
+    the retransmission) or "zero-window" (the first full or zero window to the
+    data that follows the window update).
 
     Frame numbers shift between traces (an ARP exchange, a delayed ACK), so a
     manifest names the phase and the range is found in each new capture."""
@@ -72,6 +75,10 @@ def phase_frames(analysis, phase: str, stream: Any = None) -> tuple[int, int]:
     syn_ack = next((i for i, p in enumerate(pk) if p.flags & Flag.SYN and p.flags & Flag.ACK), None)
     first_fin = next((i for i, p in enumerate(pk) if p.flags & (Flag.FIN | Flag.RST)), None)
     first_data = next((i for i, p in enumerate(pk) if p.len), None)
+    if phase == "loss":
+        return _loss(pk)
+    if phase == "zero-window":
+        return _zero_window(pk)
     if phase == "handshake":
         if syn_ack is None:
             raise SynackError("phase 'handshake': no SYN, ACK in the stream")
@@ -87,3 +94,29 @@ def phase_frames(analysis, phase: str, stream: Any = None) -> tuple[int, int]:
     if first_fin is None:
         raise SynackError("phase 'teardown': no FIN or RST in the stream")
     return pk[first_fin].frame, pk[-1].frame
+
+
+def _loss(pk: list) -> tuple[int, int]:
+    from viz.model import Flag, Tag
+
+    rx = next((i for i, p in enumerate(pk)
+               if {Tag.RETRANSMISSION, Tag.FAST_RETRANSMISSION} & set(p.analysis)), None)
+    if rx is None:
+        raise SynackError("phase 'loss': no retransmission in the stream")
+    r = pk[rx]
+    sender = (r.src, r.sport)
+    start = next((i for i in range(rx) if (pk[i].src, pk[i].sport) == sender and pk[i].seq == r.seq
+                  and (pk[i].len or pk[i].flags & (Flag.SYN | Flag.FIN))), rx)
+    end = next((i for i in range(rx + 1, len(pk)) if (pk[i].src, pk[i].sport) != sender
+                and pk[i].flags & Flag.ACK and pk[i].ack is not None and pk[i].ack > r.seq), len(pk) - 1)
+    return pk[start].frame, pk[end].frame
+
+
+def _zero_window(pk: list) -> tuple[int, int]:
+    from viz.model import Tag
+
+    start = next((i for i, p in enumerate(pk) if {Tag.WINDOW_FULL, Tag.ZERO_WINDOW} & set(p.analysis)), None)
+    if start is None:
+        raise SynackError("phase 'zero-window': no full or zero window in the stream")
+    upd = next((i for i in range(start, len(pk)) if Tag.WINDOW_UPDATE in pk[i].analysis), len(pk) - 1)
+    return pk[start].frame, pk[min(upd + 1, len(pk) - 1)].frame
