@@ -139,3 +139,35 @@ def test_graph_figures_are_deterministic(kind, tmp_path):
     _run(f"{CORPUS}/http-packets2.pcap", "--kind", kind, "-o", str(b))
     assert a.read_bytes() == b.read_bytes()
     assert "<text" in a.read_text() or "<path" in a.read_text()
+
+
+def test_busy_capture_keeps_the_busiest_conversations_and_says_so(tmp_path, capsys):
+    """example2.pcap: 62 hosts, 60 conversations, all with 10.0.0.1. The figure keeps the
+    12 with most bytes as a labelled star; the text output still lists all 60."""
+    an = _analysis("example2.pcap")
+    g = graph.conversations(an)
+    h, edges_out, hosts_out = graph.busiest(g, 12)
+    assert h.number_of_edges() == 12 and edges_out == g.number_of_edges() - 12
+    assert hosts_out == len(g) - len(h) and len(h) == 13
+    total = lambda e: sum(g.edges[e]["bytes"].values())  # noqa: E731
+    kept = sorted(total(e) for e in h.edges)
+    assert kept[0] >= max(total(e) for e in g.edges if not h.has_edge(*e))
+    assert graph.busiest(g, 0)[0] is g
+    assert graph.star_hub(h) == "10.0.0.1"
+    right, left = graph.star_rows(h, "10.0.0.1")
+    assert len(right) == len(left) == 6 and set(right + left) == set(h.nodes) - {"10.0.0.1"}
+    out = tmp_path / "c.svg"
+    assert _run(f"{CORPUS}/example2.pcap", "-o", str(out)) == 0
+    svg = out.read_text()
+    assert f"{edges_out} more" in svg and all(p in svg for p in right + left)
+    assert svg.count("received ") == 12
+    capsys.readouterr()
+    assert _run(f"{CORPUS}/example2.pcap") == 0
+    assert len(capsys.readouterr().out.splitlines()) == g.number_of_edges() + 1
+    with pytest.raises(SynackError, match="--top -1"):
+        _run(f"{CORPUS}/example2.pcap", "--top", "-1", "-o", str(out))
+
+
+def test_two_host_conversation_is_not_a_star():
+    an = _analysis("one_http_stream_fin.pcap")
+    assert graph.star_hub(graph.conversations(an)) is None

@@ -186,8 +186,9 @@ def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", *,
 
 
 def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None = None, ports: bool = False,
-          theme: str = "light", size: tuple[float, float] | None = None):
-    """A graph Figure: "conversations", "states" (RFC 9293 machine with a stream's paths) or "topology"."""
+          theme: str = "light", size: tuple[float, float] | None = None, top: int = 12):
+    """A graph Figure: "conversations" (the `top` busiest, 0 = all), "states" (RFC 9293 machine
+    with a stream's paths) or "topology"."""
     from pathlib import Path
 
     from viz import graph as G
@@ -201,12 +202,7 @@ def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None 
         g = G.topology(meta, an.capture.path)
         return _displayable(G.draw_topology(g, G.topology_layout(g), meta, th, size))
     if kind == "conversations":
-        g = G.conversations(an, ports=ports)
-        if not g.number_of_nodes():
-            raise SynackError(f"{an.capture.path}: no TCP or UDP stream, so no conversations to draw")
-        title = (f"Conversations in {Path(an.capture.path).name}: {len(g)} "
-                 f"{'endpoints' if ports else 'hosts'}, {len(an.streams)} streams")
-        return _displayable(G.draw_conversations(g, G.conversation_layout(g), th, size, title))
+        return _displayable(G.conversation_figure(an, Path(an.capture.path).name, th, size, ports, top))
     if kind == "states":
         s = G.pick_stream(an, stream)
         g = G.state_machine()

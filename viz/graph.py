@@ -143,6 +143,72 @@ def conversations(an: Analysis, ports: bool = False):
     return g
 
 
+# A slide holds about this many labelled conversations; a busy capture is cut
+# to its busiest ones rather than drawn as an unreadable clump.
+TOP = 12
+
+
+def busiest(g, top: int = TOP):
+    """The `top` conversations with the most bytes (0: all), and how many
+    conversations and hosts were left out, so the figure can say so."""
+    if not top or g.number_of_edges() <= top:
+        return g, 0, 0
+
+    def weight(e):
+        a, b = sorted(e)
+        d = g.edges[a, b]
+        return (-sum(d["bytes"].values()), -sum(d["frames"].values()), a, b)
+
+    keep = sorted((tuple(sorted(e)) for e in g.edges), key=weight)[:top]
+    h = g.edge_subgraph(keep).copy()
+    return h, g.number_of_edges() - top, len(g) - len(h)
+
+
+def conversation_figure(an: Analysis, name: str, th, size, ports: bool = False, top: int = TOP):
+    g = conversations(an, ports=ports)
+    if not g.number_of_nodes():
+        raise SynackError(f"{an.capture.path}: no TCP or UDP stream, so no conversations to draw")
+    title = f"Conversations in {name}: {len(g)} {'endpoints' if ports else 'hosts'}, {len(an.streams)} streams"
+    h, edges_out, hosts_out = busiest(g, top)
+    note = None
+    if edges_out:
+        note = (f"the {h.number_of_edges()} busiest conversations by bytes; {edges_out} more"
+                + (f" (and {hosts_out} more hosts)" if hosts_out else "")
+                + " are listed by `synack graph` without -o")
+    hub = star_hub(h)
+    if hub is not None:
+        return draw_star(h, hub, th, size, title, note)
+    return draw_conversations(h, conversation_layout(h), th, size, title, note)
+
+
+def star_hub(g) -> str | None:
+    """The host every conversation touches, when there are several: most lab
+    captures are taken on one machine, and a star drawn as two columns of peers
+    leaves room to label each conversation beside its peer."""
+    if g.number_of_edges() < 3:
+        return None
+    hub = max(sorted(g.nodes), key=g.degree)
+    return hub if g.degree(hub) == g.number_of_edges() else None
+
+
+def star_rows(g, hub: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Peers for the right and left columns, busiest first, alternating sides."""
+    def weight(n):
+        d = g.edges[hub, n]
+        return (-sum(d["bytes"].values()), n)
+
+    peers = sorted((n for n in g.nodes if n != hub), key=weight)
+    return tuple(peers[0::2]), tuple(peers[1::2])
+
+
+def star_label(g, hub: str, peer: str) -> tuple[str, str]:
+    e = g.edges[hub, peer]
+    n = len(e["streams"])
+    head = e["streams"][0] if n == 1 else f"{n} streams"
+    return head, (f"sent {e['frames'][peer]} frames, {_kb(e['bytes'][peer])}\n"
+                  f"received {e['frames'][hub]} frames, {_kb(e['bytes'][hub])}")
+
+
 def _from_client(an: Analysis, frame: int, s: Stream) -> bool:
     p = an.packet(frame)
     return p.src == s.client.addr and p.sport == s.client.port
@@ -360,7 +426,7 @@ def draw_states(g, stream: Stream, paths: dict, th, size):
     return fig
 
 
-def draw_conversations(g, pos: dict, th, size, title: str):
+def draw_conversations(g, pos: dict, th, size, title: str, note: str | None = None):
     from matplotlib.patches import FancyArrowPatch
 
     from viz.figure import new_figure
@@ -390,9 +456,45 @@ def draw_conversations(g, pos: dict, th, size, title: str):
         x, y = pos[n]
         ax.text(x, y, n, fontsize=fs, ha="center", va="center", fontweight="bold", color=th.foreground, zorder=4,
                 bbox=dict(boxstyle="round,pad=0.35", facecolor=th.fills[2], edgecolor=th.foreground, linewidth=1.2))
-    if many:
-        fig.text(0.02, 0.925, "line width grows with the number of streams; `synack graph` without -o lists every "
-                 "conversation with frames and bytes each way", fontsize=9.5, color=th.muted, style="italic")
+    if many or note:
+        fig.text(0.02, 0.925, note or "line width grows with the number of streams; `synack graph` without -o "
+                 "lists every conversation with frames and bytes each way", fontsize=9.5, color=th.muted,
+                 style="italic")
+    return fig
+
+
+def draw_star(g, hub: str, th, size, title: str, note: str | None = None):
+    from viz.figure import new_figure
+
+    w, h = size
+    fig = new_figure(size, th)
+    fig.text(0.02, 0.96, title, fontsize=14, fontweight="bold", color=th.foreground, va="center")
+    if note:
+        fig.text(0.02, 0.925, note, fontsize=9.5, color=th.muted, style="italic")
+    ax = _axes(fig, th, (0, w), (h, 0))
+    right, left = star_rows(g, hub)
+    top, bottom = 1.05, h - 0.35
+    hx, hy = w / 2, (top + bottom) / 2
+    rows = max(len(right), len(left))
+    step = (bottom - top) / rows
+    peer_fs = 11 if rows <= 4 else 9.5
+    # Peers and their labels are aligned on the side facing the hub, and each line
+    # ends at that side, so no line crosses a label.
+    pad = 0.35 * peer_fs / 72
+    for column, x, ha, sign in ((right, w - 3.5, "left", -1), (left, 3.5, "right", 1)):
+        for i, peer in enumerate(column):
+            y = top + step * (i + 0.5) - 0.15
+            e = g.edges[hub, peer]
+            lw = 1.0 + min(5.0, len(e["streams"]) ** 0.5)
+            ax.plot([hx, x + sign * pad], [hy, y], color=th.control, lw=lw, solid_capstyle="butt", zorder=1)
+            ax.text(x, y, peer, fontsize=peer_fs, ha=ha, va="center", fontweight="bold", color=th.foreground,
+                    zorder=4, bbox=dict(boxstyle="round,pad=0.35", facecolor=th.fills[2], edgecolor=th.foreground,
+                                        linewidth=1.2))
+            head, detail = star_label(g, hub, peer)
+            ax.text(x, y + 0.2, f"{head}\n{detail}", fontsize=8.5, ha=ha, va="top", color=th.foreground,
+                    zorder=3, linespacing=1.15)
+    ax.text(hx, hy, hub, fontsize=12, ha="center", va="center", fontweight="bold", color=th.foreground, zorder=4,
+            bbox=dict(boxstyle="round,pad=0.5", facecolor=th.fills[0], edgecolor=th.foreground, linewidth=1.5))
     return fig
 
 

@@ -29,6 +29,10 @@ def register(subparsers) -> None:
                    help="conversations | states | topology (default: conversations)")
     p.add_argument("--stream", type=int, metavar="N", help="TCP stream for --kind states (default: the first)")
     p.add_argument("--ports", action="store_true", help="conversations: one node per address:port")
+    p.add_argument("--top", type=int, default=12, metavar="N",
+                   help="conversations figure: draw the N busiest conversations by bytes, labelled, and "
+                   "say how many were left out (default 12, what a slide holds; 0 = all, unlabelled "
+                   "when there are many); the text output always lists all")
     p.add_argument("-o", "--output", metavar="OUT", help="write a figure (.svg .pdf .png .pgf) instead of text")
     figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33x7.5, a 16:9 slide)")
@@ -40,6 +44,8 @@ def run(args) -> int:
     from viz.figure import SLIDE_SIZE, check_output, parse_size, save, theme
 
     kind = args.kind.lower()
+    if args.top < 0:
+        raise SynackError(f"--top {args.top}: give a number of conversations, or 0 for all")
     if kind not in KINDS:
         raise SynackError(f"--kind {args.kind!r}: unknown kind (choose from {', '.join(KINDS)})")
     th = theme(args.theme)
@@ -66,15 +72,13 @@ def run(args) -> int:
         with open_capture(args.capture) as cap:
             an = analyze(cap, path=args.capture)
         if kind == "conversations":
-            g = graph.conversations(an, ports=args.ports)
-            if not g.number_of_nodes():
-                raise SynackError(f"{args.capture}: no TCP or UDP stream, so no conversations to draw")
             if not args.output:
+                g = graph.conversations(an, ports=args.ports)
+                if not g.number_of_nodes():
+                    raise SynackError(f"{args.capture}: no TCP or UDP stream, so no conversations to draw")
                 print(graph.conversations_text(g), end="")
                 return 0
-            title = f"Conversations in {Path(args.capture).name}: {len(g)} " \
-                    f"{'endpoints' if args.ports else 'hosts'}, {len(an.streams)} streams"
-            fig = graph.draw_conversations(g, graph.conversation_layout(g), th, size, title)
+            fig = graph.conversation_figure(an, Path(args.capture).name, th, size, args.ports, args.top)
         else:
             stream = graph.pick_stream(an, args.stream)
             g = graph.state_machine()
