@@ -746,9 +746,57 @@ def _tracer(source: Source, out: str) -> None:
         raise SynackError(f"trace incomplete: {res.incomplete_reason}")
 
 
+def bar_text(label: str, elapsed: float, expected: float | None, timeout: float, width: int = 24) -> str:
+    """One line of the trace progress bar.  Scaled to the last trace of this source when known,
+    else to the timeout (the most a trace can take); never claims to be done before it is."""
+    scale = expected if expected and expected > 0 else timeout
+    done = min(elapsed / scale, 0.99) if scale > 0 else 0.0
+    fill = int(done * width)
+    tail = f"~{expected:.0f} s" if expected else f"at most {timeout:g} s"
+    return f"  tracing {label} [{'#' * fill}{'.' * (width - fill)}] {elapsed:4.1f} s of {tail}"
+
+
+class TraceBar:
+    """A bar redrawn in place on a terminal while a trace runs (a trace is seconds of silence).
+
+    Off when `stream` is None: logs and pipes get only the one "tracing" line."""
+
+    def __init__(self, stream: Any, label: str, expected: float | None, timeout: float,
+                 interval: float = 0.25):
+        self.stream, self.label, self.expected, self.timeout = stream, label, expected, timeout
+        self.interval = interval
+        self._stop: Any = None
+        self._thread: Any = None
+
+    def _run(self, started: float) -> None:
+        while not self._stop.wait(self.interval):
+            self.stream.write("\r" + bar_text(self.label, time.monotonic() - started, self.expected,
+                                               self.timeout) + "\x1b[K")
+            self.stream.flush()
+
+    def __enter__(self) -> "TraceBar":
+        if self.stream is not None:
+            import threading
+
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(time.monotonic(),), daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def build(manifest: Manifest, *, output: str | None = None, only: str | None = None, force: bool = False,
-          log: Callable[[str], None] = print, tracer: Callable[[Source, str], None] | None = None) -> BuildResult:
-    """Trace what needs tracing, draw what changed, write the index; never stop at one failure."""
+          log: Callable[[str], None] = print, tracer: Callable[[Source, str], None] | None = None,
+          bar: Any = None) -> BuildResult:
+    """Trace what needs tracing, draw what changed, write the index; never stop at one failure.
+
+    `bar`: a terminal stream for the trace progress bar (None: no bar, for pipes and logs)."""
     started = time.monotonic()
     out_dir = Path(output or manifest.output).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -774,15 +822,18 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
         path = cap_dir / f"{src.label}-{key}.pcapng"
         files = src.files(str(path))
         stamp = path.with_suffix(".source")
-        want = json.dumps({"source": key, "tool": TOOL})
+        want = {"source": key, "tool": TOOL}
+        old = _read_stamp(stamp)
         try:
-            if force or not all(Path(f).exists() for f in files.values()) or not stamp.exists() \
-                    or stamp.read_text() != want:
+            if force or not all(Path(f).exists() for f in files.values()) \
+                    or {k: old.get(k) for k in want} != want:
                 cap_dir.mkdir(parents=True, exist_ok=True)
                 log(f"  tracing {shlex.join(['synack', 'trace', *src.trace_args()])}")
                 stamp.unlink(missing_ok=True)
-                tracer(src, str(path))
-                _write_atomic(stamp, want)
+                t0 = time.monotonic()
+                with TraceBar(bar, src.label, old.get("seconds"), src.timeout):
+                    tracer(src, str(path))
+                _write_atomic(stamp, json.dumps({**want, "seconds": round(time.monotonic() - t0, 1)}))
                 result.traced += 1
         except (SynackError, OSError) as exc:
             captures[key] = exc
@@ -790,7 +841,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
         captures[key] = files
         return files
 
-    for fig in wanted:
+    for count, fig in enumerate(wanted, 1):
         t0 = time.monotonic()
         try:
             files = capture_for(fig.source)
@@ -815,7 +866,8 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
             msg = str(exc) if isinstance(exc, SynackError) else f"{type(exc).__name__}: {exc}"
             oc = Outcome(fig.name, "failed", time.monotonic() - t0, msg)
         result.outcomes.append(oc)
-        log(f"{oc.status:7} {oc.name} ({oc.seconds:.1f} s){': ' + oc.error if oc.error else ''}"
+        log(f"[{count:{len(str(len(wanted)))}}/{len(wanted)}] {oc.status:7} {oc.name} ({oc.seconds:.1f} s)"
+            f"{': ' + oc.error if oc.error else ''}"
             f"{'' if oc.status == 'failed' else ' -> ' + fig.output}")
     write_index(manifest, str(out_dir), cap_dir)
     result.seconds = time.monotonic() - started

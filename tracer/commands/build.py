@@ -14,7 +14,12 @@ Incremental: a figure whose manifest entry, capture and tool version are
 unchanged is skipped; traced captures are kept in OUT/captures and reused
 while their source entry is unchanged.  Figures are deterministic: the same
 capture always gives the same bytes.  Tracing needs root (namespaces);
-figures drawn from existing capture files do not."""
+figures drawn from existing capture files do not.
+
+Progress: one line per figure ([N/TOTAL] built|skipped|failed NAME (seconds)),
+one line per trace, and on a terminal a bar on stderr while a trace runs
+(scaled to the last trace of that source, else to its timeout).  Nothing but
+the lines when output goes to a file or pipe."""
 
 EPILOG = """\
 manifest example:
@@ -26,7 +31,8 @@ manifest example:
   caption = "Three-way handshake with socket calls and states"
   scenario = "tcp-echo"
   options = { client_port = 40000 }
-  trace = { at = "client" }       # at, net, timeout
+  trace = { at = "client" }       # at = client | server | both, net, timeout, topology,
+                                  # drop, loss, seed, rto_min, delay, jitter, rate
   ladder = { frames = "1-3", numbers = "symbolic", options = true }
 
   [[figure]]
@@ -37,10 +43,21 @@ manifest example:
 
 sources: scenario = NAME (options: message, port, client_port, clients, bytes, ipv6),
   client = CMD [server = CMD], or capture = FILE
-renderings: ladder = {stream, frames, numbers, win, options, time, full, times, ...},
+renderings: ladder = {stream, frames | phase = handshake | data | teardown | loss |
+  zero-window, numbers, win, options, time, full, times, ...},
   layers = {frame = N | syn | syn-ack | first-data | reply-data | http-get | fin | rst |
   first-udp | udp-reply, view = nested | stack | fields | hex},
-  graph = {kind = conversations | states | topology, stream, ports}
+  graph = {kind = conversations | states | topology, stream, ports};
+  with two capture points (trace = { at = "both" } or { topology = "routed" }) a rendering
+  draws at = "client" (default) or "server", and compare = true adds the other point:
+  ladder = { compare = true } (true send and receive times),
+  layers = { frame = "first-data", compare = true } (what the router changed)
+
+  [[figure]]
+  name = "router-hop"
+  scenario = "tcp-echo"
+  trace = { topology = "routed" }
+  layers = { frame = "first-data", compare = true }
 
 examples:
   synack build captures/lecture.toml
@@ -72,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if args.only:
         manifest.figure(args.only)
     result = build(manifest, output=args.output, only=args.only, force=args.force,
-                   log=lambda line: print(line, flush=True))
+                   log=lambda line: print(line, flush=True),
+                   bar=sys.stderr if sys.stderr.isatty() else None)
     counts = {s: sum(o.status == s for o in result.outcomes) for s in ("built", "skipped", "failed")}
     print(f"{counts['built']} built, {counts['skipped']} skipped, {counts['failed']} failed; "
           f"{result.traced} traces; {result.seconds:.1f} s; index: "
