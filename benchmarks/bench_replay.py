@@ -6,8 +6,10 @@ top speed by synack and by tcpreplay (`apt-get install tcpreplay`; the
 benchmark only, no test needs it).  For both, arrivals are taken from the
 same kind of tap on the server's veth (the tracer's sniffer, kernel
 timestamps) and the timing error is measured the same way: each arrival's
-offset from the first arrival minus its scheduled offset.  synack's own
-report (errors against the absolute schedule) is printed too.
+offset from the first arrival minus its scheduled offset (drift accumulates
+here), and each gap between two arrivals minus its recorded gap (local
+pacing only).  synack's own report (errors against the absolute schedule) is
+printed too.
 
     python3 benchmarks/bench_replay.py [--frames 10000] [--mean-gap-ms 1]
 """
@@ -61,6 +63,10 @@ def relative_errors(arrivals: list[int], offsets: list[int], speed: float = 1.0)
     return [(a - a0) - round(o / speed) for a, o in zip(arrivals, offsets)]
 
 
+def gap_errors(arrivals: list[int], offsets: list[int]) -> list[int]:
+    return [(a1 - a0) - (o1 - o0) for a0, a1, o0, o1 in zip(arrivals, arrivals[1:], offsets, offsets[1:])]
+
+
 def arrival_rate(arrivals: list[int]) -> float:
     return (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1e9)
 
@@ -90,7 +96,7 @@ def main() -> None:
         top = os.path.join(tmp, "top.pcap")
         make_capture(top, a.top_frames, 0.01, seed=2)
         have_tcpreplay = shutil.which("tcpreplay") is not None
-        print(f"{a.frames} frames, mean gap {a.mean_gap_ms} ms ({offsets[-1] / 1e9:.1f} s at 1x); "
+        print(f"load average {os.getloadavg()[0]:.2f}; {a.frames} frames, mean gap {a.mean_gap_ms} ms ({offsets[-1] / 1e9:.1f} s at 1x); "
               f"rate runs: {a.top_frames} frames")
         with Hosts() as h:
             for s in ("client", "server"):
@@ -103,10 +109,13 @@ def main() -> None:
             print(f"  vs absolute schedule: median {t['median_us']:.1f} us, p99 {t['p99_us']:.1f} us, "
                   f"max {t['max_us']:.1f} us")
             print(f"  vs first arrival:     {stats(relative_errors(arr, offsets))}")
+            print(f"  per gap:              {stats(gap_errors(arr, offsets))}")
             if have_tcpreplay:
                 tarr = tcpreplay_run(h, cap, [])
                 print(f"tcpreplay 1x: arrived {len(tarr)}")
                 print(f"  vs first arrival:     {stats(relative_errors(tarr, offsets))}")
+                print(f"  per gap:              {stats(gap_errors(tarr, offsets))}")
+                print(f"  duration {(tarr[-1] - tarr[0]) / 1e9:.3f} s for {offsets[-1] / 1e9:.3f} s recorded")
         # fresh hosts for each rate run: no leftover queue or counters
         with Hosts() as h:
             r = rp.replay(top, speed=None, hosts=h)
