@@ -94,6 +94,8 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     """
     from matplotlib.collections import LineCollection, PolyCollection
 
+    from viz.text_batch import Style, TextBatch
+
     th = THEMES[theme] if isinstance(theme, str) else theme
     g = _geometry(frame_of or ladder, size)
     fig = new_figure((g.width, g.height), th)
@@ -105,15 +107,18 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     ax.set_axis_off()
     ax.set_facecolor(th.background)
     text = ax.text
+    labels: list = []  # single-line labels, drawn as one artist (viz.text_batch)
+
+    def label(x, y, s, size, color, rotation=0.0, **style):
+        labels.append((x, y, s, rotation, Style(size, color, **style)))
 
     # Lifelines and headings.
     y_top = g.y(ladder.y_min) + g.pitch * 0.5
     y_bottom = g.y(ladder.y_max) - g.pitch * 0.3
     life_segs = [((x, y_top), (x, y_bottom)) for x in g.xs]
     for x, l in zip(g.xs, ladder.lifelines):
-        text(x, g.height - 0.35, l.role, ha="center", va="baseline", fontsize=HEAD_PT, fontweight="bold",
-             color=th.foreground)
-        text(x, g.height - 0.58, l.address, ha="center", va="baseline", fontsize=NOTE_PT, color=th.muted)
+        label(x, g.height - 0.35, l.role, HEAD_PT, th.foreground, weight="bold")
+        label(x, g.height - 0.58, l.address, NOTE_PT, th.muted)
     ax.add_collection(LineCollection(life_segs, colors=th.muted, linewidths=1.3, zorder=1))
 
     # Arrow shafts, heads, labels.
@@ -149,19 +154,19 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
         ltext = len(a.label) * CHAR_IN * LABEL_PT / 10 * (1.08 if data else 1.0)
         f_label = min(0.66, max(0.5, 1 - (ltext / 2 + 0.45) / span)) if not a.lost else 0.5
         mx, my = x0 + ux * span * f_label, y0 + uy * span * f_label
-        text(mx + nx * 0.035, my + ny * 0.035, a.label, ha="center", va="bottom", rotation=angle,
-             rotation_mode="anchor", fontsize=LABEL_PT, color=th.foreground,
-             fontweight="bold" if data else "normal")
+        label(mx + nx * 0.035, my + ny * 0.035, a.label, LABEL_PT, th.foreground, angle, va="bottom",
+              weight="bold" if data else "normal")
         below = "  ".join(([a.preview] if a.preview else []) + list(a.tags) + (["lost"] if a.lost else []))
         if below:
             alert = bool(a.tags or a.lost)
             btext = len(below) * CHAR_IN * 1.1
             f_below = max(0.34, min(0.5, (btext / 2 + 0.45) / span))
             bx_, by_ = x0 + ux * span * f_below, y0 + uy * span * f_below
-            text(bx_ - nx * 0.04, by_ - ny * 0.04, below, ha="center", va="top", rotation=angle,
-                 rotation_mode="anchor", fontsize=SMALL_PT + 0.5, color=th.alert if alert else th.foreground,
-                 fontstyle="italic" if alert else "normal",
-                 family="DejaVu Sans Mono" if a.preview and not alert else "DejaVu Sans")
+            label(bx_ - nx * 0.04, by_ - ny * 0.04, below, SMALL_PT + 0.5, th.alert if alert else th.foreground,
+                  angle, va="top", style="italic" if alert else "normal",
+                  family="DejaVu Sans Mono" if a.preview and not alert else "DejaVu Sans")
+    ax.add_artist(TextBatch(labels, gid="ladder-labels"))
+    labels = []
     # gids name the groups in SVG output, so tests (and users' CSS) can find the arrows.
     ax.add_collection(LineCollection(shafts, linewidths=widths, colors=colors, linestyles=styles,
                                      capstyle="butt", zorder=3, gid="ladder-shafts"))
@@ -198,9 +203,9 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
         y0 = g.y(row) + (len(lines) - 1) * LINE_IN / 2
         for k, (kind, line) in enumerate(lines):
             state = kind == "state"
-            text(x, y0 - k * LINE_IN, line, ha="right" if on_left else "left", va="center", fontsize=NOTE_PT,
-                 color=th.accent if state else th.foreground, fontweight="bold" if state else "normal",
-                 fontstyle="normal" if state else "italic")
+            label(x, y0 - k * LINE_IN, line, NOTE_PT, th.accent if state else th.foreground,
+                  ha="right" if on_left else "left", va="center", weight="bold" if state else "normal",
+                  style="normal" if state else "italic")
     waits = []
     for s in ladder.states:
         if s.y_end is not None:
@@ -212,15 +217,13 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
 
     # Time margin, breaks, phases, caption.
     if ladder.times:
-        text(g.time_x, g.height - 0.58, f"time ({ladder.time_unit})", ha="right", va="baseline",
-             fontsize=SMALL_PT, color=th.muted)
+        label(g.time_x, g.height - 0.58, f"time ({ladder.time_unit})", SMALL_PT, th.muted, ha="right")
         last_y = None
         for t in ladder.times:
             y = g.y(t.y)
             if last_y is not None and last_y - y < 0.16:
                 continue  # scaled mode: keep the margin readable
-            text(g.time_x, y, t.text, ha="right", va="center", fontsize=SMALL_PT, color=th.muted,
-                 family="DejaVu Sans Mono")
+            label(g.time_x, y, t.text, SMALL_PT, th.muted, ha="right", va="center", family="DejaVu Sans Mono")
             last_y = y
     if ladder.breaks:
         marks_ = []
@@ -240,7 +243,8 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
                  fontsize=NOTE_PT, color=th.muted, linespacing=1.1)
         ax.add_collection(LineCollection(brackets, colors=th.muted, linewidths=1.2))
     if ladder.caption:
-        text(0.2, 0.18, ladder.caption, ha="left", va="baseline", fontsize=SMALL_PT, color=th.muted)
+        label(0.2, 0.18, ladder.caption, SMALL_PT, th.muted, ha="left")
+    ax.add_artist(TextBatch(labels, gid="ladder-notes"))
     return fig
 
 
