@@ -148,3 +148,21 @@ def test_tracker_knows_rst_and_fin_closes():
     r.feed(frame(0x02, 1, 0))
     r.feed(frame(0x14, 0, 2, 80, 1000))      # RST, ACK: refused
     assert r.all_closed and not r.summary()["handshake"]
+
+
+def test_frame_spool_keeps_order_and_bytes_out_of_memory():
+    """Frames of every size, including ones larger than a read chunk, come back in
+    order and intact, as often as they are read."""
+    from tracer.sniffer import FrameSpool
+
+    spool = FrameSpool()
+    frames = [(i * 1000, bytes([i % 251]) * size)
+              for i, size in enumerate([60, 1514, 0, 9000, FrameSpool.CHUNK + 7, 74, 65535] * 3)]
+    for f in frames:
+        spool.append(f)
+    assert len(spool) == len(frames) and spool
+    assert list(spool) == frames and list(spool) == frames
+    spool.append((1, b"late"))
+    assert list(spool)[-1] == (1, b"late")
+    spool.close()
+    assert not FrameSpool()

@@ -4,7 +4,9 @@ Three measured traps shape this module (shared/notes/capture-facts.md):
 AsyncSniffer misses the first frames, so the socket is opened and bound here
 before any program starts (frames are queued by the kernel from `bind` on);
 full dissection keeps up with only ~2,300 frames/s, so frames are received as
-bytes into a 256 MB socket buffer and kept as (timestamp, bytes) records; and
+bytes into a 256 MB socket buffer and spooled to an unlinked temporary file as
+(timestamp, bytes) records, so a long trace at two capture points does not
+hold every frame twice in memory; and
 stopping right after the last frame throws queued frames away, so `stop`
 first waits for the last conversation to close and the queue to drain.
 On `lo` every frame is seen twice (once outgoing, once incoming): only the
@@ -13,7 +15,10 @@ outgoing copy is kept.
 from __future__ import annotations
 
 import fcntl
+import os
 import logging
+import tempfile
+from array import array
 import select
 import socket
 import struct
@@ -159,6 +164,49 @@ class Tracker:
         }
 
 
+class FrameSpool:
+    """Frames as (timestamp ns, bytes), appended by the sniffer thread, read back
+    in order as often as needed; the bytes live in an unlinked file, only the
+    index (16 bytes a frame) in memory."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._file = tempfile.TemporaryFile(prefix="synack-spool-", dir=directory)
+        self._writer = open(self._file.fileno(), "wb", buffering=self.CHUNK, closefd=False)
+        self._ts = array("q")
+        self._len = array("l")
+
+    def append(self, item: tuple[int, bytes]) -> None:
+        ts, data = item
+        self._writer.write(data)
+        self._ts.append(ts)
+        self._len.append(len(data))
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+    def __bool__(self) -> bool:
+        return len(self._ts) > 0
+
+    def __iter__(self):
+        self._writer.flush()
+        fd, n = self._file.fileno(), len(self._ts)
+        offset, buf, start = 0, b"", 0
+        for i in range(n):
+            size = self._len[i]
+            if start + size > len(buf):
+                buf = os.pread(fd, max(self.CHUNK, size), offset)
+                start = 0
+            yield self._ts[i], buf[start:start + size]
+            start += size
+            offset += size
+
+    def close(self) -> None:
+        self._writer.close()
+        self._file.close()
+
+
 class Sniffer:
     """One capture point: (namespace, interface).  open() -> start() -> stop()."""
 
@@ -166,7 +214,7 @@ class Sniffer:
         self.netns = netns
         self.iface = iface
         self.outgoing_only = iface == "lo" if outgoing_only is None else outgoing_only
-        self.frames: list[tuple[int, bytes]] = []
+        self.frames = FrameSpool()
         self.tracker = Tracker()
         self.kernel_drops = 0
         self.kernel_packets = 0
