@@ -258,3 +258,40 @@ def test_lecture_builds_for_real_twice_byte_identical(tmp_path):
     assert one == two
     r3 = B.build(m, output=str(tmp_path / "one"), log=lambda s: None)
     assert {o.status for o in r3.outcomes} == {"skipped"}
+
+
+@needs_root
+def test_trace_options_reach_the_tracer(tmp_path):
+    """Faults and both capture points given in the manifest are what the real trace does."""
+    man = write(tmp_path, """\
+[build]
+output = "out"
+
+[[figure]]
+name = "lost"
+scenario = "tcp-echo"
+options = { client_port = 40030 }
+trace = { drop = "c2s:3", rto_min = "20ms", at = "both" }
+ladder = { at = "server" }
+output = "lost.txt"
+
+[[figure]]
+name = "hop"
+scenario = "udp-upper"
+options = { client_port = 40031 }
+trace = { topology = "routed" }
+layers = { frame = "first-udp", compare = true }
+""")
+    lines: list[str] = []
+    r = B.build(B.load_manifest(man), log=lines.append)
+    assert not r.failed, r.failed
+    assert r.traced == 2
+    assert "  tracing synack trace tcp-echo --client-port 40030 --at both --drop c2s:3 --rto-min 20ms" in lines
+    caps = sorted(p.name for p in (tmp_path / "out" / "captures").glob("*.pcapng"))
+    assert [c.split(".", 1)[1] for c in caps] == ["client.pcapng", "server.pcapng",
+                                                  "client-link.pcapng", "server-link.pcapng"]
+    text = (tmp_path / "out" / "lost.txt").read_text()
+    assert "retransmission" in text and "captured at server" in text
+    md = (tmp_path / "out" / "index.md").read_text()
+    assert "--compare captures/udp-upper-" in md and ".server-link.pcapng -o hop.svg" in md
+    assert (tmp_path / "out" / "hop.svg").read_bytes().startswith(b"<?xml")
