@@ -83,7 +83,12 @@ _RC = {
     "svg.fonttype": "none",  # text stays text: searchable, and half the time to write
     "svg.hashsalt": "synack",
     "pdf.fonttype": 42,
-    "font.family": "DejaVu Sans",
+    # DejaVu (bundled with matplotlib) measures and embeds every figure's text.  An SVG keeps
+    # text as text, so it names look-alikes for viewers without DejaVu: Verdana shares its
+    # metrics closely, Menlo is DejaVu Sans Mono renamed; never the viewer's default serif.
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["DejaVu Sans", "Verdana"],
+    "font.monospace": ["DejaVu Sans Mono", "Menlo", "Consolas"],
     "font.size": BASE_FONT_SIZE,
     "pgf.rcfonts": False,
     "path.simplify": False,

@@ -93,6 +93,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     playback shares one frame and nothing jumps between steps.
     """
     from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.colors import to_rgba
 
     from viz.text_batch import Style, TextBatch
 
@@ -164,10 +165,14 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             bx_, by_ = x0 + ux * span * f_below, y0 + uy * span * f_below
             label(bx_ - nx * 0.04, by_ - ny * 0.04, below, SMALL_PT + 0.5, th.alert if alert else th.foreground,
                   angle, va="top", style="italic" if alert else "normal",
-                  family="DejaVu Sans Mono" if a.preview and not alert else "DejaVu Sans")
+                  family="monospace" if a.preview and not alert else "sans-serif")
     ax.add_artist(TextBatch(labels, gid="ladder-labels"))
     labels = []
     # gids name the groups in SVG output, so tests (and users' CSS) can find the arrows.
+    # One RGBA per distinct colour: a list of names would be parsed once per arrow, twice.
+    rgba = {c: to_rgba(c) for c in {th.alert, th.data, th.control}}
+    colors = [rgba[c] for c in colors]
+    head_colors = [rgba[c] for c in head_colors]
     ax.add_collection(LineCollection(shafts, linewidths=widths, colors=colors, linestyles=styles,
                                      capstyle="butt", zorder=3, gid="ladder-shafts"))
     if heads:
@@ -223,7 +228,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             y = g.y(t.y)
             if last_y is not None and last_y - y < 0.16:
                 continue  # scaled mode: keep the margin readable
-            label(g.time_x, y, t.text, SMALL_PT, th.muted, ha="right", va="center", family="DejaVu Sans Mono")
+            label(g.time_x, y, t.text, SMALL_PT, th.muted, ha="right", va="center", family="monospace")
             last_y = y
     if ladder.breaks:
         marks_ = []

@@ -36,7 +36,7 @@ class Style:
     color: str
     weight: str = "normal"
     style: str = "normal"
-    family: str = "DejaVu Sans"
+    family: str = "sans-serif"  # a generic name: figure.py's rc lists DejaVu first, then look-alikes
     ha: str = "center"  # left | center | right
     va: str = "baseline"  # bottom | top | center | baseline
 
