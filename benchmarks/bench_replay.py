@@ -71,12 +71,17 @@ def arrival_rate(arrivals: list[int]) -> float:
     return (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1e9)
 
 
-def tcpreplay_run(hosts: Hosts, path: str, args: list[str]) -> list[int]:
+def tcpreplay_run(hosts: Hosts, path: str, args: list[str], realtime: bool = False) -> list[int]:
+    """tcpreplay under the same conditions as synack: the tap's socket is open
+    (frames queue in the kernel) but read only afterwards, so no sniffer thread
+    competes for the CPU; `realtime` runs it SCHED_FIFO as synack's paced loop is."""
     sn = rp._vlan_sniffer(hosts.server.netns, "veth0")
-    sn.start()
+    sn.open()
     try:
-        subprocess.run(["ip", "netns", "exec", hosts.client.netns, "tcpreplay", "-q", "-i", "veth0",
+        subprocess.run(["ip", "netns", "exec", hosts.client.netns,
+                        *(["chrt", "-f", "10"] if realtime else []), "tcpreplay", "-q", "-i", "veth0",
                         *args, path], check=True, capture_output=True)
+        sn.start()
         sn.stop()
     finally:
         sn.close()
@@ -111,11 +116,12 @@ def main() -> None:
             print(f"  vs first arrival:     {stats(relative_errors(arr, offsets))}")
             print(f"  per gap:              {stats(gap_errors(arr, offsets))}")
             if have_tcpreplay:
-                tarr = tcpreplay_run(h, cap, [])
-                print(f"tcpreplay 1x: arrived {len(tarr)}")
-                print(f"  vs first arrival:     {stats(relative_errors(tarr, offsets))}")
-                print(f"  per gap:              {stats(gap_errors(tarr, offsets))}")
-                print(f"  duration {(tarr[-1] - tarr[0]) / 1e9:.3f} s for {offsets[-1] / 1e9:.3f} s recorded")
+                for realtime in (False, True):
+                    tarr = tcpreplay_run(h, cap, [], realtime)
+                    print(f"tcpreplay 1x{' (chrt -f 10)' if realtime else ''}: arrived {len(tarr)}")
+                    print(f"  vs first arrival:     {stats(relative_errors(tarr, offsets))}")
+                    print(f"  per gap:              {stats(gap_errors(tarr, offsets))}")
+                    print(f"  duration {(tarr[-1] - tarr[0]) / 1e9:.3f} s for {offsets[-1] / 1e9:.3f} s recorded")
         # fresh hosts for each rate run: no leftover queue or counters
         with Hosts() as h:
             r = rp.replay(top, speed=None, hosts=h)

@@ -16,6 +16,7 @@ recorded pacing is kept exactly, since that is what the replay verifies.
 """
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import struct
@@ -397,6 +398,8 @@ def send_all(socks: dict[str, socket.socket], frames: Sequence[Frame], due: Sequ
     old = sys.getswitchinterval()
     sys.setswitchinterval(0.0002)
     policy = None if topspeed else _realtime()
+    collecting = gc.isenabled()
+    gc.disable()  # no collection pause across a due time
     mono, sleep, now = time.monotonic_ns, time.sleep, time.time_ns
     due_rt: list[int] = []
     try:
@@ -420,6 +423,8 @@ def send_all(socks: dict[str, socket.socket], frames: Sequence[Frame], due: Sequ
         return sent, start, due_rt
     finally:
         sys.setswitchinterval(old)
+        if collecting:
+            gc.enable()
         if policy is not None:
             os.sched_setscheduler(0, *policy)
 
