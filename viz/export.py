@@ -85,10 +85,22 @@ def _dump(obj) -> str:
 
 
 def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = "",
-               decode: Callable | None = None) -> an.Engine:
-    """Stream the analysis/1 document of `frames` (a Capture or RawFrame iterable) to `write`."""
+               decode: Callable | None = None, vector: bool = True):
+    """Stream the analysis/1 document of `frames` (a Capture or RawFrame iterable) to `write`.
+
+    A Capture without socket calls goes through `viz.vector` (same bytes,
+    many times faster); `vector=False` forces the per-frame Engine, which is
+    the reference the vector path is tested against.
+    """
     meta = getattr(frames, "meta", None) or {}
     keep = bool(meta.get("calls"))  # socket calls need the packets to attach to
+    if vector and not keep and decode is None and hasattr(frames, "chunks"):
+        try:
+            from viz.vector import VectorEngine
+        except ImportError:  # numpy missing
+            pass
+        else:
+            return _write_json_vector(write, frames, path, VectorEngine())
     engine = an.Engine(decode, batch=not keep)
     kept: list = []
     write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
@@ -146,6 +158,28 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
         write(',\n  "calls": [\n')
         write(",\n".join("    " + _dump(call_obj(c)) for c in calls))
         write("\n  ]")
+    write("\n}\n")
+    return engine
+
+
+def _write_json_vector(write, frames, path, engine):
+    from viz.vector import JsonRows
+    rows = JsonRows(engine)
+    write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
+    first = True
+    for ch in frames.chunks():
+        text = rows.render(engine.chunk(ch))
+        if first and text:
+            text = text[2:]
+            first = False
+        write(text)
+    info = an.capture_info(frames, engine.frames, path)
+    capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
+    if info.truncated_at:
+        capture["truncated_at"] = info.truncated_at
+    write('\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture))
+    write(",\n".join("    " + _dump(stream_obj(acc)) for acc in engine.streams))
+    write("\n  ]")
     write("\n}\n")
     return engine
 

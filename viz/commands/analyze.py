@@ -33,6 +33,7 @@ def register(subparsers) -> None:
                    "on stderr where reading stopped (exit status 0)")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write to PATH instead of stdout")
+    p.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)  # per-frame engine
     p.set_defaults(run=run)
 
 
@@ -50,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
             raise SynackError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
     try:
         with open_capture(args.capture, partial=args.partial) as cap:
-            writer = write_json if args.format == "json" else write_text
-            writer(out.write, cap, path=args.capture)
+            if args.format == "json":
+                write_json(out.write, cap, path=args.capture,
+                           vector=not getattr(args, "reference", False))
+            else:
+                write_text(out.write, cap, path=args.capture)
             stopped = cap.truncated_at
         out.flush()
     finally:

@@ -1,0 +1,926 @@
+"""The analysis/1 export of whole captures at numpy speed, with the exact per-frame rules.
+
+`viz.analysis.Engine` runs Wireshark's TCP sequence analysis
+(`viz.tcp_analysis`) on every frame; at a few microseconds of Python per
+frame that caps a million-frame export near 60,000 frames/s.  Most frames of
+a real capture are plain: the next in-order segment or a new ACK, window
+unchanged-or-not, nothing for tshark to flag.  Here a chunk of frames is
+decoded with vectorized indexing, and a *conservative* vectorized test, run
+on the state the analysis would have if every earlier frame of the
+conversation were plain, marks the frames that could carry a tag or change
+state in any other way (SYN/FIN/RST, zero windows, repeated ACKs, anything
+not exactly at the next expected sequence number, a window-full edge, an ACK
+beyond what was sent...).  Only those frames run the exact analysis
+(`TcpAnalyzer.feed`, the same code as the Engine); before each, the
+conversation's state is brought up to date from the plain frames it skipped,
+and after each, if the state differs from what the test assumed, the
+conversation's next frame runs it too.  Plain frames get their relative
+numbers from arrays.  The output is byte for byte the Engine's (the corpus
+tests compare both).
+
+The JSON lines of ordinary TCP frames are assembled as a byte matrix
+(digits by vectorized division, per-stream constant parts from a table)
+instead of one `%` per frame.
+
+Pure: chunks of frames in, strings out.
+"""
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from socket import inet_aton
+from typing import Callable, Iterable
+
+import numpy as np
+
+from viz import tcp_analysis as ta
+from viz.decode import Decoded
+from viz.decode import decode as decode_one
+from viz.states import StateTracker
+from viz.streams import StreamAcc
+
+MASK = 0xFFFFFFFF
+HALF = 0x80000000
+P_OTHER, P_TCP, P_UDP = 0, 1, 2
+SYN, ACK, FIN, RST = ta.SYN, ta.ACK, ta.FIN, ta.RST
+RETRANS_ANY = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION
+I64 = np.int64
+
+
+class _Addrs:
+    """Address strings <-> integer ids: IPv4 as its 32-bit value, anything else above 2**32."""
+
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+        self.strs: list[str] = []
+        self.v4: dict[int, str] = {}
+
+    def id(self, s: str) -> int:
+        i = self.ids.get(s)
+        if i is None:
+            if ":" not in s:
+                try:
+                    i = int.from_bytes(inet_aton(s), "big")
+                except OSError:
+                    i = None
+            if i is None:
+                i = (1 << 32) + len(self.strs)
+                self.strs.append(s)
+            self.ids[s] = i
+        return i
+
+    def str(self, i: int) -> str:
+        if i >= 1 << 32:
+            return self.strs[i - (1 << 32)]
+        s = self.v4.get(i)
+        if s is None:
+            s = self.v4[i] = "%d.%d.%d.%d" % (i >> 24, (i >> 16) & 255, (i >> 8) & 255, i & 255)
+        return s
+
+
+def _u16(u8, i):
+    return (np.take(u8, i, mode="clip").astype(I64) << 8) | np.take(u8, i + 1, mode="clip")
+
+
+def _u32(u8, i):
+    return (_u16(u8, i) << 16) | _u16(u8, i + 2)
+
+
+class Cols:
+    """Per-frame columns of one chunk (int64 numpy arrays; -1 where a value is absent)."""
+
+    __slots__ = ("n", "proto", "src", "dst", "sport", "dport", "flags", "seq", "ack", "win",
+                 "length", "analyse", "wscale", "decoded")
+
+
+def decode_chunk(ch, addrs: _Addrs) -> Cols:
+    """Columns of a FrameChunk: vectorized for plain IPv4 TCP/UDP frames (the
+    rules of viz.decode's fast paths), `viz.decode.decode` for the rest."""
+    n = ch.n
+    u8 = np.frombuffer(ch.buf, dtype=np.uint8)
+    off = ch.data
+    cap = ch.caplen
+    wire = ch.wire
+    lt = ch.linktype
+
+    L = np.full(n, -1, dtype=I64)
+    eth = lt == 1
+    if eth.any():
+        et = _u16(u8, off + 12)
+        L[eth & (et == 0x0800)] = 14
+        L[eth & (et == 0x8100) & (_u16(u8, off + 16) == 0x0800)] = 18
+    m = lt == 113
+    if m.any():
+        L[m & (_u16(u8, off + 14) == 0x0800) & (_u16(u8, off + 2) != 0x030A)] = 16
+    m = lt == 276
+    if m.any():
+        L[m & (_u16(u8, off) == 0x0800) & (_u16(u8, off + 8) != 0x030A)] = 20
+    m = (lt == 101) | (lt == 228) | (lt == 12) | (lt == 14)
+    L[m] = 0
+    m = (lt == 0) | (lt == 108)
+    if m.any():
+        w = _u32(u8, off)
+        L[((lt == 0) & ((w == 0x02000000) | (w == 2))) | ((lt == 108) & (w == 2))] = 4
+    ok = (L >= 0) & (cap >= L + 28) & (cap >= 28)
+    ip = off + np.maximum(L, 0)
+    ok &= np.take(u8, ip, mode="clip") == 0x45
+    proto = np.take(u8, ip + 9, mode="clip").astype(I64)
+    tot = _u16(u8, ip + 2)
+    frag = _u16(u8, ip + 6)
+    ok &= (frag & 0x3FFF) == 0
+    cap_end = L + tot
+    ok &= ~((cap_end > cap) & (cap_end > wire))
+    cap_end = np.minimum(cap_end, cap)
+    tp = ip + 20
+    is_tcp = proto == 6
+    is_udp = proto == 17
+    doff = (np.take(u8, tp + 12, mode="clip").astype(I64) >> 4) << 2
+    flags = np.take(u8, tp + 13, mode="clip").astype(I64)
+    tcp_ok = is_tcp & (cap >= L + 40) & (doff >= 20) & (doff <= tot - 20) & ((flags & SYN) == 0)
+    ts_only = (doff == 32) & (L + 20 + doff <= cap_end) & (_u32(u8, tp + 20) == 0x0101080A)
+    tcp_ok &= (doff == 20) | ts_only
+    ulen = _u16(u8, tp + 4)
+    udp_ok = is_udp & (ulen >= 8) & (ulen <= tot - 20)
+    ok &= tcp_ok | udp_ok
+
+    c = Cols()
+    c.n = n
+    c.proto = np.where(ok, np.where(is_tcp, P_TCP, P_UDP), P_OTHER)
+    c.src = _u32(u8, ip + 12)
+    c.dst = _u32(u8, ip + 16)
+    c.sport = _u16(u8, tp)
+    c.dport = _u16(u8, tp + 2)
+    c.flags = np.where(is_tcp, flags, 0)
+    c.seq = _u32(u8, tp + 4)
+    c.ack = _u32(u8, tp + 8)
+    c.win = _u16(u8, tp + 14)
+    c.length = np.where(is_tcp, tot - 20 - doff, ulen - 8)
+    c.analyse = np.ones(n, dtype=bool)
+    c.wscale = np.full(n, -1, dtype=I64)
+    c.decoded = {}
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            d = decode_one(int(lt[i]), ch.frame_bytes(i), int(wire[i]))
+        except Exception as exc:  # a decoder bug must not lose the rest of the file
+            d = Decoded("other")
+            d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
+        c.decoded[i] = d
+        p = d.proto
+        if p == "tcp":
+            c.proto[i] = P_TCP
+            c.src[i] = addrs.id(d.src)
+            c.dst[i] = addrs.id(d.dst)
+            c.sport[i] = d.sport
+            c.dport[i] = d.dport
+            c.flags[i] = d.flags
+            c.seq[i] = d.seq_raw
+            c.ack[i] = d.ack_raw
+            c.win[i] = d.win_raw
+            c.length[i] = -1 if d.tcp_len is None else d.tcp_len
+            c.analyse[i] = d.seq_analysis
+            if d.options is not None and d.options.wscale is not None:
+                c.wscale[i] = d.options.wscale
+        elif p == "udp":
+            c.proto[i] = P_UDP
+            c.src[i] = addrs.id(d.src)
+            c.dst[i] = addrs.id(d.dst)
+            c.sport[i] = d.sport
+            c.dport[i] = d.dport
+            c.flags[i] = 0
+            c.length[i] = -1 if d.udp_len is None else d.udp_len
+        else:
+            c.proto[i] = P_OTHER
+    return c
+
+
+def _excl_last(mask, ar, gstart):
+    """For each position, the last earlier position of its group where mask holds, else -1."""
+    q = np.maximum.accumulate(np.where(mask, ar, -1))
+    prev = np.empty_like(q)
+    prev[0] = -1
+    prev[1:] = q[:-1]
+    prev[prev < gstart] = -1
+    return prev
+
+
+def _incl_last(mask, ar, gstart):
+    q = np.maximum.accumulate(np.where(mask, ar, -1))
+    q[q < gstart] = -1
+    return q
+
+
+def _seq_gt(a, b):
+    d = (a - b) & MASK
+    return (d > 0) & (d < HALF)
+
+
+def _seq_le(a, b):
+    d = (a - b) & MASK
+    return (d == 0) | (d >= HALF)
+
+
+class VectorEngine:
+    """The Engine's analysis over FrameChunks; holds the streams when done."""
+
+    def __init__(self):
+        self.addrs = _Addrs()
+        self.streams: list[StreamAcc] = []
+        self.n_tcp = 0
+        self.n_udp = 0
+        self.frames = 0
+        self.t0: float | None = None
+        self.tcp = ta.TcpAnalyzer(self._new_tcp)
+        self._udp: dict[tuple, StreamAcc] = {}
+        self._pending_t = 0.0
+        self._res = ta.TcpResult()
+        self._tcp_accs: list[StreamAcc] = []
+
+    def _new_tcp(self, conv: ta.Conversation) -> None:
+        acc = StreamAcc(self.n_tcp, "tcp", len(self.streams), conv.src, conv.sport,
+                        conv.dst, conv.dport, self._pending_t)
+        self.n_tcp += 1
+        self._tcp_accs.append(acc)
+        acc.conv = conv
+        acc.tracker = StateTracker()
+        conv.index = len(self.streams)
+        self.streams.append(acc)
+
+    # -- one chunk -----------------------------------------------------------
+    def chunk(self, ch) -> "Out":
+        """Analyse one chunk; returns its output columns (see Out)."""
+        c = decode_chunk(ch, self.addrs)
+        n = c.n
+        if self.t0 is None and n:
+            self.t0 = float(ch.ts[0])
+        t = ch.ts - self.t0
+        o = Out(c, ch, t)
+        proto = c.proto
+        tcp_idx = np.flatnonzero(proto == P_TCP)
+        udp_idx = np.flatnonzero(proto == P_UDP)
+        events: list[int] = []
+        if len(udp_idx):
+            events.extend(self._udp_prepare(c, o, udp_idx))
+        tcp = None
+        if len(tcp_idx):
+            tcp = _TcpChunk(self, c, ch, t, tcp_idx)
+            events.extend(tcp.candidates())
+        heapq.heapify(events)
+        seen = set(events)
+        while events:
+            j = heapq.heappop(events)
+            if proto[j] == P_TCP:
+                k = tcp.event(j, o)
+                if k >= 0 and k not in seen:
+                    seen.add(k)
+                    heapq.heappush(events, k)
+            else:
+                self._udp_event(c, o, j, t)
+        if tcp is not None:
+            tcp.finish(o)
+        if len(udp_idx):
+            self._udp_finish(c, o, udp_idx, t)
+        self.frames = ch.first + n - 1
+        return o
+
+    # -- UDP ------------------------------------------------------------------
+    def _udp_prepare(self, c, o, idx):
+        es = (c.src[idx] << 16) | c.sport[idx]
+        ed = (c.dst[idx] << 16) | c.dport[idx]
+        lo = np.minimum(es, ed)
+        hi = np.maximum(es, ed)
+        keys = np.empty(len(idx), dtype=[("a", I64), ("b", I64)])
+        keys["a"] = lo
+        keys["b"] = hi
+        uk, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        self._u_inv = inv.reshape(-1)
+        self._u_keys = uk
+        self._u_acc: list = []
+        events = []
+        A = self.addrs
+        for g in range(len(uk)):
+            lo_e, hi_e = int(uk["a"][g]), int(uk["b"][g])
+            key = (A.str(lo_e >> 16), lo_e & 0xFFFF, A.str(hi_e >> 16), hi_e & 0xFFFF)
+            acc = self._udp.get(key)
+            self._u_acc.append(acc)
+            if acc is None:
+                events.append(int(idx[first[g]]))
+        self._u_idx = idx
+        self._u_pos = {int(j): p for p, j in enumerate(idx[first].tolist())}
+        return events
+
+    def _udp_event(self, c, o, j, t):
+        p = int(np.searchsorted(self._u_idx, j))
+        g = int(self._u_inv[p])
+        A = self.addrs
+        src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
+        sport, dport = int(c.sport[j]), int(c.dport[j])
+        acc = StreamAcc(self.n_udp, "udp", len(self.streams), src, sport, dst, dport, float(t[j]))
+        self.n_udp += 1
+        self.streams.append(acc)
+        self._udp[(src, sport, dst, dport)] = acc
+        self._udp[(dst, dport, src, sport)] = acc
+        self._u_acc[g] = acc
+
+    def _udp_finish(self, c, o, idx, t):
+        accs = self._u_acc
+        inv = self._u_inv
+        A = self.addrs
+        ids = np.array([a.id for a in accs], dtype=I64)
+        o.stream[idx] = ids[inv]
+        # endpoint 0 of each stream, as an "end" (address id << 16 | port)
+        e0 = np.array([(A.id(str(a.addr[0])) << 16) | a.port[0] for a in accs], dtype=I64)
+        es = (c.src[idx] << 16) | c.sport[idx]
+        ep = (es != e0[inv]).astype(I64)
+        ln = c.length[idx]
+        _bulk_streams(accs, inv, ep, ln, c, idx, t, o)
+
+
+class Out:
+    """Output columns of a chunk: stream id, relative seq/ack, length, scaled window, tags."""
+
+    __slots__ = ("c", "ch", "t", "stream", "seq", "ack", "length", "win", "bits", "ep")
+
+    def __init__(self, c: Cols, ch, t):
+        n = c.n
+        self.c = c
+        self.ch = ch
+        self.t = t
+        self.stream = np.full(n, -1, dtype=I64)
+        self.seq = c.seq.copy()
+        self.ack = np.where((c.flags & ACK) != 0, c.ack, -1)
+        self.length = c.length.copy()
+        self.win = c.win.copy()
+        self.bits = np.zeros(n, dtype=I64)
+        self.ep = np.zeros(n, dtype=I64)
+
+
+def _bulk_streams(accs, inv, ep, ln, c, idx, t, o):
+    """frames, bytes each way and last time of each stream, for a set of frames."""
+    ng = len(accs)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(ng + 1))
+    frames = (idx[order] + o.ch.first).tolist()
+    pos_len = np.where(ln > 0, ln, 0)
+    b0 = np.bincount(inv, weights=np.where(ep == 0, pos_len, 0), minlength=ng)
+    b1 = np.bincount(inv, weights=np.where(ep == 1, pos_len, 0), minlength=ng)
+    last = idx[order][np.maximum(bounds[1:] - 1, 0)]
+    tl = t[last].tolist()
+    b0 = b0.tolist()
+    b1 = b1.tolist()
+    bl = bounds.tolist()
+    for g in range(ng):
+        s, e = bl[g], bl[g + 1]
+        if s == e:
+            continue
+        acc = accs[g]
+        acc.frames.extend(frames[s:e])
+        acc.bytes[0] += int(b0[g])
+        acc.bytes[1] += int(b1[g])
+        acc.last_t = tl[g]
+
+
+class _TcpChunk:
+    """The TCP frames of one chunk, grouped by address/port pair (tshark's conversation key)."""
+
+    def __init__(self, eng: VectorEngine, c: Cols, ch, t, idx):
+        self.eng = eng
+        self.c = c
+        self.ch = ch
+        self.t = t
+        A = eng.addrs
+        es = (c.src[idx] << 16) | c.sport[idx]
+        ed = (c.dst[idx] << 16) | c.dport[idx]
+        lo = np.minimum(es, ed)
+        hi = np.maximum(es, ed)
+        keys = np.empty(len(idx), dtype=[("a", I64), ("b", I64)])
+        keys["a"] = lo
+        keys["b"] = hi
+        uk, inv = np.unique(keys, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(inv, kind="stable")
+        self.ng = ng = len(uk)
+        gi = inv[order]
+        self.gi = gi
+        self.fi = fi = idx[order]  # chunk index of each position
+        m = len(fi)
+        self.pos_of = np.full(c.n, -1, dtype=I64)
+        self.pos_of[fi] = np.arange(m)
+        gs = np.searchsorted(gi, np.arange(ng + 1))
+        self.gs = gs
+        gstart = gs[gi]
+        self.gstart_pos = gstart
+        ar = np.arange(m, dtype=I64)
+        d = (es > ed).astype(I64)[order]
+        self.dir = d
+        seq = c.seq[fi]
+        ack = c.ack[fi]
+        ln = c.length[fi]
+        fl = c.flags[fi]
+        win = c.win[fi]
+        self.seq, self.ack, self.ln, self.fl, self.win = seq, ack, ln, fl, win
+        self.tsp = ch.ts[fi]
+        lnz = np.maximum(ln, 0)
+        synfin = ((fl & (SYN | FIN)) != 0).astype(I64)
+        self.nxt = (seq + lnz + synfin) & MASK  # nextseq after a frame, as the model assumes
+        prev0 = _excl_last(d == 0, ar, gstart)
+        prev1 = _excl_last(d == 1, ar, gstart)
+        self.prev = (prev0, prev1)
+        self.prevdata = (_excl_last((d == 0) & (ln > 0), ar, gstart),
+                         _excl_last((d == 1) & (ln > 0), ar, gstart))
+        pf = np.where(d == 0, prev0, prev1)
+        pr = np.where(d == 0, prev1, prev0)
+
+        # Entry state per group and canonical direction, from the conversations as they are.
+        self.convs: list = []
+        self.adir: list[int] = []  # canonical direction of conv.a
+        E = np.zeros((ng, 2, 5), dtype=I64)  # nextseq, mtba, lastack, window, base_set
+        E_dirty = np.zeros(ng, dtype=bool)
+        conv_get = eng.tcp.conversations.get
+        self.keys = []
+        for g in range(ng):
+            lo_e, hi_e = int(uk["a"][g]), int(uk["b"][g])
+            key = (A.str(lo_e >> 16), lo_e & 0xFFFF, A.str(hi_e >> 16), hi_e & 0xFFFF)
+            self.keys.append(key)
+            conv = conv_get(key)
+            self.convs.append(conv)
+            if conv is None:
+                self.adir.append(0)
+                E[g, :, 3] = MASK
+                continue
+            a_dir = 0 if (conv.src == key[0] and conv.sport == key[1]) else 1
+            self.adir.append(a_dir)
+            for x, f in ((a_dir, conv.a), (1 - a_dir, conv.b)):
+                E[g, x] = (f.nextseq, f.maxseqtobeacked, f.lastack, f.window, f.base_set)
+            E_dirty[g] = _conv_dirty(eng, conv)
+        self.E = E
+        Es = np.zeros((ng, 6), dtype=I64)
+        for g in range(ng):
+            conv = self.convs[g]
+            if conv is not None:
+                Es[g] = (eng.streams[conv.index].id, self.adir[g], conv.a.base_seq,
+                         conv.b.base_seq, conv.a.win_scale, conv.b.win_scale)
+        self.Es = Es
+        self.entry_convs = list(self.convs)
+        self.entry_adir = list(self.adir)
+        # Snapshots of the conversation after each exactly analysed frame (forward fill
+        # source for the plain frames): stream, adir, base_a, base_b, ws_a, ws_b.
+        self.snap = np.zeros((m, 6), dtype=I64)
+        self.py = np.zeros(m, dtype=bool)
+        self.synced = [-1] * ng
+        self.entry_deques = [None] * ng
+
+        dx = d
+        gE = E[gi]  # (m, 2, 5)
+        own = gE[ar, dx]
+        oth = gE[ar, 1 - dx]
+        nextseq_f = np.where(pf >= 0, self.nxt[np.maximum(pf, 0)], own[:, 0])
+        mtba_f = np.where(pf >= 0, nextseq_f, own[:, 1])
+        lastack_f = np.where(pf >= 0, ack[np.maximum(pf, 0)], own[:, 2])
+        base_f = (pf >= 0) | (own[:, 4] != 0)
+        prs = np.maximum(pr, 0)
+        window_r = np.where(pr >= 0, win[prs], oth[:, 3])
+        lastack_r = np.where(pr >= 0, ack[prs], oth[:, 2])
+        mtba_r = np.where(pr >= 0, self.nxt[prs], oth[:, 1])
+        base_r = (pr >= 0) | (oth[:, 4] != 0) | ((pf >= 0) & ((fl[np.maximum(pf, 0)] & ACK) != 0))
+
+        plain = (ln >= 0) & c.analyse[fi] & (c.wscale[fi] < 0)
+        plain &= ((fl & (SYN | FIN | RST)) == 0) & ((fl & ACK) != 0) & (win != 0)
+        plain &= base_f & base_r
+        plain &= (nextseq_f != 0) & (seq == nextseq_f) & (mtba_f == nextseq_f)
+        plain &= window_r != 0
+        plain &= ~((ln == 0) & (ack == lastack_f))
+        dfull = (seq + lnz - lastack_r) & MASK
+        wr = np.where((window_r > 0) & (window_r < 65536), window_r, 1)
+        q = dfull // wr
+        full = (ln > 0) & ((window_r >= 65536) | ((dfull % wr == 0) & (q >= 1) & (q <= 16384)
+                                                   & ((q & (q - 1)) == 0)))
+        plain &= ~full
+        plain &= ~((mtba_r != 0) & _seq_gt(ack, mtba_r))
+        plain &= ~((ln > 0) & (lastack_r != 0) & _seq_le(seq + lnz, lastack_r))
+        # Conversations that may reach tshark's limit of remembered segments run exactly.
+        appends = np.bincount(gi * 2 + d, weights=((ln > 0) | (synfin > 0)), minlength=2 * ng)
+        self.slow = np.zeros(ng, dtype=bool)
+        for g in range(ng):
+            conv = self.convs[g]
+            qa = len(conv.a.unacked) if conv is not None else 0
+            qb = len(conv.b.unacked) if conv is not None else 0
+            if max(qa, qb) + max(appends[2 * g], appends[2 * g + 1]) >= ta.MAX_UNACKED - 1:
+                self.slow[g] = True
+            elif conv is not None:
+                self.entry_deques[g] = (list(conv.a.unacked), list(conv.b.unacked))
+        cand = ~plain
+        cand |= self.slow[gi]
+        first = gs[:-1][E_dirty]
+        cand[first] = True
+        self.cand = cand
+
+    def candidates(self) -> list[int]:
+        return self.fi[self.cand].tolist()
+
+    def _flow(self, g, x):
+        conv = self.convs[g]
+        return conv.a if x == self.adir[g] else conv.b
+
+    def _sync(self, g, last, data):
+        """Apply the plain frames of group g after its last exact frame: `last[x]`
+        is the position of direction x's latest frame, `data[x]` its latest with payload."""
+        syn = self.synced[g]
+        conv = self.convs[g]
+        if conv is None:
+            return
+        for x in (0, 1):
+            lx = last[x]
+            if lx > syn:
+                f = conv.a if x == self.adir[g] else conv.b
+                f.nextseq = f.maxseqtobeacked = int(self.nxt[lx])
+                f.lastack = int(self.ack[lx])
+                f.window = int(self.win[lx])
+                f.lastacktime = float(self.tsp[lx])
+                f.lastflags = 0
+                f.dupacknum = 0
+                f.is_first_ack = False
+                dx = data[x]
+                if dx > syn:
+                    f.nextseqtime = float(self.tsp[dx])
+
+    def event(self, j: int, o: Out) -> int:
+        """Run the exact analysis on chunk frame j; returns a frame that must run it next, or -1."""
+        eng = self.eng
+        p = int(self.pos_of[j])
+        g = int(self.gi[p])
+        self._sync(g, (int(self.prev[0][p]), int(self.prev[1][p])),
+                   (int(self.prevdata[0][p]), int(self.prevdata[1][p])))
+        c = self.c
+        A = eng.addrs
+        flags = int(self.fl[p])
+        d = c.decoded.get(j)
+        if d is not None:
+            src, dst, sport, dport = d.src, d.dst, d.sport, d.dport
+            opts = d.options
+            wscale = opts.wscale if opts is not None else None
+        else:
+            src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
+            sport, dport = int(c.sport[j]), int(c.dport[j])
+            opts = wscale = None
+        ts = float(self.tsp[p])
+        t = float(self.t[j])
+        ln = int(self.ln[p])
+        length = None if ln < 0 else ln
+        seq, ack = int(self.seq[p]), int(self.ack[p])
+        eng._pending_t = t
+        res = eng.tcp.feed(ts, src, sport, dst, dport, flags, seq, ack, int(self.win[p]), length,
+                           bool(c.analyse[j]), wscale, eng._res)
+        conv = res.conv
+        acc = eng.streams[conv.index]
+        ep = 0 if res.forward else 1
+        bits = ta.export_bits(res.bits) if res.bits else 0
+        if flags & (SYN | ACK) == SYN and not acc.saw_syn:
+            acc.saw_syn = True
+            acc.client = ep
+        if flags & SYN and opts is not None and acc.options[ep] is None:
+            acc.options[ep] = opts
+        if bits & RETRANS_ANY:
+            acc.retrans += 1
+        if res.len:
+            acc.bytes[ep] += res.len
+        tr = acc.tracker
+        if tr is not None and not (tr.quiet and not flags & 0x07):
+            tr.feed(ch_first(self.ch) + j, ep, flags, seq, ack, res.len)
+        o.stream[j] = acc.id
+        o.seq[j] = res.seq
+        o.ack[j] = -1 if res.ack is None else res.ack
+        o.length[j] = -1 if res.len is None else res.len
+        o.win[j] = res.win
+        o.bits[j] = bits
+        o.ep[j] = ep
+        if conv is not self.convs[g]:
+            self.convs[g] = conv
+            key = self.keys[g]
+            self.adir[g] = 0 if (conv.src == key[0] and conv.sport == key[1]) else 1
+        a_dir = self.adir[g]
+        self.snap[p] = (acc.id, a_dir, conv.a.base_seq, conv.b.base_seq, conv.a.win_scale,
+                        conv.b.win_scale)
+        self.py[p] = True
+        self.synced[g] = p
+        nxt = p + 1
+        if nxt >= len(self.gi) or self.gi[nxt] != g:
+            return -1
+        if self.slow[g] or _conv_dirty(eng, conv) or self._mismatch(g, p, conv, a_dir):
+            return int(self.fi[nxt])
+        return -1
+
+    def _mismatch(self, g, p, conv, a_dir) -> bool:
+        """Does the state differ from what the plain test assumed for the frames after p?"""
+        for x in (0, 1):
+            f = conv.a if x == a_dir else conv.b
+            lx = p if self.dir[p] == x else self.prev[x][p]
+            if lx >= 0:
+                m = int(self.nxt[lx])
+                if (f.nextseq != m or f.maxseqtobeacked != m or f.lastack != int(self.ack[lx])
+                        or f.window != int(self.win[lx]) or not f.base_set):
+                    return True
+            else:
+                e = self.E[g, x]
+                if conv is not self.entry_convs[g] or a_dir != self.entry_adir[g]:
+                    return True
+                if (f.nextseq != e[0] or f.maxseqtobeacked != e[1] or f.lastack != e[2]
+                        or f.window != e[3] or f.base_set != bool(e[4])):
+                    return True
+        return False
+
+    def finish(self, o: Out) -> None:
+        """Outputs of the plain frames, stream bookkeeping, and the state at the chunk's end."""
+        m = len(self.fi)
+        ar = np.arange(m, dtype=I64)
+        py = self.py
+        src = _incl_last(py, ar, self.gstart_pos)
+        ng = self.ng
+        Es = self.Es
+        snap = np.where((src >= 0)[:, None], self.snap[np.maximum(src, 0)], Es[self.gi])
+        plain = ~py
+        fwd = self.dir == snap[:, 1]
+        base_f = np.where(fwd, snap[:, 2], snap[:, 3])
+        base_r = np.where(fwd, snap[:, 3], snap[:, 2])
+        ws = np.where(fwd, snap[:, 4], snap[:, 5])
+        fi = self.fi
+        pj = fi[plain]
+        o.stream[pj] = snap[plain, 0]
+        o.seq[pj] = ((self.seq - base_f) & MASK)[plain]
+        o.ack[pj] = ((self.ack - base_r) & MASK)[plain]
+        o.win[pj] = np.where(ws >= 0, self.win << np.maximum(ws, 0), self.win)[plain]
+        o.ep[pj] = np.where(fwd, 0, 1)[plain]
+        # Stream bookkeeping: frames, bytes (plain frames only; exact ones counted already).
+        streams = self.eng.streams
+        sid = o.stream[fi]
+        # map stream id -> acc via conv index: TCP ids are dense in creation order
+        uniq, inv = np.unique(sid, return_inverse=True)
+        inv = inv.reshape(-1)
+        tcp_accs = self.eng._tcp_accs
+        accs = [tcp_accs[s] for s in uniq.tolist()]
+        ep = np.where(fwd, 0, 1)
+        ln = np.where(plain, self.ln, 0)
+        _bulk_streams(accs, inv, ep, ln, self.c, fi, self.t, o)
+        # State at the end of the chunk: plain frames after each group's last exact frame.
+        for g in range(ng):
+            q = int(self.gs[g + 1]) - 1
+            x = int(self.dir[q])
+            last = [int(self.prev[0][q]), int(self.prev[1][q])]
+            data = [int(self.prevdata[0][q]), int(self.prevdata[1][q])]
+            last[x] = q
+            if self.ln[q] > 0:
+                data[x] = q
+            self._sync(g, last, data)
+        self._deques(sid.tolist())
+        del streams
+
+    def _deques(self, sids) -> None:
+        """Replay the segments remembered and forgotten (tshark's unacked list) in each group."""
+        gs = self.gs
+        for g in range(self.ng):
+            if self.slow[g]:
+                continue
+            s, e = int(gs[g]), int(gs[g + 1])
+            ent = self.entry_deques[g]
+            conv = self.convs[g]
+            if conv is None:
+                continue
+            # Which frames belong to the final conversation: those after the last switch.
+            cur = self.eng.streams[conv.index].id
+            first = s
+            if True:
+                for k in range(e - 1, s - 1, -1):
+                    if sids[k] != cur:
+                        first = k + 1
+                        break
+            if first == s and ent is not None and self.entry_convs[g] is conv:
+                qa, qb = deque(ent[0]), deque(ent[1])
+            else:
+                qa, qb = deque(), deque()
+            a_dir = self.adir[g]
+            qs = (qa, qb) if a_dir == 0 else (qb, qa)
+            dd = self.dir[first:e].tolist()
+            nx = self.nxt[first:e].tolist()
+            ak = self.ack[first:e].tolist()
+            ln = self.ln[first:e].tolist()
+            fl = self.fl[first:e].tolist()
+            an = self.c.analyse[self.fi[first:e]].tolist()
+            for x, v, a, L, f, ok in zip(dd, nx, ak, ln, fl, an):
+                if L < 0 or not ok:
+                    continue
+                if L or f & (SYN | FIN):
+                    qs[x].append(v)
+                q = qs[1 - x]
+                while q and ((q[0] - a) & MASK == 0 or (q[0] - a) & MASK >= HALF):
+                    q.popleft()
+            conv.a.unacked = qa
+            conv.b.unacked = qb
+
+
+def ch_first(ch) -> int:
+    return ch.first
+
+
+def _conv_dirty(eng, conv) -> bool:
+    """Conversation-level state the plain test does not model: the state tracker
+    before both ends are ESTABLISHED (or after a FIN), the first RTT not yet known."""
+    acc = eng.streams[conv.index]
+    tr = acc.tracker
+    if tr is not None and not tr.quiet:
+        return True
+    return bool(conv.ts_mru_syn and not conv.ts_first_rtt)
+
+
+# -- JSON ------------------------------------------------------------------------
+
+TCP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %d, '
+           '"dst": "%s", "dport": %d, "stream": %d, "flags": %s, "seq": %d, "ack": %s, '
+           '"len": %s, "win": %d, "analysis": %s')
+UDP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
+           '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
+           '"len": %s, "win": null, "analysis": []')
+OTHER_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "%s", "src": %s, "sport": null, '
+             '"dst": %s, "dport": null, "stream": null, "flags": [], "seq": null, '
+             '"ack": null, "len": null, "win": null, "analysis": []')
+
+
+def _digits(v, w):
+    """Right-aligned ASCII digits of non-negative v in a (k, w) matrix, and the first valid column."""
+    k = len(v)
+    M = np.empty((k, w), dtype=np.uint8)
+    x = v
+    for col in range(w - 1, -1, -1):
+        x, r = np.divmod(x, 10)
+        M[:, col] = r
+    M += 48
+    nd = np.ones(k, dtype=I64)
+    p = 10
+    for _ in range(w - 1):
+        nd += v >= p
+        p *= 10
+    return M, w - nd
+
+
+def _width(v) -> int:
+    return len(str(int(v.max()))) if len(v) else 1
+
+
+def _table(strings: list[bytes]):
+    w = max(1, max(map(len, strings)))
+    T = np.zeros((len(strings), w), dtype=np.uint8)
+    lens = np.empty(len(strings), dtype=I64)
+    for i, b in enumerate(strings):
+        T[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+        lens[i] = len(b)
+    return T, lens
+
+
+class JsonRows:
+    """Renders the "packets" lines of analysed chunks (each line starts with ",\n")."""
+
+    def __init__(self, eng: VectorEngine):
+        from viz.export import FLAGS_JSON, tags_json
+        self.eng = eng
+        self.tags_json = tags_json
+        self.flags_json = FLAGS_JSON
+        self.flags_T = _table([f.encode() for f in FLAGS_JSON])
+        self.mid: dict[int, bytes] = {}
+
+    def _mid(self, key: int) -> bytes:
+        b = self.mid.get(key)
+        if b is None:
+            acc = self.eng._tcp_accs[key >> 1]
+            ep = key & 1
+            b = self.mid[key] = (
+                '"proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
+                '"stream": %d, "flags": ' % (acc.addr[ep], acc.port[ep], acc.addr[1 - ep],
+                                              acc.port[1 - ep], acc.id)).encode()
+        return b
+
+    def render(self, o: Out) -> str:
+        c = o.c
+        n = c.n
+        if n == 0:
+            return ""
+        first = o.ch.first
+        t = o.t
+        y = t * 1e9
+        fl = np.floor(y)
+        fr = y - fl
+        regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & (t >= 0) & (y < 4e15)
+        regular &= np.abs(fr - 0.5) > 4 * np.spacing(y)
+        for j in c.decoded:
+            if c.decoded[j].notes:
+                regular[j] = False
+        rows = np.flatnonzero(regular)
+        k = len(rows)
+        parts: list = []
+        if k:
+            r = (fl[rows] + (fr[rows] > 0.5)).astype(I64)
+            ti, tf = np.divmod(r, 1_000_000_000)
+            num = rows + first
+            sid = o.stream[rows]
+            mkey = sid * 2 + o.ep[rows]
+            uk, minv = np.unique(mkey, return_inverse=True)
+            midT, midL = _table([self._mid(int(x)) for x in uk.tolist()])
+            bits = o.bits[rows]
+            ub, binv = np.unique(bits, return_inverse=True)
+            tagT, tagL = _table([self.tags_json(int(b)).encode() for b in ub.tolist()])
+            fT, fL = self.flags_T
+            fidx = c.flags[rows]
+            pieces = [
+                b',\n    {"frame": ', _digits(num, _width(num)),
+                b', "t": ', _digits(ti, _width(ti)), b".", (_digits(tf, 9)[0], np.zeros(k, I64)),
+                b", ", (midT[minv.reshape(-1)], None, midL[minv.reshape(-1)]),
+                (fT[fidx], None, fL[fidx]),
+                b', "seq": ', _digits(o.seq[rows], _width(o.seq[rows])),
+                b', "ack": ', _digits(o.ack[rows], _width(o.ack[rows])),
+                b', "len": ', _digits(o.length[rows], _width(o.length[rows])),
+                b', "win": ', _digits(o.win[rows], _width(o.win[rows])),
+                b', "analysis": ', (tagT[binv.reshape(-1)], None, tagL[binv.reshape(-1)]),
+                b"}",
+            ]
+            body, rowlen = _assemble(pieces, k)
+        else:
+            body, rowlen = b"", np.zeros(0, I64)
+        irregular = np.flatnonzero(~regular)
+        if not len(irregular):
+            return body.decode("ascii")
+        ends = np.cumsum(rowlen)
+        # byte offset in body where each irregular row goes: rows before it are regular
+        before = np.searchsorted(rows, irregular)
+        cut = np.where(before > 0, ends[np.maximum(before - 1, 0)], 0).tolist() if k else [0] * len(irregular)
+        out = []
+        last = 0
+        text = body.decode("ascii")
+        for j, at in zip(irregular.tolist(), cut):
+            out.append(text[last:at])
+            out.append(self._line(o, j))
+            last = at
+        out.append(text[last:])
+        return "".join(out)
+
+    def _line(self, o: Out, j: int) -> str:
+        c = o.c
+        A = self.eng.addrs
+        n = o.ch.first + j
+        t = float(o.t[j])
+        d = c.decoded.get(j)
+        p = int(c.proto[j])
+        if p == P_TCP:
+            src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
+            ack = int(o.ack[j])
+            ln = int(o.length[j])
+            line = TCP_FMT % (n, t, src, int(c.sport[j]), dst, int(c.dport[j]), int(o.stream[j]),
+                              self.flags_json[int(c.flags[j])], int(o.seq[j]),
+                              "null" if ack < 0 else ack, "null" if ln < 0 else ln, int(o.win[j]),
+                              self.tags_json(int(o.bits[j])))
+        elif p == P_UDP:
+            src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
+            ln = int(o.length[j])
+            line = UDP_FMT % (n, t, src, int(c.sport[j]), dst, int(c.dport[j]), int(o.stream[j]),
+                              "null" if ln < 0 else ln)
+        else:
+            line = OTHER_FMT % (n, t, d.proto, "null" if d.src is None else '"%s"' % d.src,
+                                "null" if d.dst is None else '"%s"' % d.dst)
+        if d is not None and d.notes:
+            import json
+            line += ', "notes": ' + json.dumps(list(d.notes), separators=(", ", ": "))
+        return line + "}"
+
+
+def _assemble(pieces, k):
+    """Concatenate per-row pieces: bytes constants, (digits, first column) or
+    (table rows, None, lengths); returns the bytes and each row's length."""
+    spec = []
+    W = 0
+    const_len = 0
+    for p in pieces:
+        if isinstance(p, bytes):
+            spec.append((W, p))
+            W += len(p)
+            const_len += len(p)
+        else:
+            spec.append((W, p))
+            W += p[0].shape[1]
+    mat = np.empty((k, W), dtype=np.uint8)
+    mask = np.empty((k, W), dtype=bool)
+    rowlen = np.full(k, const_len, dtype=I64)
+    for col, p in spec:
+        if isinstance(p, bytes):
+            L = len(p)
+            mat[:, col:col + L] = np.frombuffer(p, dtype=np.uint8)
+            mask[:, col:col + L] = True
+        else:
+            M = p[0]
+            w = M.shape[1]
+            mat[:, col:col + w] = M
+            cols = np.arange(w)
+            if len(p) == 2:
+                lo = p[1]
+                mask[:, col:col + w] = cols >= lo[:, None]
+                rowlen += w - lo
+            else:
+                hi = p[2]
+                mask[:, col:col + w] = cols < hi[:, None]
+                rowlen += hi
+    return mat[mask].tobytes(), rowlen
