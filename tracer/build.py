@@ -680,8 +680,9 @@ def tool_hash() -> str:
 
     h = hashlib.sha256(TOOL.encode())
     root = Path(__file__).resolve().parents[1]
-    for p in sorted((root / "viz").glob("*.py")) + [Path(__file__)]:
-        h.update(p.name.encode())
+    for p in sorted((root / "viz").glob("*.py")) + sorted((root / "viz" / "commands").glob("*.py")) \
+            + [Path(__file__)]:  # viz.commands.layers dissects and matches the frames figures draw
+        h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
