@@ -276,6 +276,27 @@ def test_iface_sends_byte_identical_frames_out_of_a_real_interface(hosts, tmp_pa
     assert r.returncode == 0, r.stderr
     assert f"frames sent {len(stored)} out of veth0" in r.stdout
     assert [d for _, d in sniffer.frames] == stored
+    # a frame the interface cannot carry is refused before anything is sent
+    jumbo = str(tmp_path / "jumbo.pcap")
+    write_pcap(jumbo, 1, [bytes.fromhex("020000000002020000000001") + b"\x08\x00\x45" + b"\0" * 3999])
+    r = subprocess.run(["ip", "netns", "exec", hosts.client.netns, PY, "-m", "tracer", "replay",
+                        jumbo, "--iface", "veth0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "frame 1 is 4014 bytes, larger than veth0's MTU 1500" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@needs_root
+def test_cli_max_gap_shortens_a_long_pause(tmp_path, leak_check):
+    path = str(tmp_path / "gaps.pcap")
+    frames = gap_capture(path)
+    out = tmp_path / "arrived.pcapng"
+    r = synack("replay", path, "--max-gap", "100ms", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "gaps capped at 0.1 s (2 shortened)" in r.stdout
+    assert "byte-identical: yes; order preserved: yes" in r.stdout
+    assert [d for _, d in frames_of(str(out))] == frames
+    with open_capture(str(out)) as cap:
+        assert cap.meta["replay"]["max_gap_ns"] == 100_000_000 and cap.meta["replay"]["gaps_capped"] == 2
 
 
 def test_iface_bad_input_is_one_line_exit_2(tmp_path):
