@@ -19,7 +19,7 @@ from viz.errors import SynackError
 from viz.linktypes import link_type_name
 
 CHUNK = 1 << 17  # fits in L2: measured faster than 1 MiB chunks here
-PCAP_READ = 1 << 24  # bytes per read for FrameChunks (frames are not copied out of it)
+PCAP_READ = 1 << 25  # bytes per read for FrameChunks (frames are not copied out of it)
 MAX_RECORD = 1 << 28  # 256 MiB: larger than any link-layer frame; bigger means garbage
 DEFAULT_SNAPLEN = 262144  # libpcap's maximum, used when a header says 0
 

@@ -193,6 +193,30 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
     return c
 
 
+class _Keys:
+    """Unique (lo, hi) end pairs, indexable like a structured array's fields."""
+
+    def __init__(self, a, b):
+        self.f = {"a": a, "b": b}
+
+    def __getitem__(self, k):
+        return self.f[k]
+
+    def __len__(self):
+        return len(self.f["a"])
+
+
+def _pairs(lo, hi):
+    """Unique (lo, hi) pairs in sorted order and each row's index into them."""
+    ends, einv = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    einv = einv.reshape(-1)
+    m = len(lo)
+    key = einv[:m] * len(ends) + einv[m:]
+    uk, inv = np.unique(key, return_inverse=True)
+    inv = inv.reshape(-1)
+    return _Keys(ends[uk // len(ends)], ends[uk % len(ends)]), inv
+
+
 def _excl_last(mask, ar, gstart):
     """For each position, the last earlier position of its group where mask holds, else -1."""
     q = np.maximum.accumulate(np.where(mask, ar, -1))
@@ -288,11 +312,10 @@ class VectorEngine:
         ed = (c.dst[idx] << 16) | c.dport[idx]
         lo = np.minimum(es, ed)
         hi = np.maximum(es, ed)
-        keys = np.empty(len(idx), dtype=[("a", I64), ("b", I64)])
-        keys["a"] = lo
-        keys["b"] = hi
-        uk, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        self._u_inv = inv.reshape(-1)
+        uk, inv = _pairs(lo, hi)
+        first = np.full(len(uk), len(inv), dtype=I64)
+        np.minimum.at(first, inv, np.arange(len(inv)))
+        self._u_inv = inv
         self._u_keys = uk
         self._u_acc: list = []
         events = []
@@ -392,11 +415,7 @@ class _TcpChunk:
         ed = (c.dst[idx] << 16) | c.dport[idx]
         lo = np.minimum(es, ed)
         hi = np.maximum(es, ed)
-        keys = np.empty(len(idx), dtype=[("a", I64), ("b", I64)])
-        keys["a"] = lo
-        keys["b"] = hi
-        uk, inv = np.unique(keys, return_inverse=True)
-        inv = inv.reshape(-1)
+        uk, inv = _pairs(lo, hi)
         order = np.argsort(inv, kind="stable")
         self.ng = ng = len(uk)
         gi = inv[order]
@@ -419,6 +438,7 @@ class _TcpChunk:
         win = c.win[fi]
         self.seq, self.ack, self.ln, self.fl, self.win = seq, ack, ln, fl, win
         self.tsp = ch.ts[fi]
+        self.L = None  # python lists of the columns the exact frames read (made on first use)
         lnz = np.maximum(ln, 0)
         synfin = ((fl & (SYN | FIN)) != 0).astype(I64)
         self.nxt = (seq + lnz + synfin) & MASK  # nextseq after a frame, as the model assumes
@@ -465,7 +485,6 @@ class _TcpChunk:
         # Snapshots of the conversation after each exactly analysed frame (forward fill
         # source for the plain frames): stream, adir, base_a, base_b, ws_a, ws_b.
         self.snap = np.zeros((m, 6), dtype=I64)
-        self.py = np.zeros(m, dtype=bool)
         self.synced = [-1] * ng
         self.entry_deques = [None] * ng
 
@@ -521,6 +540,17 @@ class _TcpChunk:
         conv = self.convs[g]
         return conv.a if x == self.adir[g] else conv.b
 
+    def _lists(self):
+        L = self.L = {}
+        for name in ("gi", "dir", "nxt", "seq", "ack", "ln", "fl", "win", "tsp", "fi"):
+            L[name] = getattr(self, name).tolist()
+        L["prev0"], L["prev1"] = self.prev[0].tolist(), self.prev[1].tolist()
+        L["pd0"], L["pd1"] = self.prevdata[0].tolist(), self.prevdata[1].tolist()
+        L["pos_of"] = self.pos_of.tolist()
+        L["t"] = self.t.tolist()
+        self.ev = []  # (j, p, stream, seq, ack, len, win, bits, ep, snapshot...)
+        return L
+
     def _sync(self, g, last, data):
         """Apply the plain frames of group g after its last exact frame: `last[x]`
         is the position of direction x's latest frame, `data[x]` its latest with payload."""
@@ -528,48 +558,47 @@ class _TcpChunk:
         conv = self.convs[g]
         if conv is None:
             return
+        L = self.L
         for x in (0, 1):
             lx = last[x]
             if lx > syn:
                 f = conv.a if x == self.adir[g] else conv.b
-                f.nextseq = f.maxseqtobeacked = int(self.nxt[lx])
-                f.lastack = int(self.ack[lx])
-                f.window = int(self.win[lx])
-                f.lastacktime = float(self.tsp[lx])
+                f.nextseq = f.maxseqtobeacked = L["nxt"][lx]
+                f.lastack = L["ack"][lx]
+                f.window = L["win"][lx]
+                f.lastacktime = L["tsp"][lx]
                 f.lastflags = 0
                 f.dupacknum = 0
                 f.is_first_ack = False
                 dx = data[x]
                 if dx > syn:
-                    f.nextseqtime = float(self.tsp[dx])
+                    f.nextseqtime = L["tsp"][dx]
 
     def event(self, j: int, o: Out) -> int:
         """Run the exact analysis on chunk frame j; returns a frame that must run it next, or -1."""
         eng = self.eng
-        p = int(self.pos_of[j])
-        g = int(self.gi[p])
-        self._sync(g, (int(self.prev[0][p]), int(self.prev[1][p])),
-                   (int(self.prevdata[0][p]), int(self.prevdata[1][p])))
+        L = self.L or self._lists()
+        p = L["pos_of"][j]
+        g = L["gi"][p]
+        self._sync(g, (L["prev0"][p], L["prev1"][p]), (L["pd0"][p], L["pd1"][p]))
         c = self.c
-        A = eng.addrs
-        flags = int(self.fl[p])
+        flags = L["fl"][p]
         d = c.decoded.get(j)
         if d is not None:
             src, dst, sport, dport = d.src, d.dst, d.sport, d.dport
             opts = d.options
             wscale = opts.wscale if opts is not None else None
         else:
+            A = eng.addrs
             src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
             sport, dport = int(c.sport[j]), int(c.dport[j])
             opts = wscale = None
-        ts = float(self.tsp[p])
-        t = float(self.t[j])
-        ln = int(self.ln[p])
-        length = None if ln < 0 else ln
-        seq, ack = int(self.seq[p]), int(self.ack[p])
-        eng._pending_t = t
-        res = eng.tcp.feed(ts, src, sport, dst, dport, flags, seq, ack, int(self.win[p]), length,
-                           bool(c.analyse[j]), wscale, eng._res)
+        ts = L["tsp"][p]
+        ln = L["ln"][p]
+        seq, ack = L["seq"][p], L["ack"][p]
+        eng._pending_t = L["t"][j]
+        res = eng.tcp.feed(ts, src, sport, dst, dport, flags, seq, ack, L["win"][p],
+                           None if ln < 0 else ln, bool(c.analyse[j]), wscale, eng._res)
         conv = res.conv
         acc = eng.streams[conv.index]
         ep = 0 if res.forward else 1
@@ -585,42 +614,38 @@ class _TcpChunk:
             acc.bytes[ep] += res.len
         tr = acc.tracker
         if tr is not None and not (tr.quiet and not flags & 0x07):
-            tr.feed(ch_first(self.ch) + j, ep, flags, seq, ack, res.len)
-        o.stream[j] = acc.id
-        o.seq[j] = res.seq
-        o.ack[j] = -1 if res.ack is None else res.ack
-        o.length[j] = -1 if res.len is None else res.len
-        o.win[j] = res.win
-        o.bits[j] = bits
-        o.ep[j] = ep
+            tr.feed(self.ch.first + j, ep, flags, seq, ack, res.len)
         if conv is not self.convs[g]:
             self.convs[g] = conv
             key = self.keys[g]
             self.adir[g] = 0 if (conv.src == key[0] and conv.sport == key[1]) else 1
         a_dir = self.adir[g]
-        self.snap[p] = (acc.id, a_dir, conv.a.base_seq, conv.b.base_seq, conv.a.win_scale,
-                        conv.b.win_scale)
-        self.py[p] = True
+        self.ev.append((j, p, acc.id, res.seq, -1 if res.ack is None else res.ack,
+                        -1 if res.len is None else res.len, res.win, bits, ep,
+                        a_dir, conv.a.base_seq, conv.b.base_seq, conv.a.win_scale,
+                        conv.b.win_scale))
         self.synced[g] = p
         nxt = p + 1
-        if nxt >= len(self.gi) or self.gi[nxt] != g:
+        if nxt >= len(L["gi"]) or L["gi"][nxt] != g:
             return -1
         if self.slow[g] or _conv_dirty(eng, conv) or self._mismatch(g, p, conv, a_dir):
-            return int(self.fi[nxt])
+            return L["fi"][nxt]
         return -1
 
     def _mismatch(self, g, p, conv, a_dir) -> bool:
         """Does the state differ from what the plain test assumed for the frames after p?"""
+        L = self.L
+        dp = L["dir"][p]
         for x in (0, 1):
             f = conv.a if x == a_dir else conv.b
-            lx = p if self.dir[p] == x else self.prev[x][p]
+            lx = p if dp == x else L["prev%d" % x][p]
             if lx >= 0:
-                m = int(self.nxt[lx])
-                if (f.nextseq != m or f.maxseqtobeacked != m or f.lastack != int(self.ack[lx])
-                        or f.window != int(self.win[lx]) or not f.base_set):
+                m = L["nxt"][lx]
+                if (f.nextseq != m or f.maxseqtobeacked != m or f.lastack != L["ack"][lx]
+                        or f.window != L["win"][lx] or not f.base_set):
                     return True
             else:
-                e = self.E[g, x]
+                e = self.E[g, x].tolist()
                 if conv is not self.entry_convs[g] or a_dir != self.entry_adir[g]:
                     return True
                 if (f.nextseq != e[0] or f.maxseqtobeacked != e[1] or f.lastack != e[2]
@@ -632,7 +657,22 @@ class _TcpChunk:
         """Outputs of the plain frames, stream bookkeeping, and the state at the chunk's end."""
         m = len(self.fi)
         ar = np.arange(m, dtype=I64)
-        py = self.py
+        py = np.zeros(m, dtype=bool)
+        if self.L is None:
+            self._lists()
+        if self.ev:
+            ev = np.array(self.ev, dtype=I64)
+            ej, ep_ = ev[:, 0], ev[:, 1]
+            py[ep_] = True
+            o.stream[ej] = ev[:, 2]
+            o.seq[ej] = ev[:, 3]
+            o.ack[ej] = ev[:, 4]
+            o.length[ej] = ev[:, 5]
+            o.win[ej] = ev[:, 6]
+            o.bits[ej] = ev[:, 7]
+            o.ep[ej] = ev[:, 8]
+            self.snap[ep_, 0] = ev[:, 2]
+            self.snap[ep_, 1:] = ev[:, 9:]
         src = _incl_last(py, ar, self.gstart_pos)
         ng = self.ng
         Es = self.Es
@@ -674,11 +714,95 @@ class _TcpChunk:
         del streams
 
     def _deques(self, sids) -> None:
-        """Replay the segments remembered and forgotten (tshark's unacked list) in each group."""
+        """tshark's list of unacknowledged segments (tcp_analysis Flow.unacked) at the
+        chunk's end, for every flow at once.
+
+        The list is FIFO: a segment's end is appended, and each frame of the other
+        direction drops the leading ends at or before its ACK.  While the ends are
+        in ascending order (in-order data, what plain frames are) an end survives
+        exactly when no later ACK of the other direction reaches it, which is a
+        reverse running maximum.  Flows where that ordering does not hold (after a
+        retransmission) are replayed frame by frame.
+        """
+        sids = np.asarray(sids, dtype=I64)
         gs = self.gs
-        for g in range(self.ng):
-            if self.slow[g]:
-                continue
+        ng = self.ng
+        m = len(self.fi)
+        ar = np.arange(m, dtype=I64)
+        gi = self.gi
+        final = sids[gs[1:] - 1]
+        bad = np.maximum.accumulate(np.where(sids != final[gi], ar, -1))[gs[1:] - 1]
+        fstart = np.where(bad >= gs[:-1], bad + 1, gs[:-1])
+        has = np.array([c is not None for c in self.convs], dtype=bool)
+        ok_g = has & ~self.slow
+        ent_ok = np.array([fstart[g] == gs[g] and self.entry_deques[g] is not None
+                           and self.entry_convs[g] is self.convs[g] for g in range(ng)], dtype=bool)
+        active = (ar >= fstart[gi]) & ok_g[gi] & (self.ln >= 0) & self.c.analyse[self.fi]
+        synfin = (self.fl & (SYN | FIN)) != 0
+        app = active & ((self.ln > 0) | synfin)
+        # entries: the chunk's entry lists, then the appends
+        ef, ev = [], []
+        adir = self.entry_adir
+        for g in np.flatnonzero(ent_ok & ok_g).tolist():
+            qa, qb = self.entry_deques[g]
+            fa = 2 * g + adir[g]
+            ef.extend([fa] * len(qa))
+            ev.extend(qa)
+            ef.extend([2 * g + 1 - adir[g]] * len(qb))
+            ev.extend(qb)
+        e_flow = np.concatenate([np.array(ef, dtype=I64), (gi * 2 + self.dir)[app]])
+        e_val = np.concatenate([np.array(ev, dtype=I64), self.nxt[app]])
+        e_time = np.concatenate([fstart[np.array(ef, dtype=I64) >> 1] - 1, ar[app]])
+        p_flow = (gi * 2 + 1 - self.dir)[active]
+        p_ack = self.ack[active]
+        p_time = ar[active]
+        nf = 2 * ng
+        oe = np.lexsort((e_time, e_flow))
+        e_flow, e_val, e_time = e_flow[oe], e_val[oe], e_time[oe]
+        first_e = np.searchsorted(e_flow, np.arange(nf))
+        has_e = np.zeros(nf, dtype=bool)
+        has_e[e_flow] = True
+        v0 = np.zeros(nf, dtype=I64)
+        v0[has_e] = e_val[first_e[has_e]]
+        rel = (e_val - v0[e_flow]) & MASK
+        invalid = np.zeros(nf, dtype=bool)
+        if len(rel):
+            step = np.diff(rel)
+            same = e_flow[1:] == e_flow[:-1]
+            invalid[e_flow[1:][same & (step < 0)]] = True
+            invalid[e_flow[rel >= HALF]] = True
+        span = np.zeros(nf, dtype=I64)
+        np.maximum.at(span, e_flow, rel)
+        a_rel = (p_ack - v0[p_flow]) & MASK
+        invalid[p_flow[(a_rel >= HALF) & (a_rel - HALF <= span[p_flow]) & has_e[p_flow]]] = True
+        eff = np.where(a_rel < HALF, a_rel, -1)
+        # merge entries (value 0) and pops (eff + 1) by (flow, time); reverse segmented max
+        flow = np.concatenate([e_flow, p_flow])
+        time = np.concatenate([e_time, p_time])
+        val = np.concatenate([np.zeros(len(e_flow), dtype=I64), eff + 1])
+        is_e = np.concatenate([np.ones(len(e_flow), dtype=bool), np.zeros(len(p_flow), dtype=bool)])
+        o = np.lexsort((time, flow))
+        flow, val, is_e = flow[o], val[o], is_e[o]
+        off = (nf - flow) << 33
+        cm = np.maximum.accumulate((val + off)[::-1])[::-1] - off
+        e_pos = np.flatnonzero(is_e)  # entries keep their (flow, time) order in the merge
+        surv = rel > (cm[e_pos] - 1)
+        sv_flow = e_flow[surv]
+        sv_val = e_val[surv].tolist()
+        bounds = np.searchsorted(sv_flow, np.arange(nf + 1)).tolist()
+        inv_g = invalid.reshape(ng, 2).any(axis=1)
+        for g in np.flatnonzero(ok_g & ~inv_g).tolist():
+            conv = self.convs[g]
+            a = 2 * g + self.adir[g]
+            b = 2 * g + 1 - self.adir[g]
+            conv.a.unacked = deque(sv_val[bounds[a]:bounds[a + 1]])
+            conv.b.unacked = deque(sv_val[bounds[b]:bounds[b + 1]])
+        self._replay(sids.tolist(), np.flatnonzero(ok_g & inv_g).tolist())
+
+    def _replay(self, sids, groups) -> None:
+        """The unacked lists of `groups` by replaying every frame (the exact, slow way)."""
+        gs = self.gs
+        for g in groups:
             s, e = int(gs[g]), int(gs[g + 1])
             ent = self.entry_deques[g]
             conv = self.convs[g]
