@@ -93,6 +93,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     playback shares one frame and nothing jumps between steps.
     """
     from matplotlib.collections import LineCollection, PolyCollection
+    import numpy as np
     from matplotlib.colors import to_rgba
 
     from viz.text_batch import Style, TextBatch
@@ -171,8 +172,8 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     # gids name the groups in SVG output, so tests (and users' CSS) can find the arrows.
     # One RGBA per distinct colour: a list of names would be parsed once per arrow, twice.
     rgba = {c: to_rgba(c) for c in {th.alert, th.data, th.control}}
-    colors = [rgba[c] for c in colors]
-    head_colors = [rgba[c] for c in head_colors]
+    colors = np.array([rgba[c] for c in colors]).reshape(-1, 4)
+    head_colors = np.array([rgba[c] for c in head_colors]).reshape(-1, 4)
     ax.add_collection(LineCollection(shafts, linewidths=widths, colors=colors, linestyles=styles,
                                      capstyle="butt", zorder=3, gid="ladder-shafts"))
     if heads:

@@ -17,11 +17,11 @@ a `$` in a payload preview is a dollar, never mathtext.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import matplotlib
 from matplotlib.artist import Artist
-from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties, fontManager, get_font
 from matplotlib.ft2font import LoadFlags
@@ -136,7 +136,8 @@ class TextBatch(Artist):
         if not self.get_visible() or not self.labels:
             return
         vector = getattr(renderer, "_renderer", renderer)
-        if not isinstance(vector, RendererSVG) or matplotlib.rcParams["svg.fonttype"] != "none":
+        svg = sys.modules.get("matplotlib.backends.backend_svg")  # not imported: not writing SVG
+        if svg is None or not isinstance(vector, svg.RendererSVG) or matplotlib.rcParams["svg.fonttype"] != "none":
             renderer.open_group("textbatch", self.get_gid())
             for t in self.texts():
                 t.draw(renderer)
