@@ -1015,36 +1015,38 @@ class JsonRows:
 def _assemble(pieces, k):
     """Concatenate per-row pieces: bytes constants, (digits, first column) or
     (table rows, None, lengths); returns the bytes and each row's length."""
-    spec = []
     W = 0
     const_len = 0
     for p in pieces:
         if isinstance(p, bytes):
-            spec.append((W, p))
             W += len(p)
             const_len += len(p)
         else:
-            spec.append((W, p))
             W += p[0].shape[1]
     mat = np.empty((k, W), dtype=np.uint8)
-    mask = np.empty((k, W), dtype=bool)
+    mask = np.ones((k, W), dtype=bool)
     rowlen = np.full(k, const_len, dtype=I64)
-    for col, p in spec:
+    col = 0
+    for p in pieces:
         if isinstance(p, bytes):
             L = len(p)
             mat[:, col:col + L] = np.frombuffer(p, dtype=np.uint8)
-            mask[:, col:col + L] = True
-        else:
-            M = p[0]
-            w = M.shape[1]
-            mat[:, col:col + w] = M
-            cols = np.arange(w)
-            if len(p) == 2:
-                lo = p[1]
-                mask[:, col:col + w] = cols >= lo[:, None]
+            col += L
+            continue
+        M = p[0]
+        w = M.shape[1]
+        mat[:, col:col + w] = M
+        cols = np.arange(w)
+        if len(p) == 2:
+            lo = p[1]
+            if lo.any():
+                np.greater_equal(cols, lo[:, None], out=mask[:, col:col + w])
                 rowlen += w - lo
             else:
-                hi = p[2]
-                mask[:, col:col + w] = cols < hi[:, None]
-                rowlen += hi
+                rowlen += w
+        else:
+            hi = p[2]
+            np.less(cols, hi[:, None], out=mask[:, col:col + w])
+            rowlen += hi
+        col += w
     return mat[mask].tobytes(), rowlen
