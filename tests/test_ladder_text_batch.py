@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ LABELS = [
     (3.0, 5.0, "ÉÅ Ǻ |j_ $5 and $6", -10.0, Style(10.5, "#111111", va="bottom")),
     (3.0, 5.5, "ÉÅ Ǻ |j_ $5 and $6", 20.0, Style(10.5, "#111111", va="top")),
     (3.0, 6.0, "Ǻ q", 0.0, Style(12.0, "#111111", va="center")),
+    (5.0, 6.5, "connection\nrelease", 0.0, Style(10.0, "#777777", ha="left", va="center")),
 ]
 
 
@@ -56,13 +58,14 @@ def _svg_texts(fig):
     FigureCanvasSVG(fig)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
-    return re.findall(r'<text style="([^"]*)" x="([^"]*)" y="([^"]*)" transform="([^"]*)">([^<]*)</text>',
-                      buf.getvalue())
+    root = ET.fromstring(buf.getvalue())
+    return [(t.get("style"), t.get("x", ""), t.get("y", ""), t.get("transform"), t.text)
+            for t in root.iter("{http://www.w3.org/2000/svg}text")]
 
 
 def test_svg_text_elements_match_one_text_artist_per_label():
     batch, plain = _svg_texts(_figure(True)), _svg_texts(_figure(False))
-    assert len(batch) == len(plain) == len(LABELS)
+    assert len(batch) == len(plain) == len(LABELS) + 1  # the two-line label is two <text>s
     for b, p in zip(batch, plain):
         assert b[0] == p[0] and b[4] == p[4]  # style (font, anchor, colour) and text
         numbers = [float(v) for v in re.findall(r"-?[\d.]+", " ".join(b[1:4]))]

@@ -123,14 +123,15 @@ class TextBatch(Artist):
 
     def texts(self) -> list[Text]:
         """One real `Text` per label, exactly as `ax.text` would make it (minus mathtext)."""
-        out = []
-        for x, y, s, rot, st in self.labels:
-            t = Text(x, y, s, rotation=rot, rotation_mode="anchor", ha=st.ha, va=st.va,
-                     fontproperties=self._prop(st), color=st.color, parse_math=False)
-            t.set_figure(self.get_figure())
-            t.set_transform(self.get_transform())
-            out.append(t)
-        return out
+        return [self._text(lb) for lb in self.labels]
+
+    def _text(self, label) -> Text:
+        x, y, s, rot, st = label
+        t = Text(x, y, s, rotation=rot, rotation_mode="anchor", ha=st.ha, va=st.va,
+                 fontproperties=self._prop(st), color=st.color, parse_math=False)
+        t.set_figure(self.get_figure())
+        t.set_transform(self.get_transform())
+        return t
 
     def draw(self, renderer):
         if not self.get_visible() or not self.labels:
@@ -148,7 +149,11 @@ class TextBatch(Artist):
         points = self.get_transform().transform([(x, y) for x, y, *_ in self.labels])
         gc = renderer.new_gc()
         colors: dict[str, tuple] = {}
-        for (px, py), (_, _, s, rot, st) in zip(points.tolist(), self.labels):
+        for (px, py), label in zip(points.tolist(), self.labels):
+            _, _, s, rot, st = label
+            if "\n" in s:  # several lines: matplotlib's own layout
+                self._text(label).draw(renderer)
+                continue
             prop = self._prop(st)
             key = (st.family, st.style, st.weight)
             m = _METRICS.get(key)
