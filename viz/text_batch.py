@@ -68,8 +68,8 @@ class _Anchor:
 class _Metrics:
     """Ascent and descent of one line in one font, the way `Text._get_layout` computes them (points)."""
 
-    def __init__(self, prop: FontProperties):
-        self.font = get_font(fontManager._find_fonts_by_props(prop))
+    def __init__(self, files):
+        self.font = get_font(files)
         head = self.font.get_sfnt_table("head")
         table = self.font.get_sfnt_table("OS/2")
         if table is not None:
@@ -102,7 +102,15 @@ class _Metrics:
         return a * size, d * size
 
 
-_METRICS: dict[tuple, _Metrics] = {}
+_METRICS: dict[tuple, _Metrics] = {}  # by the font files matplotlib resolves, so rc changes cannot stale it
+
+
+def _metrics(prop: FontProperties) -> _Metrics:
+    files = tuple(fontManager._find_fonts_by_props(prop))
+    m = _METRICS.get(files)
+    if m is None:
+        m = _METRICS[files] = _Metrics(files)
+    return m
 
 
 class TextBatch(Artist):
@@ -149,17 +157,14 @@ class TextBatch(Artist):
         points = self.get_transform().transform([(x, y) for x, y, *_ in self.labels])
         gc = renderer.new_gc()
         colors: dict[str, tuple] = {}
+        fonts = {st: _metrics(self._prop(st)) for st in {lb[4] for lb in self.labels}}
         for (px, py), label in zip(points.tolist(), self.labels):
             _, _, s, rot, st = label
             if "\n" in s:  # several lines: matplotlib's own layout
                 self._text(label).draw(renderer)
                 continue
             prop = self._prop(st)
-            key = (st.family, st.style, st.weight)
-            m = _METRICS.get(key)
-            if m is None:
-                m = _METRICS[key] = _Metrics(prop)
-            a, d = m.line(s, st.size)
+            a, d = fonts[st].line(s, st.size)
             # Baseline height above the anchor, along the text's own vertical.
             v = {"bottom": d, "top": -a, "center": (d - a) / 2, "baseline": 0.0}[st.va]
             angle = float(rot) % 360
