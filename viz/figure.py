@@ -7,6 +7,7 @@ producer string.  Same figure, same bytes.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,30 @@ def check_output(path: str | os.PathLike) -> None:
     check_writable(path)
 
 
+TEX_ENGINES = ("xelatex", "lualatex", "pdflatex")
+# LaTeX's special characters as text-mode commands (the TikZ ladder and PGF figures share them).
+LATEX_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                 "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", '"': r"\textquotedbl{}",
+                 "'": r"\textquotesingle{}", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+
+
+def latex_text(text: str, extra: dict[str, str] | None = None) -> str:
+    table = {**LATEX_ESCAPES, **(extra or {})}
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def tex_engine(path: str | os.PathLike) -> str:
+    """matplotlib's PGF output measures every string with a LaTeX engine at save time."""
+    import shutil
+
+    for engine in TEX_ENGINES:
+        if shutil.which(engine):
+            return engine
+    raise SynackError(f"{path}: .pgf figures need a LaTeX engine to measure their text and none of "
+                      f"{', '.join(TEX_ENGINES)} is installed (Debian: texlive-latex-base); "
+                      "write .pdf or .svg, which LaTeX can include too")
+
+
 def save(fig, path: str | os.PathLike) -> None:
     """Write `fig` deterministically, atomically (temp file, then rename)."""
     import matplotlib
@@ -126,6 +151,8 @@ def save(fig, path: str | os.PathLike) -> None:
     matplotlib.rcParams.update(_RC)
     if fmt == "pgf":
         from matplotlib.backends.backend_pgf import FigureCanvasPgf as Canvas
+
+        matplotlib.rcParams["pgf.texsystem"] = tex_engine(path)
     elif fmt == "pdf":
         from matplotlib.backends.backend_pdf import FigureCanvasPdf as Canvas
     elif fmt == "svg":
@@ -144,7 +171,27 @@ def save(fig, path: str | os.PathLike) -> None:
         kwargs = {"format": fmt, "facecolor": fig.get_facecolor()}
         if metadata is not None:
             kwargs["metadata"] = metadata
-        fig.savefig(tmp, **kwargs)
+        with _latex_safe_text(fig, fmt == "pgf"):
+            fig.savefig(tmp, **kwargs)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _latex_safe_text(fig, active: bool):
+    """matplotlib's PGF backend passes text to LaTeX as is (only `%` is handled), so a
+    field named SACK_PERM or a payload with `#` would stop the document."""
+    if not active:
+        yield
+        return
+    from matplotlib.text import Text
+
+    texts = [(t, t.get_text()) for t in fig.findobj(Text) if t.get_text()]
+    try:
+        for t, s in texts:
+            t.set_text(latex_text(s, {"%": "%"}))
+        yield
+    finally:
+        for t, s in texts:
+            t.set_text(s)

@@ -264,14 +264,6 @@ def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | N
     return render_ladder(build_ladder(analysis, peer=peer, **options), theme=theme, size=size)
 
 
-def _tex_engine() -> str | None:
-    import shutil
-
-    import matplotlib
-
-    return shutil.which(matplotlib.rcParams["pgf.texsystem"])
-
-
 def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light",
                  size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False) -> None:
     """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt."""
@@ -281,8 +273,10 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
     from viz.errors import SynackError
 
     suffix = Path(path).suffix.lower()
-    if suffix == ".pgf" and not _tex_engine():
-        suffix = ".pgf-tikz"  # matplotlib's PGF backend measures text with LaTeX; write native TikZ
+    if suffix == ".pgf":
+        # Native TikZ to \input: the same bytes on every machine, where matplotlib's PGF
+        # backend would need (and depend on) an installed LaTeX to measure the text.
+        suffix = ".pgf-tikz"
     if suffix in (".txt", ".tex", ".pgf-tikz"):
         check_writable(path)
         if suffix == ".txt":

@@ -7,13 +7,11 @@ matplotlib renderer's, so both outputs agree.
 """
 from __future__ import annotations
 
-from viz.figure import Theme
+from viz.figure import Theme, latex_text
 from viz.ladder import Ladder
 from viz.ladder_mpl import _geometry
 
-_ESC = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-        "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "→": r"$\to$", "…": r"\ldots{}",
-        "×": r"$\times$", '"': "''"}
+_EXTRA = {"→": r"$\to$", "…": r"\ldots{}", "×": r"$\times$", "µ": r"$\mu$"}
 
 
 NEWLINE = r" \\ "
@@ -21,7 +19,7 @@ LOST = r"\textcolor{syalert}{lost}"
 
 
 def tex(text: str) -> str:
-    return "".join(_ESC.get(ch, ch) for ch in text)
+    return latex_text(text, _EXTRA)
 
 
 def _rgb(color: str) -> str:

@@ -32,8 +32,8 @@ def register(subparsers) -> None:
                    help="the same exchange captured at the other end: arrows go from the true send "
                    "time to the true receive time; segments missing at the receiver are drawn lost")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="write OUT instead of printing: .svg .pdf .png .pgf (figure), .tex (TikZ "
-                   "picture), .txt (the text ladder)")
+                   help="write OUT instead of printing: .svg .pdf .png (figure), .pgf (the TikZ picture, to "
+                   "\\input), .tex (a standalone LaTeX document), .txt (the text ladder)")
     p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one; default: "
                    "every stream if they fit one figure, else the first)")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (1-based, as in Wireshark)")
