@@ -50,7 +50,7 @@ LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
 LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
                "compare": (bool, str)}
 LAYERS_VIEWS = ("nested", "stack", "fields", "hex")
-GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "theme": str, "size": str, "at": str}
+GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "top": int, "theme": str, "size": str, "at": str}
 GRAPH_KINDS = ("conversations", "states", "topology")
 FIGURE_FORMATS = (".svg", ".pdf", ".png", ".pgf")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -612,12 +612,8 @@ def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str)
             g = graph.topology(an.capture.meta or {}, shown)
             pfig = graph.draw_topology(g, graph.topology_layout(g), an.capture.meta or {}, th, size)
         elif kind == "conversations":
-            g = graph.conversations(an, ports=fig.opt("ports", False))
-            if not g.number_of_nodes():
-                raise SynackError("no TCP or UDP stream, so no conversations to draw")
-            title = f"Conversations in {Path(shown).name}: {len(g)} " \
-                    f"{'endpoints' if fig.opt('ports') else 'hosts'}, {len(an.streams)} streams"
-            pfig = graph.draw_conversations(g, graph.conversation_layout(g), th, size, title)
+            pfig = graph.conversation_figure(an, Path(shown).name, th, size, fig.opt("ports", False),
+                                             fig.opt("top", graph.TOP))
         else:
             stream = graph.pick_stream(an, fig.opt("stream"))
             g = graph.state_machine()
@@ -660,6 +656,8 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
             args += ["--stream", str(o["stream"])]
         if o.get("ports"):
             args.append("--ports")
+        if "top" in o:
+            args += ["--top", str(o["top"])]
     if th != "light":
         args += ["--theme", th]
     if "size" in o:
