@@ -3,8 +3,9 @@
 Drawn from a `viz.ladder.Ladder` only.  Coordinates are inches with y up, so
 slopes, text angles and arrow heads are computed exactly once and no artist
 needs a transform trick.  Speed comes from few artists: every shaft is one
-LineCollection, every head one PolyCollection, and text is the only per-arrow
-artist (a label above the shaft, a preview or tags below it).
+LineCollection, every head one PolyCollection, and every single-line label one
+`viz.text_batch.TextBatch`, which writes SVG <text> without measuring each
+string (a 1,000-segment --full ladder: 3 s with a Text per label, 0.5 s).
 """
 from __future__ import annotations
 
