@@ -171,3 +171,19 @@ def test_busy_capture_keeps_the_busiest_conversations_and_says_so(tmp_path, caps
 def test_two_host_conversation_is_not_a_star():
     an = _analysis("one_http_stream_fin.pcap")
     assert graph.star_hub(graph.conversations(an)) is None
+
+
+@pytest.mark.parametrize("point, here, other", [
+    ("client-link", "client:veth0 -- router:eth0", "router:eth1 -- server:veth0"),
+    ("server-link", "router:eth1 -- server:veth0", "client:veth0 -- router:eth0")])
+def test_routed_topology_marks_the_link_this_file_holds(point, here, other, capsys, tmp_path):
+    """A routed trace writes one file per link; each says which one it is."""
+    from pathlib import Path
+
+    [cap] = Path(__file__).parent.parent.glob(f"captures/lecture/tcp-echo-*.{point}.pcapng")
+    assert _run(str(cap), "--kind", "topology") == 0
+    text = capsys.readouterr().out
+    assert f"link {here}  [captured here]" in text and f"link {other}  [captured, the other file]" in text
+    assert _run(str(cap), "--kind", "topology", "-o", str(tmp_path / "t.svg")) == 0
+    svg = (tmp_path / "t.svg").read_text()
+    assert svg.count("captured here") == 1 and "the other file" in svg

@@ -273,6 +273,15 @@ def topology(meta: dict, path: str = "capture"):
 ROLE_ORDER = {"client": 0, "router": 1, "server": 2}
 
 
+def captured_here(g, meta: dict) -> set[tuple[str, str]]:
+    """The captured links this file holds, as (a, b) in both orders.  A routed trace
+    writes one file per link, each with every link's metadata: this file's link is
+    the one at its capture point."""
+    point = meta.get("capture_point")
+    links = g.edges(point, data=True) if point in g else g.edges(data=True)
+    return {pair for a, b, e in links if e["captured"] for pair in ((a, b), (b, a))}
+
+
 def topology_layout(g) -> dict:
     order = sorted(g.nodes, key=lambda n: (ROLE_ORDER.get(g.nodes[n].get("role"), 1), n))
     return {n: (float(i), 0.0) for i, n in enumerate(order)}
@@ -316,8 +325,9 @@ def topology_text(g, meta: dict) -> str:
         lines.append(f"{n} ({g.nodes[n].get('role') or 'host'})")
         for name in sorted(g.nodes[n].get("interfaces", {})):
             lines.append("  " + iface_text(g, n, name).replace("\n", "  "))
+    here = captured_here(g, meta)
     for a, b, e in sorted(g.edges(data=True)):
-        cap = "  [captured]" if e["captured"] else ""
+        cap = "" if not e["captured"] else ("  [captured here]" if (a, b) in here else "  [captured, the other file]")
         lines.append(f"link {a}:{e['ifaces'][a]} -- {b}:{e['ifaces'][b]}{cap}")
     return "\n".join(lines) + "\n"
 
@@ -506,19 +516,26 @@ def draw_topology(g, pos: dict, meta: dict, th, size):
              f"{meta.get('capture_point', '?')}", fontsize=14, fontweight="bold", color=th.foreground, va="center")
     n = max(1, len(pos) - 1)
     ax = _axes(fig, th, (-0.6, n + 0.6), (-1.2, 1.0))
+    here = captured_here(g, meta)
     for a, b, e in sorted(g.edges(data=True)):
         (x1, y1), (x2, y2) = pos[a], pos[b]
         ax.plot([x1, x2], [y1, y2], color=th.foreground, lw=2.5 if e["captured"] else 1.5,
                 ls="-" if e["captured"] else (0, (5, 3)), zorder=1)
         if e["captured"]:
-            ax.text((x1 + x2) / 2, y1 + 0.12, "captured here", fontsize=10, ha="center", va="bottom",
-                    style="italic", color=th.foreground,
-                    bbox=dict(boxstyle="round,pad=0.2", facecolor=th.background, edgecolor=th.muted))
-        for host, other in ((a, b), (b, a)):
-            hx, ox = pos[host][0], pos[other][0]
-            side = 1 if ox > hx else -1
-            ax.text(hx + side * 0.22, -0.25, iface_text(g, host, e["ifaces"][host]), fontsize=9.5,
-                    ha="left" if side > 0 else "right", va="top", family="DejaVu Sans Mono", color=th.foreground)
+            mine = (a, b) in here
+            ax.text((x1 + x2) / 2, y1 + 0.12, "captured here" if mine else "captured (the other file)",
+                    fontsize=10, ha="center", va="bottom", style="italic", color=th.foreground if mine else th.muted,
+                    bbox=dict(boxstyle="round,pad=0.2", facecolor=th.background,
+                              edgecolor=th.muted if mine else th.background))
+    # Interface labels sit under their host: centred for one link, toward each link for two.
+    for host in g.nodes:
+        hx = pos[host][0]
+        links = sorted(g.edges(host, data=True), key=lambda t: pos[t[1]][0])
+        for _, other, e in links:
+            side = 0 if len(links) == 1 else (1 if pos[other][0] > hx else -1)
+            ax.text(hx + side * 0.03, -0.25, iface_text(g, host, e["ifaces"][host]), fontsize=9.5,
+                    ha={0: "center", 1: "left", -1: "right"}[side], va="top", family="monospace",
+                    color=th.foreground, multialignment="left")
     for host, (x, y) in pos.items():
         role = g.nodes[host].get("role") or "host"
         ax.text(x, y, f"{host}\n({role})", fontsize=13, ha="center", va="center", fontweight="bold",
