@@ -113,7 +113,7 @@ def test_topology_from_capture_metadata(tmp_path, capsys):
     _pcapng_with_meta(path, META)
     assert _run(str(path), "--kind", "topology") == 0
     out = capsys.readouterr().out
-    assert "link client:veth0 -- server:veth0  [captured]" in out
+    assert "link client:veth0 -- server:veth0  [captured here]" in out
     assert "veth0  02:00:00:00:00:02  192.0.2.2/24" in out
     g = graph.topology(META)
     assert graph.topology_layout(g) == {"client": (0.0, 0.0), "server": (1.0, 0.0)}
