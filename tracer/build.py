@@ -644,6 +644,8 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
                 args.append(f"--{k}")
         if o.get("time", "schematic") != "schematic":
             args += ["--time", o["time"]]
+        elif not o.get("times", False):
+            args.append("--no-times")
     elif fig.kind == "layers":
         args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N"))]
         if other_shown:

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--time", default="schematic", choices=("schematic", "scaled"),
                    help="schematic: rows in frame order, times in the margin (default); scaled: height "
                    "proportional to time, long gaps compressed with a break mark")
+    p.add_argument("--no-times", action="store_true",
+                   help="leave out the time column (schematic mode): a figure that must stay byte-identical "
+                   "when the same exchange is traced again, as `synack build` draws them")
     p.add_argument("--full", action="store_true", help="draw every segment; do not collapse long runs")
     figure.add_theme_argument(p)
     p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33 wide, height "
@@ -87,6 +90,12 @@ def run(args) -> int:
     peer = load(args.capture2) if args.capture2 else None
     ladder = build_ladder(analysis, stream=args.stream, frames=frames, numbers=args.numbers, win=args.win,
                           options=args.options, time=args.time, full=args.full, peer=peer)
+    if args.no_times:
+        if args.time == "scaled":
+            raise SynackError("--no-times: a scaled ladder's height is its time axis; use --time schematic")
+        from dataclasses import replace
+
+        ladder = replace(ladder, times=())
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     if not args.output:
         from viz.ladder_text import render_text
