@@ -11,7 +11,7 @@ from viz.figure import BASE_FONT_SIZE, SLIDE_SIZE, Theme, new_figure
 from viz.headers import Dissection
 from viz.errors import SynackError
 
-MONO = "DejaVu Sans Mono"
+MONO = "monospace"  # figure.py names DejaVu Sans Mono and its look-alikes
 CHAR_W = 0.6 / 72  # inches per point of font size, per character (DejaVu, average)
 
 _LINK = {"ethernet", "vlan", "sll", "sll2", "null", "chdlc", "ppp"}
@@ -296,11 +296,12 @@ def hex_figure(hd: L.HexDump, d: Dissection, th: Theme, size=None, max_rows: int
     x0, cw, aw = 1.1, 0.46, 0.2
     ax0 = x0 + 16 * cw + 0.4
     y = 0.8
+    previous = None  # the style of the byte before, across rows: a layer's first byte is bold
     for row in rows:
         ax.text(0.3, y + rh / 2, f"{row.offset:04x}", family=MONO, fontsize=fs - 1, va="center", color=th.muted)
         for k, (byte, style) in enumerate(row.cells):
             fill, hatch = layer_style(th, _key(d, style))
-            start = k == 0 or row.cells[k - 1][1] != style
+            start, previous = style != previous, style
             _rect(ax, x0 + k * cw, y, cw, rh * 0.72, th, fill, lw=0.4)
             _rect(ax, x0 + k * cw, y + rh * 0.72, cw, rh * 0.22, th, fill, hatch, lw=0.4)
             ax.text(x0 + (k + 0.5) * cw, y + rh * 0.36, f"{byte:02x}", family=MONO, fontsize=fs - 1,
