@@ -867,23 +867,6 @@ OTHER_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "%s", "src": %s, "sport":
              '"ack": null, "len": null, "win": null, "analysis": []')
 
 
-def _digits(v, w):
-    """Right-aligned ASCII digits of non-negative v in a (k, w) matrix, and the first valid column."""
-    k = len(v)
-    M = np.empty((k, w), dtype=np.uint8)
-    x = v
-    for col in range(w - 1, -1, -1):
-        x, r = np.divmod(x, 10)
-        M[:, col] = r
-    M += 48
-    nd = np.ones(k, dtype=I64)
-    p = 10
-    for _ in range(w - 1):
-        nd += v >= p
-        p *= 10
-    return M, w - nd
-
-
 def _width(v) -> int:
     return len(str(int(v.max()))) if len(v) else 1
 
@@ -898,6 +881,95 @@ def _table(strings: list[bytes]):
     return T, lens
 
 
+class _Rows:
+    """A byte matrix with one row per output line and a validity mask.
+
+    Constant text is written once into a template row that is broadcast;
+    numbers are right-aligned digit columns computed by repeated division,
+    a column being valid while the remaining quotient is non-zero; table
+    pieces (text per stream) are left-aligned.  Only columns that can be
+    invalid get a mask column, so `bytes()` is one boolean compress of the
+    matrix: no per-row Python.
+    """
+
+    def __init__(self, k: int):
+        self.k = k
+        self.spec: list = []
+        self.W = 0
+
+    def const(self, b: bytes) -> None:
+        self.spec.append((0, b))
+        self.W += len(b)
+
+    def digits(self, v, w: int | None = None, pad: bool = False) -> None:
+        """Decimal digits of non-negative v; `pad`: exactly w digits with leading zeros."""
+        if w is None:
+            w = _width(v)
+        self.spec.append((1, v, w, pad))
+        self.W += w
+
+    def table(self, T, lens, inv) -> None:
+        self.spec.append((2, T, lens, inv))
+        self.W += T.shape[1]
+
+    def render(self):
+        """(bytes of all rows, length of each row)."""
+        k, W = self.k, self.W
+        tmpl = np.zeros(W, dtype=np.uint8)
+        mtmpl = np.ones(W, dtype=bool)
+        col = 0
+        for s in self.spec:
+            if s[0] == 0:
+                tmpl[col:col + len(s[1])] = np.frombuffer(s[1], dtype=np.uint8)
+                col += len(s[1])
+            elif s[0] == 1:
+                if not s[3]:
+                    mtmpl[col:col + s[2] - 1] = False
+                col += s[2]
+            else:
+                T, lens = s[1], s[2]
+                w = T.shape[1]
+                mtmpl[col + int(lens.min()):col + w] = False
+                col += w
+        mat = np.empty((k, W), dtype=np.uint8)
+        mat[:] = tmpl
+        mask = np.empty((k, W), dtype=bool)
+        mask[:] = mtmpl
+        rowlen = np.full(k, int(mtmpl.sum()), dtype=I64)
+        col = 0
+        x = np.empty(k, dtype=I64)
+        r = np.empty(k, dtype=I64)
+        for s in self.spec:
+            kind = s[0]
+            if kind == 0:
+                col += len(s[1])
+                continue
+            if kind == 1:
+                v, w, pad = s[1], s[2], s[3]
+                np.copyto(x, v)
+                for i in range(w - 1, -1, -1):
+                    if i < w - 1 and not pad:
+                        m = mask[:, col + i]
+                        np.greater(x, 0, out=m)
+                        rowlen += m
+                    np.divmod(x, 10, out=(x, r))
+                    r += 48
+                    mat[:, col + i] = r
+                col += w
+            else:
+                T, lens, inv = s[1], s[2], s[3]
+                w = T.shape[1]
+                mat[:, col:col + w] = T[inv]
+                L = lens[inv]
+                lo = int(lens.min())
+                for j in range(lo, w):
+                    m = mask[:, col + j]
+                    np.greater(L, j, out=m)
+                    rowlen += m
+                col += w
+        return mat[mask].tobytes(), rowlen
+
+
 class JsonRows:
     """Renders the "packets" lines of analysed chunks (each line starts with ",\n")."""
 
@@ -906,18 +978,19 @@ class JsonRows:
         self.eng = eng
         self.tags_json = tags_json
         self.flags_json = FLAGS_JSON
-        self.flags_T = _table([f.encode() for f in FLAGS_JSON])
         self.mid: dict[int, bytes] = {}
 
     def _mid(self, key: int) -> bytes:
+        """`, "proto": ... "flags": [...], "seq": ` of a (stream, direction, flags) key."""
         b = self.mid.get(key)
         if b is None:
-            acc = self.eng._tcp_accs[key >> 1]
-            ep = key & 1
+            acc = self.eng._tcp_accs[key >> 9]
+            ep = (key >> 8) & 1
             b = self.mid[key] = (
-                '"proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
-                '"stream": %d, "flags": ' % (acc.addr[ep], acc.port[ep], acc.addr[1 - ep],
-                                              acc.port[1 - ep], acc.id)).encode()
+                ', "proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
+                '"stream": %d, "flags": %s, "seq": ' % (
+                    acc.addr[ep], acc.port[ep], acc.addr[1 - ep], acc.port[1 - ep], acc.id,
+                    self.flags_json[key & 255])).encode()
         return b
 
     def render(self, o: Out) -> str:
@@ -932,38 +1005,35 @@ class JsonRows:
         fr = y - fl
         regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & (t >= 0) & (y < 4e15)
         regular &= np.abs(fr - 0.5) > 4 * np.spacing(y)
+        regular &= o.bits == 0
         for j in c.decoded:
             if c.decoded[j].notes:
                 regular[j] = False
         rows = np.flatnonzero(regular)
         k = len(rows)
-        parts: list = []
         if k:
             r = (fl[rows] + (fr[rows] > 0.5)).astype(I64)
             ti, tf = np.divmod(r, 1_000_000_000)
-            num = rows + first
-            sid = o.stream[rows]
-            mkey = sid * 2 + o.ep[rows]
-            uk, minv = np.unique(mkey, return_inverse=True)
-            midT, midL = _table([self._mid(int(x)) for x in uk.tolist()])
-            bits = o.bits[rows]
-            ub, binv = np.unique(bits, return_inverse=True)
-            tagT, tagL = _table([self.tags_json(int(b)).encode() for b in ub.tolist()])
-            fT, fL = self.flags_T
-            fidx = c.flags[rows]
-            pieces = [
-                b',\n    {"frame": ', _digits(num, _width(num)),
-                b', "t": ', _digits(ti, _width(ti)), b".", (_digits(tf, 9)[0], np.zeros(k, I64)),
-                b", ", (midT[minv.reshape(-1)], None, midL[minv.reshape(-1)]),
-                (fT[fidx], None, fL[fidx]),
-                b', "seq": ', _digits(o.seq[rows], _width(o.seq[rows])),
-                b', "ack": ', _digits(o.ack[rows], _width(o.ack[rows])),
-                b', "len": ', _digits(o.length[rows], _width(o.length[rows])),
-                b', "win": ', _digits(o.win[rows], _width(o.win[rows])),
-                b', "analysis": ', (tagT[binv.reshape(-1)], None, tagL[binv.reshape(-1)]),
-                b"}",
-            ]
-            body, rowlen = _assemble(pieces, k)
+            key = (o.stream[rows] * 2 + o.ep[rows]) * 256 + c.flags[rows]
+            uk, minv = np.unique(key, return_inverse=True)
+            T, lens = _table([self._mid(x) for x in uk.tolist()])
+            R = _Rows(k)
+            R.const(b',\n    {"frame": ')
+            R.digits(rows + first)
+            R.const(b', "t": ')
+            R.digits(ti)
+            R.const(b".")
+            R.digits(tf, 9, pad=True)
+            R.table(T, lens, minv.reshape(-1))
+            R.digits(o.seq[rows])
+            R.const(b', "ack": ')
+            R.digits(o.ack[rows])
+            R.const(b', "len": ')
+            R.digits(o.length[rows])
+            R.const(b', "win": ')
+            R.digits(o.win[rows])
+            R.const(b', "analysis": []}')
+            body, rowlen = R.render()
         else:
             body, rowlen = b"", np.zeros(0, I64)
         irregular = np.flatnonzero(~regular)
@@ -1010,43 +1080,3 @@ class JsonRows:
             import json
             line += ', "notes": ' + json.dumps(list(d.notes), separators=(", ", ": "))
         return line + "}"
-
-
-def _assemble(pieces, k):
-    """Concatenate per-row pieces: bytes constants, (digits, first column) or
-    (table rows, None, lengths); returns the bytes and each row's length."""
-    W = 0
-    const_len = 0
-    for p in pieces:
-        if isinstance(p, bytes):
-            W += len(p)
-            const_len += len(p)
-        else:
-            W += p[0].shape[1]
-    mat = np.empty((k, W), dtype=np.uint8)
-    mask = np.ones((k, W), dtype=bool)
-    rowlen = np.full(k, const_len, dtype=I64)
-    col = 0
-    for p in pieces:
-        if isinstance(p, bytes):
-            L = len(p)
-            mat[:, col:col + L] = np.frombuffer(p, dtype=np.uint8)
-            col += L
-            continue
-        M = p[0]
-        w = M.shape[1]
-        mat[:, col:col + w] = M
-        cols = np.arange(w)
-        if len(p) == 2:
-            lo = p[1]
-            if lo.any():
-                np.greater_equal(cols, lo[:, None], out=mask[:, col:col + w])
-                rowlen += w - lo
-            else:
-                rowlen += w
-        else:
-            hi = p[2]
-            np.less(cols, hi[:, None], out=mask[:, col:col + w])
-            rowlen += hi
-        col += w
-    return mat[mask].tobytes(), rowlen
