@@ -260,3 +260,37 @@ def test_real_capture_mid_stream_and_ipv6():
     assert lad.arrows[0].flags == "SYN"
     mid = build_ladder(load(str(CORPUS / "650HttpResponses.pcap")))
     assert mid.arrows and mid.arrows[0].label.split()[0] != "SYN"  # no SYN: draws from mid-stream
+
+
+def _real(name):
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+
+    path = str(Path(__file__).parent.parent / "captures" / name)
+    with open_capture(path) as cap:
+        return analyze(cap, path=path)
+
+
+def test_a_range_keeps_the_dropped_frame_of_the_whole_stream():
+    """The drop is matched in the whole stream: a range that holds only the
+    retransmission must not draw the retransmission as the lost segment."""
+    an = _real("fast-retransmit.pcapng")
+    full = build_ladder(an, full=True)
+    [lost] = [a.frame for a in full.arrows if a.lost]
+    retx = next(p.frame for p in an.packets if "fast_retransmission" in [t.value for t in p.analysis])
+    late = build_ladder(an, frames=(retx - 3, retx + 1))
+    assert not any(a.lost for a in late.arrows)
+    around = build_ladder(an, frames=(lost - 1, lost + 1))
+    assert [a.frame for a in around.arrows if a.lost] == [lost]
+
+
+def test_a_range_leaves_out_the_calls_of_segments_it_leaves_out():
+    """Frames 6-11 of tcp-echo are the echo: no `socket, bind` before them, no `close` after."""
+    an = _real("tcp-echo.pcapng")
+    data = [p.frame for p in an.packets if p.len]
+    lad = build_ladder(an, frames=(data[0], data[-1] + 1))
+    texts = [line for c in lad.calls for line in c.lines]
+    assert any(t.startswith("sendall(20)") for t in texts)
+    assert not any(t.startswith(("socket", "close", "connect")) for t in texts), texts
+    whole = [line for c in build_ladder(an).calls for line in c.lines]
+    assert any(t.startswith("socket") for t in whole) and any("close" in t for t in whole)

@@ -400,7 +400,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     rows = _rows(analysis, streams, frames)
     if peer is not None:
         rows = _merge_peer(analysis, peer, rows)
-    lost = set(lost_frames or ()) | _dropped_frames(analysis, rows)
+    # Which frame was dropped is a fact about the whole stream: match it there, not in the range.
+    lost = set(lost_frames or ()) | _dropped_frames(analysis, _rows(analysis, streams, None) if frames else rows)
     for r in rows:
         if r.frame in lost:
             r.lost = True
@@ -436,7 +437,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     row_of = {r.frame: i for i, r in enumerate(rows)}
     top = min([a.y_send for a in arrows] + [b.y_start for b in bands])
     raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
-    raw_calls = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top)
+    raw_calls = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
+                       _outside_times(analysis, streams, frames))
     states, calls = _notes(raw_states, raw_calls)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
@@ -797,7 +799,21 @@ def _make_room(ladder: Ladder) -> Ladder:
         y_max=f(ladder.y_max))
 
 
-def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top) -> list[tuple[int, float, float, str]]:
+def _outside_times(analysis: Analysis, streams, frames) -> tuple[float, float]:
+    """The times of the selected streams' last frame before `frames` and first after it:
+    a call outside them belongs to segments the figure leaves out."""
+    if not frames:
+        return float("-inf"), float("inf")
+    lo, hi = frames
+    nums = sorted(f for s in streams for f in s.frames if f <= len(analysis.packets))
+    before = [f for f in nums if f < lo]
+    after = [f for f in nums if f > hi]
+    return (analysis.packet(before[-1]).t if before else float("-inf"),
+            analysis.packet(after[0]).t if after else float("inf"))
+
+
+def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
+           window=(float("-inf"), float("inf"))) -> list[tuple[int, float, float, str]]:
     """Each call beside its lifeline, at the row of the frame it caused or of the last event before it."""
     if not analysis.calls:
         return []
@@ -845,6 +861,8 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top)
                 y = _end_y(rows, row_of, y_send, y_recv, c.frame, lf, where)
         elif c.frame is not None:
             continue  # tied to a frame outside the drawn range
+        elif not window[0] < c.t < window[1]:
+            continue  # among segments the range leaves out
         if y is None:
             ev = events.get(lf, [])
             k = bisect.bisect_right(ev, (c.t, float("inf")))
