@@ -243,6 +243,39 @@ def initial_states(flags: int) -> tuple[TcpState, TcpState]:
     return S.ESTABLISHED, S.ESTABLISHED
 
 
+# The tracker runs on every non-quiet frame of million-frame captures, and an
+# enum's hash is a Python-level call: internally events are indices into
+# EVENTS and the table is looked up by the state object's id.
+_EV = {e: i for i, e in enumerate(EVENTS)}
+_EV_VALUE = tuple(e.value for e in EVENTS)
+_NEXT = {id(s): tuple(TRANSITIONS[(s, e)] for e in EVENTS) for s in TcpState}
+(_SEND_SYN, _SEND_SYN_ACK, _SEND_ACK, _SEND_FIN, _SEND_RST, _RECV_SYN, _RECV_SYN_ACK, _RECV_ACK,
+ _RECV_ACK_OF_FIN, _RECV_FIN, _RECV_RST) = (_EV[e] for e in (
+     E.SEND_SYN, E.SEND_SYN_ACK, E.SEND_ACK, E.SEND_FIN, E.SEND_RST, E.RECV_SYN, E.RECV_SYN_ACK,
+     E.RECV_ACK, E.RECV_ACK_OF_FIN, E.RECV_FIN, E.RECV_RST))
+
+
+def _send_ev(flags: int) -> int:
+    if flags & RST:
+        return _SEND_RST
+    if flags & SYN:
+        return _SEND_SYN_ACK if flags & ACK else _SEND_SYN
+    if flags & FIN:
+        return _SEND_FIN
+    return _SEND_ACK
+
+
+def _recv_evs(flags: int, acks_our_fin: bool) -> tuple[int, ...]:
+    if flags & RST:
+        return (_RECV_RST,)
+    if flags & SYN:
+        return (_RECV_SYN_ACK,) if flags & ACK else (_RECV_SYN,)
+    first = _RECV_ACK_OF_FIN if acks_our_fin else _RECV_ACK
+    if flags & FIN:
+        return (first, _RECV_FIN) if flags & ACK else (_RECV_FIN,)
+    return (first,)
+
+
 class StateTracker:
     """Both endpoints of one TCP stream; endpoint 0 sent the stream's first frame.
 
@@ -273,11 +306,12 @@ class StateTracker:
         # received SYN and that endpoint has sent nothing yet.
         self._listen_guess: tuple[int, int] | None = None
 
-    def _apply(self, frame: int, ep: int, event: Event, record_first: bool = False) -> None:
+    def _apply(self, frame: int, ep: int, event: int, record_first: bool = False) -> None:
+        """`event` is an index into EVENTS."""
         before = self.state[ep]
-        after = TRANSITIONS[(before, event)]
+        after = _NEXT[id(before)][event]
         if after is not before or record_first:
-            self.changes.append((frame, ep, before, after, event.value))
+            self.changes.append((frame, ep, before, after, _EV_VALUE[event]))
             self.state[ep] = after
 
     def _receive_pending(self, ep: int, frame: int | None = None) -> None:
@@ -288,7 +322,7 @@ class StateTracker:
                 frame = f
             if self.changes and frame < self.changes[-1][0]:
                 self._sorted = False
-            self._apply(frame, ep, E.RECV_FIN)
+            self._apply(frame, ep, _RECV_FIN)
 
     def feed(self, frame: int, sender: int, flags: int, seq: int, ack: int, seglen: int | None):
         """One segment from endpoint `sender` (0 or 1); raw seq/ack."""
@@ -319,13 +353,13 @@ class StateTracker:
                 self.state[sender] = S.CLOSED
         if fin_in:
             self.fin_end[sender] = (seq + (seglen or 0) + 1) & MASK
-        self._apply(frame, sender, send_event(flags), first)
+        self._apply(frame, sender, _send_ev(flags), first)
         if fin_in and self.pending[sender] is not None:
             self._receive_pending(sender, frame)  # simultaneous close
         fe = self.fin_end[receiver]
         acks_fin = bool(flags & ACK) and fe is not None and (ack - fe) & MASK < HALF
         before_r = self.state[receiver]
-        events = recv_events(flags, acks_fin)
+        events = _recv_evs(flags, acks_fin)
         if fin_in:
             events = events[:-1]
             self.pending[receiver] = frame
