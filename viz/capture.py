@@ -242,7 +242,98 @@ class Capture:
             yield FrameChunk.of_frames(frames, first, np)
 
     def _chunks_pcap(self) -> Iterator["FrameChunk"]:
-        """FrameChunks over one reused buffer: a chunk is valid until the next one is asked for."""
+        """FrameChunks over a memory map of the file (no copy of the frames), or
+        over one reused read buffer where the file cannot be mapped; a chunk is
+        valid until the next one is asked for."""
+        import mmap
+        try:
+            mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # empty, a pipe, a file system without mmap
+            yield from self._chunks_pcap_read()
+            return
+        yield from self._chunks_pcap_mmap(mm)
+
+    def _chunks_pcap_mmap(self, mm) -> Iterator["FrameChunk"]:
+        """The record walk straight over the mapped file.  Pages of a finished
+        chunk are dropped from the mapping (madvise DONTNEED) so the resident
+        size stays one chunk however large the file; the page cache keeps them."""
+        import mmap
+
+        import numpy as np
+        endian, units, hlen = self._pcap
+        linktype = self.interfaces[0].linktype
+        snap = self.interfaces[0].snaplen if 0 < self.interfaces[0].snaplen else DEFAULT_SNAPLEN
+        snap = min(snap, MAX_RECORD)
+        u_incl = struct.Struct(endian + "I").unpack_from
+        u_rec = struct.Struct(endian + "8xI").unpack_from
+        scale = 1.0 / units
+        size = min(self._size, len(mm))
+        page = mmap.PAGESIZE
+        dontneed = getattr(mmap, "MADV_DONTNEED", None)
+        u8 = np.frombuffer(mm, dtype=np.uint8)
+        dt = np.dtype(endian + "u4")
+        ar16 = np.arange(16, dtype=np.int64)
+        pos = self._start
+        released = 0
+        n = 0
+        while True:
+            limit = min(pos + PCAP_READ, size)
+            offs: list[int] = []
+            ap = offs.append
+            try:
+                while True:
+                    stop = pos + hlen + u_rec(mm, pos)[0]
+                    if stop > limit:
+                        break
+                    ap(pos)
+                    pos = stop
+            except struct.error:  # fewer than 12 bytes left: the header is incomplete
+                pass
+            if offs:
+                o = np.array(offs, dtype=np.int64)
+                hdr = u8[o[:, None] + ar16].view(dt).reshape(len(offs), 4).astype(np.int64)
+                big = np.flatnonzero(hdr[:, 2] > snap)
+                if len(big):  # stop before the first oversized record; reported below
+                    k = int(big[0])
+                    pos = offs[k]
+                    o, hdr = o[:k], hdr[:k]
+                if len(o):
+                    ts = hdr[:, 0].astype(np.float64) + hdr[:, 1].astype(np.float64) * scale
+                    yield FrameChunk(n + 1, mm, o + hlen, hdr[:, 2], hdr[:, 3], ts,
+                                     np.full(len(o), linktype, dtype=np.int64))
+                    n += len(o)
+                    done = int(o[-1]) // page * page
+                    if dontneed is not None and done > released:
+                        mm.madvise(dontneed, released, done - released)
+                        released = done
+            if pos >= size:
+                break
+            if pos + hlen > size:
+                self._bad_record(n + 1, pos, f"truncated record header ({size - pos} of {hlen} "
+                                 "bytes at end of file)")
+                break
+            incl = u_incl(mm, pos + 8)[0]
+            if incl > snap:
+                self._bad_record(n + 1, pos, f"record length {incl} exceeds snaplen {snap}")
+                break
+            left = size - (pos + hlen)
+            if incl > left:
+                self._bad_record(n + 1, pos, f"record length {incl} runs past the end of the file "
+                                 f"({max(left, 0)} bytes left)")
+                break
+            if not offs:  # one record longer than PCAP_READ
+                limit = pos + hlen + incl
+                o = np.array([pos], dtype=np.int64)
+                hdr = u8[o[:, None] + ar16].view(dt).reshape(1, 4).astype(np.int64)
+                ts = hdr[:, 0].astype(np.float64) + hdr[:, 1].astype(np.float64) * scale
+                yield FrameChunk(n + 1, mm, o + hlen, hdr[:, 2], hdr[:, 3], ts,
+                                 np.full(1, linktype, dtype=np.int64))
+                n += 1
+                pos = limit
+        self.frames_read = n
+
+    def _chunks_pcap_read(self) -> Iterator["FrameChunk"]:
+        """FrameChunks over one reused buffer filled by readinto."""
         import numpy as np
         endian, units, hlen = self._pcap
         linktype = self.interfaces[0].linktype
