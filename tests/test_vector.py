@@ -74,3 +74,37 @@ def test_unacked_lists_match_replay():
     finally:
         V._TcpChunk._deques = orig
     assert checked and seen and all(seen)
+
+
+def test_damaged_pcap_same_stop_and_error(tmp_path):
+    """Cut or corrupted pcap files: the mapped chunk reader stops where iteration
+    stops, with the same message (with --partial) or the same error (without)."""
+    import struct
+    import subprocess
+    import sys
+    from viz.errors import SynackError
+    src = tmp_path / "gen.pcap"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(src),
+                    "--frames", "3000", "--seed", "5"], check=True, capture_output=True)
+    data = src.read_bytes()
+    big = bytearray(data)
+    struct.pack_into("<I", big, 24 + 8, 1 << 20)  # first record longer than the snaplen
+    cases = {"cut-header": data[:len(data) // 2 - 3], "cut-record": data[:len(data) - 100],
+             "tail-8": data + b"\0" * 8, "oversize": bytes(big), "header-only": data[:24]}
+    for name, blob in cases.items():
+        p = tmp_path / f"{name}.pcap"
+        p.write_bytes(blob)
+        outs = []
+        for vector in (True, False):
+            buf = io.StringIO()
+            with open_capture(p, partial=True) as cap:
+                write_json(buf.write, cap, path=p.name, vector=vector)
+                outs.append((buf.getvalue(), cap.truncated_at))
+            try:
+                with open_capture(p) as cap:
+                    write_json(io.StringIO().write, cap, path=p.name, vector=vector)
+                outs.append(None)
+            except SynackError as exc:
+                outs.append(str(exc))
+        assert outs[0] == outs[2] and outs[1] == outs[3], name
+        assert name == "header-only" or outs[0][1] or outs[1] is None
