@@ -438,7 +438,8 @@ class _TcpChunk:
         win = c.win[fi]
         self.seq, self.ack, self.ln, self.fl, self.win = seq, ack, ln, fl, win
         self.tsp = ch.ts[fi]
-        self.L = None  # python lists of the columns the exact frames read (made on first use)
+        self.m = len(fi)
+        self.ev: list = []  # (j, p, stream, seq, ack, len, win, bits, ep, snapshot...)
         lnz = np.maximum(ln, 0)
         synfin = ((fl & (SYN | FIN)) != 0).astype(I64)
         self.nxt = (seq + lnz + synfin) & MASK  # nextseq after a frame, as the model assumes
@@ -529,6 +530,7 @@ class _TcpChunk:
                 self.entry_deques[g] = (list(conv.a.unacked), list(conv.b.unacked))
         cand = ~plain
         cand |= self.slow[gi]
+        self.slow_l = self.slow.tolist()
         first = gs[:-1][E_dirty]
         cand[first] = True
         self.cand = cand
@@ -540,49 +542,39 @@ class _TcpChunk:
         conv = self.convs[g]
         return conv.a if x == self.adir[g] else conv.b
 
-    def _lists(self):
-        L = self.L = {}
-        for name in ("gi", "dir", "nxt", "seq", "ack", "ln", "fl", "win", "tsp", "fi"):
-            L[name] = getattr(self, name).tolist()
-        L["prev0"], L["prev1"] = self.prev[0].tolist(), self.prev[1].tolist()
-        L["pd0"], L["pd1"] = self.prevdata[0].tolist(), self.prevdata[1].tolist()
-        L["pos_of"] = self.pos_of.tolist()
-        L["t"] = self.t.tolist()
-        self.ev = []  # (j, p, stream, seq, ack, len, win, bits, ep, snapshot...)
-        return L
-
-    def _sync(self, g, last, data):
-        """Apply the plain frames of group g after its last exact frame: `last[x]`
-        is the position of direction x's latest frame, `data[x]` its latest with payload."""
+    def _sync(self, g, l0, l1, d0, d1):
+        """Apply the plain frames of group g after its last exact frame: `l0`, `l1`
+        are the positions of each direction's latest frame, `d0`, `d1` its latest with payload."""
         syn = self.synced[g]
         conv = self.convs[g]
         if conv is None:
             return
-        L = self.L
-        for x in (0, 1):
-            lx = last[x]
-            if lx > syn:
-                f = conv.a if x == self.adir[g] else conv.b
-                f.nextseq = f.maxseqtobeacked = L["nxt"][lx]
-                f.lastack = L["ack"][lx]
-                f.window = L["win"][lx]
-                f.lastacktime = L["tsp"][lx]
-                f.lastflags = 0
-                f.dupacknum = 0
-                f.is_first_ack = False
-                dx = data[x]
-                if dx > syn:
-                    f.nextseqtime = L["tsp"][dx]
+        a_dir = self.adir[g]
+        if l0 > syn:
+            self._sync_flow(conv.a if a_dir == 0 else conv.b, l0, d0, syn)
+        if l1 > syn:
+            self._sync_flow(conv.a if a_dir == 1 else conv.b, l1, d1, syn)
+
+    def _sync_flow(self, f, lx, dx, syn):
+        f.nextseq = f.maxseqtobeacked = self.nxt.item(lx)
+        f.lastack = self.ack.item(lx)
+        f.window = self.win.item(lx)
+        f.lastacktime = self.tsp.item(lx)
+        f.lastflags = 0
+        f.dupacknum = 0
+        f.is_first_ack = False
+        if dx > syn:
+            f.nextseqtime = self.tsp.item(dx)
 
     def event(self, j: int, o: Out) -> int:
         """Run the exact analysis on chunk frame j; returns a frame that must run it next, or -1."""
         eng = self.eng
-        L = self.L or self._lists()
-        p = L["pos_of"][j]
-        g = L["gi"][p]
-        self._sync(g, (L["prev0"][p], L["prev1"][p]), (L["pd0"][p], L["pd1"][p]))
+        p = self.pos_of.item(j)
+        g = self.gi.item(p)
+        self._sync(g, self.prev[0].item(p), self.prev[1].item(p), self.prevdata[0].item(p),
+                   self.prevdata[1].item(p))
         c = self.c
-        flags = L["fl"][p]
+        flags = self.fl.item(p)
         d = c.decoded.get(j)
         if d is not None:
             src, dst, sport, dport = d.src, d.dst, d.sport, d.dport
@@ -590,15 +582,15 @@ class _TcpChunk:
             wscale = opts.wscale if opts is not None else None
         else:
             A = eng.addrs
-            src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
-            sport, dport = int(c.sport[j]), int(c.dport[j])
+            src, dst = A.str(c.src.item(j)), A.str(c.dst.item(j))
+            sport, dport = c.sport.item(j), c.dport.item(j)
             opts = wscale = None
-        ts = L["tsp"][p]
-        ln = L["ln"][p]
-        seq, ack = L["seq"][p], L["ack"][p]
-        eng._pending_t = L["t"][j]
-        res = eng.tcp.feed(ts, src, sport, dst, dport, flags, seq, ack, L["win"][p],
-                           None if ln < 0 else ln, bool(c.analyse[j]), wscale, eng._res)
+        ts = self.tsp.item(p)
+        ln = self.ln.item(p)
+        seq, ack = self.seq.item(p), self.ack.item(p)
+        eng._pending_t = self.t.item(j)
+        res = eng.tcp.feed(ts, src, sport, dst, dport, flags, seq, ack, self.win.item(p),
+                           None if ln < 0 else ln, c.analyse.item(j), wscale, eng._res)
         conv = res.conv
         acc = eng.streams[conv.index]
         ep = 0 if res.forward else 1
@@ -626,23 +618,22 @@ class _TcpChunk:
                         conv.b.win_scale))
         self.synced[g] = p
         nxt = p + 1
-        if nxt >= len(L["gi"]) or L["gi"][nxt] != g:
+        if nxt >= self.m or self.gi.item(nxt) != g:
             return -1
-        if self.slow[g] or _conv_dirty(eng, conv) or self._mismatch(g, p, conv, a_dir):
-            return L["fi"][nxt]
+        if self.slow_l[g] or _conv_dirty(eng, conv) or self._mismatch(g, p, conv, a_dir):
+            return self.fi.item(nxt)
         return -1
 
     def _mismatch(self, g, p, conv, a_dir) -> bool:
         """Does the state differ from what the plain test assumed for the frames after p?"""
-        L = self.L
-        dp = L["dir"][p]
+        dp = self.dir.item(p)
         for x in (0, 1):
             f = conv.a if x == a_dir else conv.b
-            lx = p if dp == x else L["prev%d" % x][p]
+            lx = p if dp == x else self.prev[x].item(p)
             if lx >= 0:
-                m = L["nxt"][lx]
-                if (f.nextseq != m or f.maxseqtobeacked != m or f.lastack != L["ack"][lx]
-                        or f.window != L["win"][lx] or not f.base_set):
+                m = self.nxt.item(lx)
+                if (f.nextseq != m or f.maxseqtobeacked != m or f.lastack != self.ack.item(lx)
+                        or f.window != self.win.item(lx) or not f.base_set):
                     return True
             else:
                 e = self.E[g, x].tolist()
@@ -658,8 +649,6 @@ class _TcpChunk:
         m = len(self.fi)
         ar = np.arange(m, dtype=I64)
         py = np.zeros(m, dtype=bool)
-        if self.L is None:
-            self._lists()
         if self.ev:
             ev = np.array(self.ev, dtype=I64)
             ej, ep_ = ev[:, 0], ev[:, 1]
@@ -701,15 +690,16 @@ class _TcpChunk:
         ln = np.where(plain, self.ln, 0)
         _bulk_streams(accs, inv, ep, ln, self.c, fi, self.t, o)
         # State at the end of the chunk: plain frames after each group's last exact frame.
+        q = self.gs[1:] - 1
+        x = self.dir[q]
+        own_data = self.ln[q] > 0
+        l0 = np.where(x == 0, q, self.prev[0][q]).tolist()
+        l1 = np.where(x == 1, q, self.prev[1][q]).tolist()
+        d0 = np.where((x == 0) & own_data, q, self.prevdata[0][q]).tolist()
+        d1 = np.where((x == 1) & own_data, q, self.prevdata[1][q]).tolist()
+        sync = self._sync
         for g in range(ng):
-            q = int(self.gs[g + 1]) - 1
-            x = int(self.dir[q])
-            last = [int(self.prev[0][q]), int(self.prev[1][q])]
-            data = [int(self.prevdata[0][q]), int(self.prevdata[1][q])]
-            last[x] = q
-            if self.ln[q] > 0:
-                data[x] = q
-            self._sync(g, last, data)
+            sync(g, l0[g], l1[g], d0[g], d1[g])
         self._deques(sid.tolist())
         del streams
 
