@@ -85,12 +85,15 @@ def _dump(obj) -> str:
 
 
 def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = "",
-               decode: Callable | None = None, vector: bool = True):
+               decode: Callable | None = None, vector: bool = True,
+               write_bytes: Callable[[bytes], object] | None = None):
     """Stream the analysis/1 document of `frames` (a Capture or RawFrame iterable) to `write`.
 
     A Capture without socket calls goes through `viz.vector` (same bytes,
     many times faster); `vector=False` forces the per-frame Engine, which is
-    the reference the vector path is tested against.
+    the reference the vector path is tested against.  `write_bytes`, if given,
+    receives the vector path's output instead of `write` (ASCII bytes, no
+    str round trip); `write` must have nothing buffered then.
     """
     meta = getattr(frames, "meta", None) or {}
     keep = bool(meta.get("calls"))  # socket calls need the packets to attach to
@@ -100,7 +103,7 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
         except ImportError:  # numpy missing
             pass
         else:
-            return _write_json_vector(write, frames, path, VectorEngine())
+            return _write_json_vector(write, frames, path, VectorEngine(), write_bytes)
     engine = an.Engine(decode, batch=not keep)
     kept: list = []
     write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
@@ -162,7 +165,7 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
     return engine
 
 
-def _write_json_vector(write, frames, path, engine):
+def _write_json_vector(write, frames, path, engine, write_bytes=None):
     """The vector export, with the cyclic garbage collector paused: it creates
     no reference cycles, but hundreds of thousands of container objects (stream
     frame lists, state changes) whose repeated scanning costs ~15% of the run."""
@@ -170,31 +173,38 @@ def _write_json_vector(write, frames, path, engine):
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _write_json_vector_body(write, frames, path, engine)
+        return _write_json_vector_body(write, frames, path, engine, write_bytes)
     finally:
         if enabled:
             gc.enable()
 
 
-def _write_json_vector_body(write, frames, path, engine):
+def _write_json_vector_body(write, frames, path, engine, write_bytes):
     from viz.vector import JsonRows
     rows = JsonRows(engine)
-    write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
+    if write_bytes is None:
+        def put(pieces):
+            write("".join([str(p, "ascii") for p in pieces]))
+    else:
+        def put(pieces):
+            for p in pieces:
+                write_bytes(p)
+    put([('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA).encode()])
     first = True
     for ch in frames.chunks():
-        text = rows.render(engine.chunk(ch))
-        if first and text:
-            text = text[2:]
+        pieces = rows.render_bytes(engine.chunk(ch))
+        if first and pieces:
+            pieces[0] = pieces[0][2:]  # the first line has no ",\n" before it
             first = False
-        write(text)
+        put(pieces)
     info = an.capture_info(frames, engine.frames, path)
     capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
     if info.truncated_at:
         capture["truncated_at"] = info.truncated_at
-    write('\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture))
-    write(",\n".join("    " + _dump(stream_obj(acc)) for acc in engine.streams))
-    write("\n  ]")
-    write("\n}\n")
+    tail = ['\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture),
+            ",\n".join("    " + _dump(stream_obj(acc)) for acc in engine.streams),
+            "\n  ]\n}\n"]
+    put([s.encode() for s in tail])
     return engine
 
 

@@ -861,16 +861,6 @@ def _width(v) -> int:
     return len(str(int(v.max()))) if len(v) else 1
 
 
-def _table(strings: list[bytes]):
-    w = max(1, max(map(len, strings)))
-    T = np.zeros((len(strings), w), dtype=np.uint8)
-    lens = np.empty(len(strings), dtype=I64)
-    for i, b in enumerate(strings):
-        T[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
-        lens[i] = len(b)
-    return T, lens
-
-
 class _Rows:
     """A byte matrix with one row per output line and a validity mask.
 
@@ -878,32 +868,42 @@ class _Rows:
     numbers are right-aligned digit columns computed by repeated division,
     a column being valid while the remaining quotient is non-zero; table
     pieces (text per stream) are left-aligned.  Only columns that can be
-    invalid get a mask column, so `bytes()` is one boolean compress of the
-    matrix: no per-row Python.
+    invalid get a mask column, so the text is one boolean compress of the
+    matrix: no per-row Python.  The matrices live in buffers reused from
+    chunk to chunk (fresh ones would be page-faulted in every time).
     """
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, store: dict):
         self.k = k
         self.spec: list = []
         self.W = 0
+        self.store = store
 
     def const(self, b: bytes) -> None:
         self.spec.append((0, b))
         self.W += len(b)
 
     def digits(self, v, w: int | None = None, pad: bool = False) -> None:
-        """Decimal digits of non-negative v; `pad`: exactly w digits with leading zeros."""
+        """Decimal digits of v (0 <= v < 2**32); `pad`: exactly w digits with leading zeros."""
         if w is None:
             w = _width(v)
         self.spec.append((1, v, w, pad))
         self.W += w
 
-    def table(self, T, lens, inv) -> None:
-        self.spec.append((2, T, lens, inv))
-        self.W += T.shape[1]
+    def table(self, T, lens, rows) -> None:
+        """Row `rows[i]` of the byte table T (valid for `lens` of each row) on line i."""
+        w = int(lens[rows].max()) if len(rows) else 1
+        self.spec.append((2, T, lens, rows, w, int(lens[rows].min()) if len(rows) else 1))
+        self.W += w
+
+    def _buf(self, name, size, dtype):
+        b = self.store.get(name)
+        if b is None or b.size < size:
+            b = self.store[name] = np.empty(max(size, 1 << 20), dtype=dtype)
+        return b[:size]
 
     def render(self):
-        """(bytes of all rows, length of each row)."""
+        """(the rows' bytes as a uint8 array, each row's length)."""
         k, W = self.k, self.W
         tmpl = np.zeros(W, dtype=np.uint8)
         mtmpl = np.ones(W, dtype=bool)
@@ -917,18 +917,17 @@ class _Rows:
                     mtmpl[col:col + s[2] - 1] = False
                 col += s[2]
             else:
-                T, lens = s[1], s[2]
-                w = T.shape[1]
-                mtmpl[col + int(lens.min()):col + w] = False
-                col += w
-        mat = np.empty((k, W), dtype=np.uint8)
+                mtmpl[col + s[5]:col + s[4]] = False
+                col += s[4]
+        mat = self._buf("mat", k * W, np.uint8).reshape(k, W)
         mat[:] = tmpl
-        mask = np.empty((k, W), dtype=bool)
+        mask = self._buf("mask", k * W, bool).reshape(k, W)
         mask[:] = mtmpl
         rowlen = np.full(k, int(mtmpl.sum()), dtype=I64)
         col = 0
-        x = np.empty(k, dtype=I64)
-        r = np.empty(k, dtype=I64)
+        x = np.empty(k, dtype=np.uint32)
+        r = np.empty(k, dtype=np.uint32)
+        nd = np.empty(k, dtype=np.uint32)
         for s in self.spec:
             kind = s[0]
             if kind == 0:
@@ -936,28 +935,32 @@ class _Rows:
                 continue
             if kind == 1:
                 v, w, pad = s[1], s[2], s[3]
-                np.copyto(x, v)
+                np.copyto(x, v, casting="unsafe")
+                if not pad and w > 1:
+                    # digits beyond the first: searchsorted over the powers of ten
+                    np.copyto(nd, np.searchsorted(POW10[1:w], x, side="right"), casting="unsafe")
+                    rowlen += nd
+                    for i in range(w - 1):
+                        np.greater(nd, w - 2 - i, out=mask[:, col + i])
                 for i in range(w - 1, -1, -1):
-                    if i < w - 1 and not pad:
-                        m = mask[:, col + i]
-                        np.greater(x, 0, out=m)
-                        rowlen += m
                     np.divmod(x, 10, out=(x, r))
                     r += 48
                     mat[:, col + i] = r
                 col += w
             else:
-                T, lens, inv = s[1], s[2], s[3]
-                w = T.shape[1]
-                mat[:, col:col + w] = T[inv]
-                L = lens[inv]
-                lo = int(lens.min())
-                for j in range(lo, w):
-                    m = mask[:, col + j]
-                    np.greater(L, j, out=m)
-                    rowlen += m
+                T, lens, rows, w, lo = s[1:]
+                mat[:, col:col + w] = T[rows, :w]
+                if lo < w:
+                    L = lens[rows]
+                    for j in range(lo, w):
+                        m = mask[:, col + j]
+                        np.greater(L, j, out=m)
+                        rowlen += m
                 col += w
-        return mat[mask].tobytes(), rowlen
+        return mat[mask], rowlen
+
+
+POW10 = np.array([10 ** i for i in range(11)], dtype=np.uint64)
 
 
 class JsonRows:
@@ -968,26 +971,50 @@ class JsonRows:
         self.eng = eng
         self.tags_json = tags_json
         self.flags_json = FLAGS_JSON
-        self.mid: dict[int, bytes] = {}
+        self.mid_row: dict[int, int] = {}
+        self.midT = np.zeros((0, 0), dtype=np.uint8)
+        self.midL = np.zeros(0, dtype=I64)
+        self.store: dict = {}
 
     def _mid(self, key: int) -> bytes:
         """`, "proto": ... "flags": [...], "seq": ` of a (stream, direction, flags) key."""
-        b = self.mid.get(key)
-        if b is None:
-            acc = self.eng._tcp_accs[key >> 9]
-            ep = (key >> 8) & 1
-            b = self.mid[key] = (
-                ', "proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
+        acc = self.eng._tcp_accs[key >> 9]
+        ep = (key >> 8) & 1
+        return (', "proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
                 '"stream": %d, "flags": %s, "seq": ' % (
                     acc.addr[ep], acc.port[ep], acc.addr[1 - ep], acc.port[1 - ep], acc.id,
                     self.flags_json[key & 255])).encode()
-        return b
+
+    def _mid_rows(self, keys: list[int]):
+        """Rows of the persistent table of middle parts for these keys (added as needed)."""
+        get = self.mid_row.get
+        idx = [get(x, -1) for x in keys]
+        new = [x for x, i in zip(keys, idx) if i < 0]
+        if new:
+            texts = [self._mid(x) for x in new]
+            n0 = len(self.midL)
+            w = max(self.midT.shape[1], max(map(len, texts)))
+            T = np.zeros((max(2 * (n0 + len(new)), 1024), w), dtype=np.uint8)
+            T[:n0, :self.midT.shape[1]] = self.midT[:n0]
+            L = np.zeros(len(T), dtype=I64)
+            L[:n0] = self.midL[:n0]
+            for i, b in enumerate(texts):
+                T[n0 + i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+                L[n0 + i] = len(b)
+                self.mid_row[new[i]] = n0 + i
+            self.midT, self.midL = T, L[:n0 + len(new)]
+            idx = [get(x) for x in keys]
+        return np.array(idx, dtype=I64)
 
     def render(self, o: Out) -> str:
+        return "".join(str(b, "ascii") for b in self.render_bytes(o))
+
+    def render_bytes(self, o: Out) -> list:
+        """The chunk's lines as a list of bytes-like pieces (valid until the next call)."""
         c = o.c
         n = c.n
         if n == 0:
-            return ""
+            return []
         first = o.ch.first
         t = o.t
         y = t * 1e9
@@ -1006,15 +1033,15 @@ class JsonRows:
             ti, tf = np.divmod(r, 1_000_000_000)
             key = (o.stream[rows] * 2 + o.ep[rows]) * 256 + c.flags[rows]
             uk, minv = np.unique(key, return_inverse=True)
-            T, lens = _table([self._mid(x) for x in uk.tolist()])
-            R = _Rows(k)
+            ridx = self._mid_rows(uk.tolist())
+            R = _Rows(k, self.store)
             R.const(b',\n    {"frame": ')
             R.digits(rows + first)
             R.const(b', "t": ')
             R.digits(ti)
             R.const(b".")
             R.digits(tf, 9, pad=True)
-            R.table(T, lens, minv.reshape(-1))
+            R.table(self.midT, self.midL, ridx[minv.reshape(-1)])
             R.digits(o.seq[rows])
             R.const(b', "ack": ')
             R.digits(o.ack[rows])
@@ -1025,23 +1052,25 @@ class JsonRows:
             R.const(b', "analysis": []}')
             body, rowlen = R.render()
         else:
-            body, rowlen = b"", np.zeros(0, I64)
+            body, rowlen = np.zeros(0, np.uint8), np.zeros(0, I64)
         irregular = np.flatnonzero(~regular)
+        mv = memoryview(body)
         if not len(irregular):
-            return body.decode("ascii")
+            return [mv]
         ends = np.cumsum(rowlen)
         # byte offset in body where each irregular row goes: rows before it are regular
         before = np.searchsorted(rows, irregular)
         cut = np.where(before > 0, ends[np.maximum(before - 1, 0)], 0).tolist() if k else [0] * len(irregular)
         out = []
         last = 0
-        text = body.decode("ascii")
         for j, at in zip(irregular.tolist(), cut):
-            out.append(text[last:at])
-            out.append(self._line(o, j))
+            if at > last:
+                out.append(mv[last:at])
+            out.append(self._line(o, j).encode())
             last = at
-        out.append(text[last:])
-        return "".join(out)
+        if len(body) > last:
+            out.append(mv[last:])
+        return out
 
     def _line(self, o: Out, j: int) -> str:
         c = o.c

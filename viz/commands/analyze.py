@@ -52,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with open_capture(args.capture, partial=args.partial) as cap:
             if args.format == "json":
+                raw = getattr(out, "buffer", None)
+                if raw is not None:
+                    out.flush()
                 write_json(out.write, cap, path=args.capture,
-                           vector=not getattr(args, "reference", False))
+                           vector=not getattr(args, "reference", False),
+                           write_bytes=None if raw is None else raw.write)
             else:
                 write_text(out.write, cap, path=args.capture)
             stopped = cap.truncated_at
