@@ -294,3 +294,28 @@ def test_a_range_leaves_out_the_calls_of_segments_it_leaves_out():
     assert not any(t.startswith(("socket", "close", "connect")) for t in texts), texts
     whole = [line for c in build_ladder(an).calls for line in c.lines]
     assert any(t.startswith("socket") for t in whole) and any("close" in t for t in whole)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tshark"), reason="needs tshark")
+@pytest.mark.parametrize("path", [Path(__file__).parent.parent / "captures" / "fast-retransmit.pcapng",
+                                  CORPUS_DIR / "example2.pcap"], ids=lambda p: p.name)
+def test_dup_ack_numbers_are_tsharks(path):
+    """`dup ACK #3` on the arrow is tshark's tcp.analysis.duplicate_ack_num."""
+    import subprocess
+
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+    from viz.ladder import _dup_ack_numbers
+
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    with open_capture(str(path)) as cap:
+        an = analyze(cap, path=str(path))
+    out = subprocess.run(["tshark", "-r", str(path), "-Y", "tcp.analysis.duplicate_ack", "-T", "fields",
+                          "-e", "frame.number", "-e", "tcp.analysis.duplicate_ack_num"],
+                         capture_output=True, text=True, check=True).stdout
+    truth = {int(a): int(b) for a, b in (line.split("\t") for line in out.splitlines())}
+    assert truth and _dup_ack_numbers(an, an.streams) == truth
+    lad = build_ladder(an, full=True)
+    shown = {a.frame: t for a in lad.arrows for t in a.tags if t.startswith("dup ACK")}
+    assert all(shown[f] == f"dup ACK #{n}" for f, n in truth.items() if f in shown)

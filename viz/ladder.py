@@ -406,6 +406,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         if r.frame in lost:
             r.lost = True
     lifelines, where = _lifelines(analysis, streams)
+    dup_number = _dup_ack_numbers(analysis, streams)
     collapse = not full and len(rows) > COLLAPSE_ABOVE
     state_frames = {sc.frame for s in streams for sc in s.states}
     if collapse:
@@ -425,6 +426,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         src = where[Endpoint(p.src, p.sport)]
         dst = where[Endpoint(p.dst, p.dport)]
         tags = tag_texts(p.analysis)
+        if r.frame in dup_number:
+            tags = tuple(f"{t} #{dup_number[r.frame]}" if t == TAG_TEXT[Tag.DUP_ACK] else t for t in tags)
         arrows.append(Arrow(
             frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
@@ -477,6 +480,27 @@ def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, in
         what = f"frames {lo}-{hi}" if frames else "the selected streams"
         raise SynackError(f"{analysis.capture.path}: no TCP/UDP segment in {what}")
     return rows
+
+
+def _dup_ack_numbers(analysis: Analysis, streams) -> dict[int, int]:
+    """Frame -> n for the n-th duplicate ACK in a row from one side, as Wireshark's
+    `Dup ACK 15#3`: any other segment from that side ends the run (tshark 4.0).
+    Counted over the whole stream, so a range starting mid-run keeps the numbers."""
+    out: dict[int, int] = {}
+    for s in streams:
+        if s.proto != "tcp":
+            continue
+        run: dict[tuple, int] = {}
+        for f in s.frames:
+            if f > len(analysis.packets):
+                continue
+            p = analysis.packet(f)
+            side = (p.src, p.sport)
+            if Tag.DUP_ACK in p.analysis:
+                run[side] = out[f] = run.get(side, 0) + 1
+            else:
+                run[side] = 0
+    return out
 
 
 def _host_of(analysis: Analysis, addr: str) -> str | None:
