@@ -257,6 +257,7 @@ class VectorEngine:
         self._udp: dict[tuple, StreamAcc] = {}
         self._pending_t = 0.0
         self._res = ta.TcpResult()
+        self._key_of: dict[tuple[int, int], tuple] = {}  # (lo end, hi end) -> conversation key
         self._tcp_accs: list[StreamAcc] = []
 
     def _new_tcp(self, conv: ta.Conversation) -> None:
@@ -454,40 +455,53 @@ class _TcpChunk:
         # Entry state per group and canonical direction, from the conversations as they are.
         self.convs: list = []
         self.adir: list[int] = []  # canonical direction of conv.a
-        E = np.zeros((ng, 2, 5), dtype=I64)  # nextseq, mtba, lastack, window, base_set
-        E_dirty = np.zeros(ng, dtype=bool)
-        conv_get = eng.tcp.conversations.get
         self.keys = []
-        for g in range(ng):
-            lo_e, hi_e = int(uk["a"][g]), int(uk["b"][g])
-            key = (A.str(lo_e >> 16), lo_e & 0xFFFF, A.str(hi_e >> 16), hi_e & 0xFFFF)
+        Erows = []  # per group: nextseq, mtba, lastack, window, base_set of each direction
+        Esrows = []
+        dirty = []
+        entry_deques = []
+        conv_get = eng.tcp.conversations.get
+        key_of = eng._key_of
+        streams = eng.streams
+        none_row = (0, 0, 0, MASK, 0, 0, 0, 0, MASK, 0)
+        for lo_e, hi_e in zip(uk["a"].tolist(), uk["b"].tolist()):
+            key = key_of.get((lo_e, hi_e))
+            if key is None:
+                key = key_of[(lo_e, hi_e)] = (A.str(lo_e >> 16), lo_e & 0xFFFF,
+                                               A.str(hi_e >> 16), hi_e & 0xFFFF)
             self.keys.append(key)
             conv = conv_get(key)
             self.convs.append(conv)
             if conv is None:
                 self.adir.append(0)
-                E[g, :, 3] = MASK
+                Erows.append(none_row)
+                Esrows.append((0, 0, 0, 0, 0, 0))
+                dirty.append(False)
+                entry_deques.append(None)
                 continue
             a_dir = 0 if (conv.src == key[0] and conv.sport == key[1]) else 1
             self.adir.append(a_dir)
-            for x, f in ((a_dir, conv.a), (1 - a_dir, conv.b)):
-                E[g, x] = (f.nextseq, f.maxseqtobeacked, f.lastack, f.window, f.base_set)
-            E_dirty[g] = _conv_dirty(eng, conv)
-        self.E = E
-        Es = np.zeros((ng, 6), dtype=I64)
-        for g in range(ng):
-            conv = self.convs[g]
-            if conv is not None:
-                Es[g] = (eng.streams[conv.index].id, self.adir[g], conv.a.base_seq,
-                         conv.b.base_seq, conv.a.win_scale, conv.b.win_scale)
-        self.Es = Es
+            fa, fb = conv.a, conv.b
+            ra = (fa.nextseq, fa.maxseqtobeacked, fa.lastack, fa.window, fa.base_set)
+            rb = (fb.nextseq, fb.maxseqtobeacked, fb.lastack, fb.window, fb.base_set)
+            Erows.append(ra + rb if a_dir == 0 else rb + ra)
+            acc = streams[conv.index]
+            Esrows.append((acc.id, a_dir, fa.base_seq, fb.base_seq, fa.win_scale, fb.win_scale))
+            tr = acc.tracker
+            dirty.append((tr is not None and not tr.quiet)
+                         or bool(conv.ts_mru_syn and not conv.ts_first_rtt))
+            entry_deques.append((fa.unacked, fb.unacked))  # copied before an event changes them
+        E = self.E = np.array(Erows, dtype=I64).reshape(ng, 2, 5)
+        E_dirty = np.array(dirty, dtype=bool)
+        self.Es = np.array(Esrows, dtype=I64).reshape(ng, 6)
         self.entry_convs = list(self.convs)
         self.entry_adir = list(self.adir)
         # Snapshots of the conversation after each exactly analysed frame (forward fill
         # source for the plain frames): stream, adir, base_a, base_b, ws_a, ws_b.
         self.snap = np.zeros((m, 6), dtype=I64)
         self.synced = [-1] * ng
-        self.entry_deques = [None] * ng
+        self.entry_deques = entry_deques
+        self.copied = [False] * ng
 
         dx = d
         gE = E[gi]  # (m, 2, 5)
@@ -519,18 +533,16 @@ class _TcpChunk:
         plain &= ~((ln > 0) & (lastack_r != 0) & _seq_le(seq + lnz, lastack_r))
         # Conversations that may reach tshark's limit of remembered segments run exactly.
         appends = np.bincount(gi * 2 + d, weights=((ln > 0) | (synfin > 0)), minlength=2 * ng)
-        self.slow = np.zeros(ng, dtype=bool)
-        for g in range(ng):
-            conv = self.convs[g]
-            qa = len(conv.a.unacked) if conv is not None else 0
-            qb = len(conv.b.unacked) if conv is not None else 0
-            if max(qa, qb) + max(appends[2 * g], appends[2 * g + 1]) >= ta.MAX_UNACKED - 1:
-                self.slow[g] = True
-            elif conv is not None:
-                self.entry_deques[g] = (list(conv.a.unacked), list(conv.b.unacked))
+        most = np.maximum(appends[0::2], appends[1::2]).tolist()
+        slow = self.slow_l = [False] * ng
+        for g, ent in enumerate(entry_deques):
+            held = max(len(ent[0]), len(ent[1])) if ent is not None else 0
+            if held + most[g] >= ta.MAX_UNACKED - 1:
+                slow[g] = True
+                entry_deques[g] = None
+        self.slow = np.array(slow, dtype=bool)
         cand = ~plain
         cand |= self.slow[gi]
-        self.slow_l = self.slow.tolist()
         first = gs[:-1][E_dirty]
         cand[first] = True
         self.cand = cand
@@ -571,6 +583,11 @@ class _TcpChunk:
         eng = self.eng
         p = self.pos_of.item(j)
         g = self.gi.item(p)
+        if not self.copied[g]:
+            self.copied[g] = True
+            ent = self.entry_deques[g]
+            if ent is not None:
+                self.entry_deques[g] = (list(ent[0]), list(ent[1]))
         self._sync(g, self.prev[0].item(p), self.prev[1].item(p), self.prevdata[0].item(p),
                    self.prevdata[1].item(p))
         c = self.c
