@@ -148,7 +148,7 @@ def test_bulk_collapses_runs_and_keeps_what_matters():
     lost = [a for a in lad.arrows if a.lost]
     assert len(lost) == 1 and lost[0].y_end < lost[0].y_recv
     assert any("fast retransmission" in a.tags for a in lad.arrows)
-    assert any("dup ACK" in a.tags for a in lad.arrows)
+    assert any("dup ACK #1" in a.tags for a in lad.arrows)
     # Reads inside a band are summarised on it.
     assert any(any("×" in line for line in c.lines) for c in lad.calls)
     assert all(not p.payload or not a.preview for a in lad.arrows for p in [an.packet(a.frame)])  # binary

@@ -60,7 +60,7 @@ def test_svg_bulk_band_lost_and_tags(tmp_path):
     assert groups["ladder-heads"] == len(lad.arrows) - 1  # the lost one ends in a cross, not a head
     assert groups["ladder-lost"] == 2  # the two strokes of the cross
     assert any(t.startswith("… ") and "segments" in t for t in texts)
-    assert "fast retransmission" in texts and "dup ACK" in texts
+    assert "fast retransmission" in texts and "dup ACK #1" in texts
 
 
 def test_library_function_returns_a_figure_without_pyplot():
