@@ -173,6 +173,34 @@ def test_fast_retransmission_after_two_dup_acks():
     assert r.tags == {"retransmission", "fast_retransmission"}
 
 
+@pytest.mark.parametrize("between, fast", [
+    ("window_update", True), ("same_ack_data", True), ("new_ack", False)])
+def test_dup_ack_count_survives_until_the_ack_changes(between, fast):
+    # finished_fwd: "If the ack number changed we must reset the dupack counters".
+    # Measured on tshark 4.0.17 with the same frames crafted into pcaps: a window
+    # update or a data segment carrying the same ack between the duplicate ACKs and
+    # the retransmission keeps it a fast retransmission; a new ack number does not.
+    c = Conn()
+    cs, ss = handshake(c)
+    c.seg("s", ACK, ss, cs, length=100)
+    c.seg("s", ACK, ss + 100, cs, length=100)
+    c.seg("c", ACK, cs, ss + 100)
+    c.seg("c", ACK, cs, ss + 100, dt=0.001)
+    c.seg("c", ACK, cs, ss + 100, dt=0.001)
+    ack = ss + 100
+    if between == "window_update":
+        assert c.seg("c", ACK, cs, ss + 100, win=3000, dt=0.001).tags == {"window_update"}
+    elif between == "same_ack_data":
+        c.seg("c", PSH | ACK, cs, ss + 100, length=10, dt=0.001)
+    else:
+        c.seg("c", ACK, cs, ss + 101, dt=0.001)
+        ack = ss + 101
+    r = c.seg("s", ACK, ss + 100, cs + (10 if between == "same_ack_data" else 0), length=100,
+              dt=0.002)
+    assert ("fast_retransmission" in r.tags) is fast, (between, ack, r.tags)
+    assert "retransmission" in r.tags
+
+
 def test_spurious_retransmission_of_acked_data():
     # "If the current seq + segment length is less than or equal to the current lastack,
     # the packet contains duplicate data and may be considered spurious."

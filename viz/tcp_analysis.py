@@ -298,9 +298,14 @@ def _analyze_sequence(conv: Conversation, fwd: Flow, rev: Flow, ts: float, seq: 
             fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
             ta |= DUP_ACK
 
-    # finished_fwd: anything but a duplicate ACK resets the dupack counter
-    # (tshark 4.0; later versions reset only when the ack number changes).
-    if not ta & DUP_ACK:
+    # finished_fwd: a new ack number resets the dupack counter ("If the ack
+    # number changed we must reset the dupack counters"), and so does any
+    # frame but a duplicate ACK while the counter holds ACKED LOST's -1 mark.
+    # Measured on tshark 4.0.17 with crafted captures (tests/test_tcp_analysis.py):
+    # a window update or a data segment with the same ack between duplicate
+    # ACKs keeps the count, so the retransmission after it is still fast;
+    # Ftp.pcap frame 9 shows the -1 mark cleared by same-ack data.
+    if ack != fwd.lastack or (fwd.dupacknum < 0 and not ta & DUP_ACK):
         fwd.dupacknum = 0
 
     # ACKED LOST PACKET: acks beyond the highest contiguous seq of the other side.

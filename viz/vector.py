@@ -488,8 +488,8 @@ class _TcpChunk:
             acc = streams[conv.index]
             Esrows.append((acc.id, a_dir, fa.base_seq, fb.base_seq, fa.win_scale, fb.win_scale))
             tr = acc.tracker
-            dirty.append((tr is not None and not tr.quiet)
-                         or bool(conv.ts_mru_syn and not conv.ts_first_rtt))
+            dirty.append((tr is not None and not tr.quiet) or fa.dupacknum != 0
+                         or fb.dupacknum != 0 or bool(conv.ts_mru_syn and not conv.ts_first_rtt))
             entry_deques.append((fa.unacked, fb.unacked))  # copied before an event changes them
         E = self.E = np.array(Erows, dtype=I64).reshape(ng, 2, 5)
         E_dirty = np.array(dirty, dtype=bool)
@@ -643,6 +643,8 @@ class _TcpChunk:
 
     def _mismatch(self, g, p, conv, a_dir) -> bool:
         """Does the state differ from what the plain test assumed for the frames after p?"""
+        if conv.a.dupacknum or conv.b.dupacknum:  # plain frames would keep a count
+            return True
         dp = self.dir.item(p)
         for x in (0, 1):
             f = conv.a if x == a_dir else conv.b
@@ -853,10 +855,13 @@ def ch_first(ch) -> int:
 
 def _conv_dirty(eng, conv) -> bool:
     """Conversation-level state the plain test does not model: the state tracker
-    before both ends are ESTABLISHED (or after a FIN), the first RTT not yet known."""
+    before both ends are ESTABLISHED (or after a FIN), a duplicate-ACK count (plain
+    frames with the same ack keep it), the first RTT not yet known."""
     acc = eng.streams[conv.index]
     tr = acc.tracker
     if tr is not None and not tr.quiet:
+        return True
+    if conv.a.dupacknum or conv.b.dupacknum:
         return True
     return bool(conv.ts_mru_syn and not conv.ts_first_rtt)
 
