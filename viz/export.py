@@ -74,6 +74,33 @@ def stream_obj(acc: StreamAcc) -> dict:
     return obj
 
 
+_CHANGE_TAIL: dict[tuple, str] = {}
+
+
+def stream_json(acc: StreamAcc) -> str:
+    """`_dump(stream_obj(acc))`, with the state changes (the bulk of a stream's
+    entry after its frame list) formatted from cached per-change text."""
+    tracker = acc.tracker
+    if acc.proto != "tcp" or tracker is None:
+        return _dump(stream_obj(acc))
+    acc.tracker = None
+    try:
+        head = _dump(stream_obj(acc))
+    finally:
+        acc.tracker = tracker
+    sides = ("client", "server") if acc.client == 0 else ("server", "client")
+    tails = _CHANGE_TAIL
+    parts = []
+    for f, ep, b, a, ev in tracker.finish():
+        key = (sides[ep], id(b), id(a), ev)  # ids: an enum's hash is a Python call
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = _dump({"side": key[0], "before": b._value_, "after": a._value_,
+                                       "event": ev})[1:]
+        parts.append('{"frame": %d, %s' % (f, tail))
+    return head[:-1] + ', "states": [' + ", ".join(parts) + "]}"
+
+
 def call_obj(c: SocketCall) -> dict:
     return {"t": round(c.t, 9), "ts": c.ts, "host": c.host, "pid": c.pid, "fd": c.fd,
             "call": c.call, "phase": c.phase, "args": c.args, "result": c.result,
@@ -202,7 +229,7 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
     if info.truncated_at:
         capture["truncated_at"] = info.truncated_at
     tail = ['\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture),
-            ",\n".join("    " + _dump(stream_obj(acc)) for acc in engine.streams),
+            ",\n".join(["    " + stream_json(acc) for acc in engine.streams]),
             "\n  ]\n}\n"]
     put([s.encode() for s in tail])
     return engine

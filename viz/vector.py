@@ -996,6 +996,7 @@ class JsonRows:
         self.mid_row: dict[int, int] = {}
         self.midT = np.zeros((0, 0), dtype=np.uint8)
         self.midL = np.zeros(0, dtype=I64)
+        self.n_mid = 0
         self.store: dict = {}
 
     def _mid(self, key: int) -> bytes:
@@ -1014,17 +1015,21 @@ class JsonRows:
         new = [x for x, i in zip(keys, idx) if i < 0]
         if new:
             texts = [self._mid(x) for x in new]
-            n0 = len(self.midL)
-            w = max(self.midT.shape[1], max(map(len, texts)))
-            T = np.zeros((max(2 * (n0 + len(new)), 1024), w), dtype=np.uint8)
-            T[:n0, :self.midT.shape[1]] = self.midT[:n0]
-            L = np.zeros(len(T), dtype=I64)
-            L[:n0] = self.midL[:n0]
+            n0 = self.n_mid
+            n1 = n0 + len(new)
+            w = max(map(len, texts))
+            T, L = self.midT, self.midL
+            if n1 > T.shape[0] or w > T.shape[1]:  # grow geometrically
+                T = np.zeros((max(2 * n1, 1024), max(w, T.shape[1])), dtype=np.uint8)
+                T[:n0, :self.midT.shape[1]] = self.midT[:n0]
+                L = np.zeros(len(T), dtype=I64)
+                L[:n0] = self.midL[:n0]
+                self.midT, self.midL = T, L
             for i, b in enumerate(texts):
                 T[n0 + i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
                 L[n0 + i] = len(b)
                 self.mid_row[new[i]] = n0 + i
-            self.midT, self.midL = T, L[:n0 + len(new)]
+            self.n_mid = n1
             idx = [get(x) for x in keys]
         return np.array(idx, dtype=I64)
 
