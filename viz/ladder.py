@@ -483,23 +483,26 @@ def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, in
 
 
 def _dup_ack_numbers(analysis: Analysis, streams) -> dict[int, int]:
-    """Frame -> n for the n-th duplicate ACK in a row from one side, as Wireshark's
-    `Dup ACK 15#3`: any other segment from that side ends the run (tshark 4.0).
-    Counted over the whole stream, so a range starting mid-run keeps the numbers."""
+    """Frame -> n for the n-th duplicate ACK of one ack number from one side, as
+    Wireshark's `Dup ACK 15#3`: a segment from that side with another ack number
+    starts the count again (tshark 4.0.17, as viz.tcp_analysis).  Counted over
+    the whole stream, so a range starting mid-run keeps the numbers."""
     out: dict[int, int] = {}
     for s in streams:
         if s.proto != "tcp":
             continue
-        run: dict[tuple, int] = {}
+        count: dict[tuple, int] = {}
+        last_ack: dict[tuple, int | None] = {}
         for f in s.frames:
             if f > len(analysis.packets):
                 continue
             p = analysis.packet(f)
             side = (p.src, p.sport)
+            if p.ack is None or p.ack != last_ack.get(side):
+                count[side] = 0
+            last_ack[side] = p.ack
             if Tag.DUP_ACK in p.analysis:
-                run[side] = out[f] = run.get(side, 0) + 1
-            else:
-                run[side] = 0
+                count[side] = out[f] = count[side] + 1
     return out
 
 
