@@ -108,3 +108,26 @@ def test_damaged_pcap_same_stop_and_error(tmp_path):
                 outs.append(str(exc))
         assert outs[0] == outs[2] and outs[1] == outs[3], name
         assert name == "header-only" or outs[0][1] or outs[1] is None
+
+
+def test_forked_reader_is_reaped_when_abandoned(tmp_path):
+    """The child that reads ahead is killed and reaped when the consumer stops early,
+    and its results equal the in-process ones."""
+    import os
+    import subprocess
+    import sys
+    from viz.capture import forked_chunks
+    src = tmp_path / "gen.pcap"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(src),
+                    "--frames", "40000", "--seed", "2"], check=True, capture_output=True)
+    with open_capture(src) as cap:
+        here = [(ch.first, ch.n, ch.ts.tolist()) for ch in cap.chunks()]
+    with open_capture(src) as cap:
+        there = list(forked_chunks(cap, lambda ch: (ch.first, ch.n, ch.ts.tolist())))
+    assert there == here and len(here) >= 2
+    with open_capture(src) as cap:
+        it = forked_chunks(cap, lambda ch: ch.n)
+        next(it)
+        it.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

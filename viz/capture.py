@@ -107,6 +107,109 @@ class FrameChunk:
                    np.array([r[2] for r in frames], dtype=np.int64))
 
 
+def forked_chunks(cap: "Capture", fn, slots: int = 2):
+    """`fn(chunk)` for every FrameChunk of a pcap file, computed ahead in a forked
+    child process; the caller gets the results in order.
+
+    Reading and decoding (the record walk and the per-chunk numpy decode) then
+    run on the other CPU while this process analyses the previous chunk: two
+    processes because the walk is Python and would hold the GIL against the
+    analysis.  Results travel as pickles through `slots` memory files
+    (memfd; a pipe's 64 KiB buffer would cost a context switch per 64 KiB),
+    announced on one pipe and handed back on another, so the child runs at
+    most `slots` chunks ahead.  Errors are the reader's own (`SynackError`,
+    raised here); `truncated_at` and `frames_read` come back to `cap`.  The
+    child is killed and reaped however the iteration ends.  Without fork or
+    memfd, or for pcapng (whose interfaces become known while reading), the
+    chunks are mapped in this process.
+    """
+    if cap.format != "pcap" or not hasattr(os, "fork") or not hasattr(os, "memfd_create"):
+        for ch in cap.chunks():
+            yield fn(ch)
+        return
+    import pickle
+    import signal
+    fds = [os.memfd_create(f"synack-chunk-{i}") for i in range(slots)]
+    ctl_r, ctl_w = os.pipe()
+    free_r, free_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(ctl_r)
+            os.close(free_w)
+            with open(ctl_w, "wb", buffering=0) as ctl:
+                def send(msg):
+                    ctl.write(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+                free = list(range(slots))
+                try:
+                    for ch in cap.chunks():
+                        data = pickle.dumps(fn(ch), protocol=pickle.HIGHEST_PROTOCOL)
+                        del ch
+                        if not free:
+                            got = os.read(free_r, 1)
+                            if not got:
+                                raise EOFError
+                            free.append(got[0])
+                        slot = free.pop()
+                        view = memoryview(data)
+                        done = 0
+                        while done < len(data):
+                            done += os.pwrite(fds[slot], view[done:], done)
+                        send(("chunk", slot, len(data)))
+                    msg = ("end", cap.truncated_at, cap.frames_read)
+                except SynackError as exc:
+                    msg = ("error", str(exc))
+                except Exception as exc:  # a bug: the parent reports it
+                    import traceback
+                    msg = ("crash", "".join(traceback.format_exception(exc)))
+                send(msg)
+        except BaseException:  # the parent went away, or Ctrl-C
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(ctl_w)
+    os.close(free_r)
+    try:
+        with open(ctl_r, "rb") as ctl:
+            while True:
+                try:
+                    msg = pickle.load(ctl)
+                except EOFError:
+                    raise SynackError(f"{cap.path}: the reading process ended early") from None
+                if msg[0] == "chunk":
+                    _kind, slot, size = msg
+                    parts = []
+                    got = 0
+                    while got < size:
+                        part = os.pread(fds[slot], size - got, got)
+                        if not part:
+                            raise SynackError(f"{cap.path}: the reading process ended early")
+                        parts.append(part)
+                        got += len(part)
+                    try:
+                        os.write(free_w, bytes((slot,)))
+                    except BrokenPipeError:  # the child has read everything already
+                        pass
+                    yield pickle.loads(parts[0] if len(parts) == 1 else b"".join(parts))
+                elif msg[0] == "end":
+                    cap.truncated_at, cap.frames_read = msg[1], msg[2]
+                    return
+                elif msg[0] == "error":
+                    raise SynackError(msg[1])
+                else:
+                    raise RuntimeError("reading process failed:\n" + msg[1])
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)  # harmless once it has exited (a zombie)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(free_w)
+        for fd in fds:
+            os.close(fd)
+
+
 def open_capture(path, partial: bool = False) -> "Capture":
     """Open a pcap or pcapng file for streaming; raises SynackError if it is not one."""
     return Capture(path, partial)

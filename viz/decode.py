@@ -535,7 +535,7 @@ def _decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
                 tot = rep_end - off
                 notes.append("IPv4 total length 0 (segmentation offload); using the frame length")
             if tot < ihl:
-                layers.append(("IPv4", off, ihl))
+                layers.append(("IPv4", off, min(ihl, n - off)))  # options may be cut short too
                 notes.append(f"IPv4 total length {tot} below header length {ihl}")
                 et = None
                 break

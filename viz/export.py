@@ -217,9 +217,16 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
             for p in pieces:
                 write_bytes(p)
     put([('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA).encode()])
+    from viz.capture import forked_chunks
+    from viz.vector import decode_chunk
     first = True
-    for ch in frames.chunks():
-        pieces = rows.render_bytes(engine.chunk(ch))
+    if getattr(frames, "format", None) == "pcap":
+        child_addrs = type(engine.addrs)()  # the child's numbering, replayed by analyse()
+        decoded = forked_chunks(frames, lambda ch: decode_chunk(ch, child_addrs))
+    else:
+        decoded = (decode_chunk(ch, engine.addrs) for ch in frames.chunks())
+    for c in decoded:
+        pieces = rows.render_bytes(engine.analyse(c))
         if first and pieces:
             pieces[0] = pieces[0][2:]  # the first line has no ",\n" before it
             first = False

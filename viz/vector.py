@@ -90,7 +90,7 @@ class Cols:
     """Per-frame columns of one chunk (int64 numpy arrays; -1 where a value is absent)."""
 
     __slots__ = ("n", "proto", "src", "dst", "sport", "dport", "flags", "seq", "ack", "win",
-                 "length", "analyse", "wscale", "decoded")
+                 "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new")
 
 
 def decode_chunk(ch, addrs: _Addrs) -> Cols:
@@ -145,6 +145,9 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
 
     c = Cols()
     c.n = n
+    c.first = ch.first
+    c.ts = ch.ts
+    strs0 = len(addrs.strs)
     c.proto = np.where(ok, np.where(is_tcp, P_TCP, P_UDP), P_OTHER)
     c.src = _u32(u8, ip + 12)
     c.dst = _u32(u8, ip + 16)
@@ -190,6 +193,7 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
             c.length[i] = -1 if d.udp_len is None else d.udp_len
         else:
             c.proto[i] = P_OTHER
+    c.addr_new = addrs.strs[strs0:]
     return c
 
 
@@ -273,7 +277,15 @@ class VectorEngine:
     # -- one chunk -----------------------------------------------------------
     def chunk(self, ch) -> "Out":
         """Analyse one chunk; returns its output columns (see Out)."""
-        c = decode_chunk(ch, self.addrs)
+        return self.analyse(decode_chunk(ch, self.addrs))
+
+    def analyse(self, c: "Cols") -> "Out":
+        """Analyse the decoded columns of one chunk (from `decode_chunk`, maybe made
+        in another process with its own `_Addrs`: the addresses it numbered are
+        numbered here in the same order)."""
+        for s in c.addr_new:
+            self.addrs.id(s)
+        ch = c  # the columns carry the chunk's first frame number and times
         n = c.n
         if self.t0 is None and n:
             self.t0 = float(ch.ts[0])
