@@ -90,7 +90,7 @@ class Cols:
     """Per-frame columns of one chunk (int64 numpy arrays; -1 where a value is absent)."""
 
     __slots__ = ("n", "proto", "src", "dst", "sport", "dport", "flags", "seq", "ack", "win",
-                 "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new")
+                 "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new", "layout")
 
 
 def decode_chunk(ch, addrs: _Addrs) -> Cols:
@@ -147,6 +147,7 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
     c.n = n
     c.first = ch.first
     c.ts = ch.ts
+    c.layout = None
     strs0 = len(addrs.strs)
     c.proto = np.where(ok, np.where(is_tcp, P_TCP, P_UDP), P_OTHER)
     c.src = _u32(u8, ip + 12)
@@ -415,6 +416,64 @@ def _bulk_streams(accs, inv, ep, ln, c, idx, t, o):
         acc.last_t = tl[g]
 
 
+class _Layout:
+    """What the TCP analysis of a chunk needs that depends on the chunk alone:
+    frames grouped by conversation key, each frame's previous frame of either
+    direction in its group.  Made by `tcp_layout`, possibly in the reading process."""
+
+    __slots__ = ("uk_a", "uk_b", "ng", "gi", "fi", "pos_of", "gs", "gstart", "dir", "seq",
+                 "ack", "ln", "fl", "win", "tsp", "lnz", "synfin", "nxt", "prev0", "prev1",
+                 "pd0", "pd1", "pf", "pr")
+
+
+def tcp_layout(c: Cols, idx=None) -> _Layout:
+    if idx is None:
+        idx = np.flatnonzero(c.proto == P_TCP)
+    L = _Layout()
+    es = (c.src[idx] << 16) | c.sport[idx]
+    ed = (c.dst[idx] << 16) | c.dport[idx]
+    lo = np.minimum(es, ed)
+    hi = np.maximum(es, ed)
+    uk, inv = _pairs(lo, hi)
+    L.uk_a, L.uk_b = uk["a"], uk["b"]
+    order = np.argsort(inv, kind="stable")
+    L.ng = ng = len(uk)
+    gi = L.gi = inv[order]
+    fi = L.fi = idx[order]
+    m = len(fi)
+    L.pos_of = np.full(c.n, -1, dtype=I64)
+    L.pos_of[fi] = np.arange(m)
+    gs = L.gs = np.searchsorted(gi, np.arange(ng + 1))
+    gstart = L.gstart = gs[gi]
+    ar = np.arange(m, dtype=I64)
+    d = L.dir = (es > ed).astype(I64)[order]
+    seq = L.seq = c.seq[fi]
+    L.ack = c.ack[fi]
+    ln = L.ln = c.length[fi]
+    fl = L.fl = c.flags[fi]
+    L.win = c.win[fi]
+    L.tsp = c.ts[fi]
+    lnz = L.lnz = np.maximum(ln, 0)
+    synfin = L.synfin = ((fl & (SYN | FIN)) != 0).astype(I64)
+    L.nxt = (seq + lnz + synfin) & MASK  # nextseq after a frame, as the model assumes
+    prev0 = L.prev0 = _excl_last(d == 0, ar, gstart)
+    prev1 = L.prev1 = _excl_last(d == 1, ar, gstart)
+    L.pd0 = _excl_last((d == 0) & (ln > 0), ar, gstart)
+    L.pd1 = _excl_last((d == 1) & (ln > 0), ar, gstart)
+    L.pf = np.where(d == 0, prev0, prev1)
+    L.pr = np.where(d == 0, prev1, prev0)
+    return L
+
+
+def prepare_chunk(ch, addrs: _Addrs) -> Cols:
+    """`decode_chunk` plus the TCP layout: everything that needs no analysis state
+    (what the reading process does ahead of the analysis)."""
+    c = decode_chunk(ch, addrs)
+    if (c.proto == P_TCP).any():
+        c.layout = tcp_layout(c)
+    return c
+
+
 class _TcpChunk:
     """The TCP frames of one chunk, grouped by address/port pair (tshark's conversation key)."""
 
@@ -424,45 +483,27 @@ class _TcpChunk:
         self.ch = ch
         self.t = t
         A = eng.addrs
-        es = (c.src[idx] << 16) | c.sport[idx]
-        ed = (c.dst[idx] << 16) | c.dport[idx]
-        lo = np.minimum(es, ed)
-        hi = np.maximum(es, ed)
-        uk, inv = _pairs(lo, hi)
-        order = np.argsort(inv, kind="stable")
-        self.ng = ng = len(uk)
-        gi = inv[order]
-        self.gi = gi
-        self.fi = fi = idx[order]  # chunk index of each position
-        m = len(fi)
-        self.pos_of = np.full(c.n, -1, dtype=I64)
-        self.pos_of[fi] = np.arange(m)
-        gs = np.searchsorted(gi, np.arange(ng + 1))
-        self.gs = gs
-        gstart = gs[gi]
-        self.gstart_pos = gstart
+        lay = c.layout if c.layout is not None else tcp_layout(c, idx)
+        uk_a, uk_b = lay.uk_a, lay.uk_b
+        self.ng = ng = lay.ng
+        gi = self.gi = lay.gi
+        fi = self.fi = lay.fi  # chunk index of each position
+        m = self.m = len(fi)
+        self.pos_of = lay.pos_of
+        gs = self.gs = lay.gs
+        gstart = self.gstart_pos = lay.gstart
         ar = np.arange(m, dtype=I64)
-        d = (es > ed).astype(I64)[order]
-        self.dir = d
-        seq = c.seq[fi]
-        ack = c.ack[fi]
-        ln = c.length[fi]
-        fl = c.flags[fi]
-        win = c.win[fi]
+        d = self.dir = lay.dir
+        seq, ack, ln, fl, win = lay.seq, lay.ack, lay.ln, lay.fl, lay.win
         self.seq, self.ack, self.ln, self.fl, self.win = seq, ack, ln, fl, win
-        self.tsp = ch.ts[fi]
-        self.m = len(fi)
+        self.tsp = lay.tsp
         self.ev: list = []  # (j, p, stream, seq, ack, len, win, bits, ep, snapshot...)
-        lnz = np.maximum(ln, 0)
-        synfin = ((fl & (SYN | FIN)) != 0).astype(I64)
-        self.nxt = (seq + lnz + synfin) & MASK  # nextseq after a frame, as the model assumes
-        prev0 = _excl_last(d == 0, ar, gstart)
-        prev1 = _excl_last(d == 1, ar, gstart)
-        self.prev = (prev0, prev1)
-        self.prevdata = (_excl_last((d == 0) & (ln > 0), ar, gstart),
-                         _excl_last((d == 1) & (ln > 0), ar, gstart))
-        pf = np.where(d == 0, prev0, prev1)
-        pr = np.where(d == 0, prev1, prev0)
+        lnz = lay.lnz
+        synfin = lay.synfin
+        self.nxt = lay.nxt
+        self.prev = (lay.prev0, lay.prev1)
+        self.prevdata = (lay.pd0, lay.pd1)
+        pf, pr = lay.pf, lay.pr
 
         # Entry state per group and canonical direction, from the conversations as they are.
         self.convs: list = []
@@ -476,7 +517,7 @@ class _TcpChunk:
         key_of = eng._key_of
         streams = eng.streams
         none_row = (0, 0, 0, MASK, 0, 0, 0, 0, MASK, 0)
-        for lo_e, hi_e in zip(uk["a"].tolist(), uk["b"].tolist()):
+        for lo_e, hi_e in zip(uk_a.tolist(), uk_b.tolist()):
             key = key_of.get((lo_e, hi_e))
             if key is None:
                 key = key_of[(lo_e, hi_e)] = (A.str(lo_e >> 16), lo_e & 0xFFFF,
