@@ -218,11 +218,11 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
                 write_bytes(p)
     put([('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA).encode()])
     from viz.capture import forked_chunks
-    from viz.vector import decode_chunk, prepare_chunk
+    from viz.vector import Prepare, decode_chunk
     first = True
     if getattr(frames, "format", None) == "pcap":
-        child_addrs = type(engine.addrs)()  # the child's numbering, replayed by analyse()
-        decoded = forked_chunks(frames, lambda ch: prepare_chunk(ch, child_addrs))
+        # its own address numbering, replayed in order by analyse()
+        decoded = forked_chunks(frames, Prepare())
     else:
         decoded = (decode_chunk(ch, engine.addrs) for ch in frames.chunks())
     for c in decoded:

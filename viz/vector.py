@@ -90,7 +90,8 @@ class Cols:
     """Per-frame columns of one chunk (int64 numpy arrays; -1 where a value is absent)."""
 
     __slots__ = ("n", "proto", "src", "dst", "sport", "dport", "flags", "seq", "ack", "win",
-                 "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new", "layout")
+                 "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new", "layout",
+                 "times")
 
 
 def decode_chunk(ch, addrs: _Addrs) -> Cols:
@@ -148,6 +149,7 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
     c.first = ch.first
     c.ts = ch.ts
     c.layout = None
+    c.times = None
     strs0 = len(addrs.strs)
     c.proto = np.where(ok, np.where(is_tcp, P_TCP, P_UDP), P_OTHER)
     c.src = _u32(u8, ip + 12)
@@ -465,13 +467,24 @@ def tcp_layout(c: Cols, idx=None) -> _Layout:
     return L
 
 
-def prepare_chunk(ch, addrs: _Addrs) -> Cols:
-    """`decode_chunk` plus the TCP layout: everything that needs no analysis state
-    (what the reading process does ahead of the analysis)."""
-    c = decode_chunk(ch, addrs)
-    if (c.proto == P_TCP).any():
-        c.layout = tcp_layout(c)
-    return c
+class Prepare:
+    """`decode_chunk` plus what needs no analysis state: the TCP layout and the
+    times' digits (relative to the first frame, as `VectorEngine` takes them).
+    Called chunk by chunk, in order, in the reading process."""
+
+    def __init__(self):
+        self.addrs = _Addrs()
+        self.t0: float | None = None
+
+    def __call__(self, ch) -> Cols:
+        c = decode_chunk(ch, self.addrs)
+        if (c.proto == P_TCP).any():
+            c.layout = tcp_layout(c)
+        if self.t0 is None and c.n:
+            self.t0 = float(c.ts[0])
+        if c.n:
+            c.times = _time_parts(c.ts - self.t0)
+        return c
 
 
 class _TcpChunk:
@@ -1038,6 +1051,17 @@ class _Rows:
 POW10 = np.array([10 ** i for i in range(11)], dtype=np.uint64)
 
 
+def _time_parts(t):
+    """Each time as integer nanoseconds as "%.9f" rounds it, and whether that is
+    certain (not within float noise of a half nanosecond, not negative, not huge):
+    the lines where it is not are formatted with "%" instead."""
+    y = t * 1e9
+    fl = np.floor(y)
+    fr = y - fl
+    ok = (t >= 0) & (y < 4e15) & (np.abs(fr - 0.5) > 4 * np.spacing(y))
+    return ok, (fl + (fr > 0.5)).astype(I64)
+
+
 class JsonRows:
     """Renders the "packets" lines of analysed chunks (each line starts with ",\n")."""
 
@@ -1096,12 +1120,8 @@ class JsonRows:
         if n == 0:
             return []
         first = o.ch.first
-        t = o.t
-        y = t * 1e9
-        fl = np.floor(y)
-        fr = y - fl
-        regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & (t >= 0) & (y < 4e15)
-        regular &= np.abs(fr - 0.5) > 4 * np.spacing(y)
+        ok_t, r_all = c.times if c.times is not None else _time_parts(o.t)
+        regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & ok_t
         regular &= o.bits == 0
         for j in c.decoded:
             if c.decoded[j].notes:
@@ -1109,8 +1129,7 @@ class JsonRows:
         rows = np.flatnonzero(regular)
         k = len(rows)
         if k:
-            r = (fl[rows] + (fr[rows] > 0.5)).astype(I64)
-            ti, tf = np.divmod(r, 1_000_000_000)
+            ti, tf = np.divmod(r_all[rows], 1_000_000_000)
             key = (o.stream[rows] * 2 + o.ep[rows]) * 256 + c.flags[rows]
             uk, minv = np.unique(key, return_inverse=True)
             ridx = self._mid_rows(uk.tolist())
