@@ -42,11 +42,18 @@ def test_bench_capture_equals_engine(tmp_path):
     assert _export(cap, True) == _export(cap, False)
 
 
-def test_unacked_lists_match_replay():
-    """The reverse-running-maximum unacked lists equal a frame-by-frame replay."""
+def test_unacked_lists_match_replay(tmp_path):
+    """The reverse-running-maximum unacked lists equal a frame-by-frame replay
+    (corpus, captures, and a generated capture with loss and retransmissions)."""
+    import subprocess
+    import sys
     import viz.vector as V
+    gen = tmp_path / "gen.pcap"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(gen),
+                    "--frames", "40000", "--seed", "4"], check=True, capture_output=True)
+    files = FILES + [gen]
     checked = 0
-    for path in FILES:
+    for path in files:
         with open_capture(path) as cap:
             eng = V.VectorEngine()
             for ch in cap.chunks():
@@ -66,7 +73,7 @@ def test_unacked_lists_match_replay():
 
     V._TcpChunk._deques = check
     try:
-        for path in FILES:
+        for path in files:
             with open_capture(path) as cap:
                 eng = V.VectorEngine()
                 for ch in cap.chunks():

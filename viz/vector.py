@@ -842,15 +842,21 @@ class _TcpChunk:
         rel = (e_val - v0[e_flow]) & MASK
         invalid = np.zeros(nf, dtype=bool)
         if len(rel):
-            step = np.diff(rel)
-            same = e_flow[1:] == e_flow[:-1]
-            invalid[e_flow[1:][same & (step < 0)]] = True
             invalid[e_flow[rel >= HALF]] = True
         span = np.zeros(nf, dtype=I64)
         np.maximum.at(span, e_flow, rel)
         a_rel = (p_ack - v0[p_flow]) & MASK
         invalid[p_flow[(a_rel >= HALF) & (a_rel - HALF <= span[p_flow]) & has_e[p_flow]]] = True
         eff = np.where(a_rel < HALF, a_rel, -1)
+        # Acks that go backwards (reordered ACK frames) break the rule below: replay those.
+        # (only acks after the flow's first entry can pop anything)
+        t_first = np.full(nf, len(ar), dtype=I64)
+        t_first[has_e] = e_time[first_e[has_e]]
+        live = p_time > t_first[p_flow]
+        op = np.lexsort((p_time[live], p_flow[live]))
+        pf_s, eff_s = p_flow[live][op], eff[live][op]
+        back = (pf_s[1:] == pf_s[:-1]) & (eff_s[1:] < eff_s[:-1])
+        invalid[pf_s[1:][back]] = True
         # merge entries (value 0) and pops (eff + 1) by (flow, time); reverse segmented max
         flow = np.concatenate([e_flow, p_flow])
         time = np.concatenate([e_time, p_time])
@@ -861,7 +867,16 @@ class _TcpChunk:
         off = (nf - flow) << 33
         cm = np.maximum.accumulate((val + off)[::-1])[::-1] - off
         e_pos = np.flatnonzero(is_e)  # entries keep their (flow, time) order in the merge
-        surv = rel > (cm[e_pos] - 1)
+        # An entry is popped by the first ack at or beyond it after both its append
+        # and its predecessor's pop; with acks that never go back that is "some
+        # later ack reaches it" for it and every entry before it: the survivors
+        # are each flow's entries from its first never-reached one on (ends need
+        # not ascend: a retransmission's smaller end waits behind larger ones).
+        reached = rel <= cm[e_pos] - 1
+        ei = np.arange(len(rel), dtype=I64)
+        first_left = np.full(nf, len(rel), dtype=I64)
+        np.minimum.at(first_left, e_flow[~reached], ei[~reached])
+        surv = ei >= first_left[e_flow]
         sv_flow = e_flow[surv]
         sv_val = e_val[surv].tolist()
         bounds = np.searchsorted(sv_flow, np.arange(nf + 1)).tolist()
