@@ -407,3 +407,36 @@ def test_pcap_byte_orders_and_resolutions(tmp_path, endian, magic, units):
         assert cap.link_types == ("RAW",) and cap.interfaces[0].tsresol == units
     assert [f.ts for f in frames] == [1_700_000_000.25, 1_700_000_001.25, 1_700_000_002.25]
     assert all(f.data == frame and f.wire_len == 60 for f in frames)
+
+
+@pytest.mark.parametrize("path", [PCAP, PCAPNG], ids=os.path.basename)
+def test_standard_input_reads_like_the_file(path):
+    """`tcpdump -w - | synack analyze -`: a pipe gives the same export as the file."""
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "tracer", "analyze", "--format", "json"]
+    from_file = subprocess.run(cmd + [path], capture_output=True, check=True).stdout
+    with open(path, "rb") as f:
+        piped = subprocess.run(cmd + ["-"], input=f.read(), capture_output=True, check=True).stdout
+    assert b'"packets"' in piped
+    assert piped == from_file.replace(f'"path": "{path}"'.encode(), b'"path": "/dev/stdin"')
+
+
+def test_commands_that_read_twice_read_standard_input():
+    """play reads the capture twice (analysis, then the frames it shows): the spool serves both."""
+    import subprocess
+    import sys
+    with open(PCAP, "rb") as f:
+        data = f.read()
+    out = subprocess.run([sys.executable, "-m", "tracer", "play", "-", "--stream", "0"],
+                         input=data, capture_output=True)
+    assert out.returncode == 0, out.stderr
+    assert b"SYN" in out.stdout
+
+
+def test_empty_standard_input_is_a_clear_error():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "tracer", "analyze", "-"], input=b"", capture_output=True)
+    assert out.returncode == 2
+    assert out.stderr.decode().strip() == "synack: error: /dev/stdin: empty file, not a pcap or pcapng capture"

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if getattr(args, "capture", None) == "-":
+        args.capture = "/dev/stdin"  # read through viz.capture's spool, as tshark's `-r -`
     try:
         return int(args.run(args) or 0)
     except SynackError as exc:

@@ -210,6 +210,29 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
             os.close(fd)
 
 
+_SPOOLS: dict[str, str] = {}
+
+
+def _open_file(path: str):
+    """A regular file is opened as it is.  A pipe or terminal (`tcpdump -w - |
+    synack analyze -`) is first copied once to a temporary file: the reader maps
+    and seeks, and some commands read a capture twice."""
+    f = open(_SPOOLS.get(path, path), "rb")
+    import stat
+    if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        return f
+    import atexit
+    import shutil
+    import tempfile
+    with f:
+        fd, name = tempfile.mkstemp(prefix="synack-stdin-", suffix=".cap")
+        atexit.register(os.unlink, name)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+    _SPOOLS[path] = name
+    return open(name, "rb")
+
+
 def open_capture(path, partial: bool = False) -> "Capture":
     """Open a pcap or pcapng file for streaming; raises SynackError if it is not one."""
     return Capture(path, partial)
@@ -228,6 +251,8 @@ class Capture:
 
     def __init__(self, path, partial: bool = False):
         self.path = os.fspath(path)
+        if self.path == "-":
+            self.path = "/dev/stdin"
         self.partial = partial
         self.interfaces: list[Interface] = []
         self.section_comments: list[str] = []
@@ -237,7 +262,7 @@ class Capture:
         self._iface_at: dict[int, int] = {}  # IDB file offset -> index in interfaces
         self._shb_seen: set[int] = set()
         try:
-            self._file = open(self.path, "rb")
+            self._file = _open_file(self.path)
         except OSError as exc:
             raise SynackError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
         try:
@@ -324,18 +349,20 @@ class Capture:
         The same frames, numbers, times and errors as iteration; for classic
         pcap the record walk is the only per-frame Python (no bytes object or
         tuple per frame), which is what lets `viz.vector` export a million
-        frames in a few seconds.  pcapng files are batched from the ordinary
-        iterator.
+        frames in a few seconds.  pcapng files, and pcap files that cannot be
+        mapped, are batched from the ordinary iterator.
         """
         self.truncated_at = None
         self._file.seek(self._start)
         if self._format == "pcap":
-            yield from self._chunks_pcap()
-            return
+            mm = self._mmap()
+            if mm is not None:
+                yield from self._chunks_pcap_mmap(mm)
+                return
         import numpy as np
         frames: list = []
         first = 1
-        for raw in self._iter_pcapng(False):
+        for raw in self._iter_pcap() if self._format == "pcap" else self._iter_pcapng(False):
             frames.append(raw)
             if len(frames) >= batch:
                 yield FrameChunk.of_frames(frames, first, np)
@@ -344,17 +371,14 @@ class Capture:
         if frames:
             yield FrameChunk.of_frames(frames, first, np)
 
-    def _chunks_pcap(self) -> Iterator["FrameChunk"]:
-        """FrameChunks over a memory map of the file (no copy of the frames), or
-        over one reused read buffer where the file cannot be mapped; a chunk is
-        valid until the next one is asked for."""
+    def _mmap(self):
+        """A read-only map of the file, or None where it cannot be mapped (a
+        pipe, a file system without mmap): those are read frame by frame."""
         import mmap
         try:
-            mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # empty, a pipe, a file system without mmap
-            yield from self._chunks_pcap_read()
-            return
-        yield from self._chunks_pcap_mmap(mm)
+            return mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
 
     def _chunks_pcap_mmap(self, mm) -> Iterator["FrameChunk"]:
         """The record walk straight over the mapped file.  Pages of a finished
@@ -433,85 +457,6 @@ class Capture:
                                  np.full(1, linktype, dtype=np.int64))
                 n += 1
                 pos = limit
-        self.frames_read = n
-
-    def _chunks_pcap_read(self) -> Iterator["FrameChunk"]:
-        """FrameChunks over one reused buffer filled by readinto."""
-        import numpy as np
-        endian, units, hlen = self._pcap
-        linktype = self.interfaces[0].linktype
-        snap = self.interfaces[0].snaplen if 0 < self.interfaces[0].snaplen else DEFAULT_SNAPLEN
-        snap = min(snap, MAX_RECORD)
-        u_incl = struct.Struct(endian + "I").unpack_from
-        u_rec = struct.Struct(endian + "8xI").unpack_from
-        scale = 1.0 / units
-        readinto = self._file.readinto
-        size = self._size
-        buf = bytearray(PCAP_READ)
-        base = self._start
-        pos = end = 0
-        n = 0
-        dt = np.dtype(endian + "u4")
-        ar16 = np.arange(16, dtype=np.int64)
-        while True:
-            offs: list[int] = []
-            ap = offs.append
-            try:
-                while True:
-                    stop = pos + hlen + u_rec(buf, pos)[0]
-                    if stop > end:
-                        break
-                    ap(pos)
-                    pos = stop
-            except struct.error:  # fewer than 12 bytes left: the header is incomplete
-                pass
-            if offs:
-                o = np.array(offs, dtype=np.int64)
-                u8 = np.frombuffer(buf, dtype=np.uint8)
-                hdr = u8[o[:, None] + ar16].view(dt).reshape(len(offs), 4).astype(np.int64)
-                del u8
-                big = np.flatnonzero(hdr[:, 2] > snap)
-                if len(big):  # stop before the first oversized record; reported below
-                    k = int(big[0])
-                    pos = offs[k]
-                    o, hdr = o[:k], hdr[:k]
-                if len(o):
-                    ts = hdr[:, 0].astype(np.float64) + hdr[:, 1].astype(np.float64) * scale
-                    yield FrameChunk(n + 1, buf, o + hlen, hdr[:, 2], hdr[:, 3], ts,
-                                     np.full(len(o), linktype, dtype=np.int64))
-                    n += len(o)
-            need = hlen
-            if pos + hlen <= end:
-                incl = u_incl(buf, pos + 8)[0]
-                if incl > snap:
-                    self._bad_record(n + 1, base + pos, f"record length {incl} exceeds snaplen {snap}")
-                    break
-                left = size - (base + pos + hlen)
-                if incl > left:
-                    self._bad_record(n + 1, base + pos,
-                                     f"record length {incl} runs past the end of the file "
-                                     f"({max(left, 0)} bytes left)")
-                    break
-                need = hlen + incl
-            left = end - pos
-            if len(buf) < need:
-                grown = bytearray(max(need, PCAP_READ))
-                grown[:left] = buf[pos:end]
-                buf = grown
-            elif left:
-                buf[:left] = buf[pos:end]
-            with memoryview(buf) as mv:
-                got = readinto(mv[left:])
-            base += pos
-            pos = 0
-            end = left + got
-            if not got:
-                if need > hlen:
-                    self._bad_record(n + 1, base, "file shrank while reading")
-                elif left:
-                    self._bad_record(n + 1, base,
-                                     f"truncated record header ({left} of {hlen} bytes at end of file)")
-                break
         self.frames_read = n
 
     def _preread_pcapng(self) -> None:

@@ -243,8 +243,12 @@ def conversation_label(g, a: str, b: str) -> str:
     x, y = sorted((a, b))
     n = len(e["streams"])
     head = e["streams"][0] if n == 1 else f"{n} streams"
-    return (f"{head}\n{x} \u2192 : {e['frames'][x]} frames, {_kb(e['bytes'][x])}\n"
-            f"\u2190 {y} : {e['frames'][y]} frames, {_kb(e['bytes'][y])}")
+    return (f"{head}\nfrom {x}: {_count(e['frames'][x], 'frame')}, {_kb(e['bytes'][x])}\n"
+            f"from {y}: {_count(e['frames'][y], 'frame')}, {_kb(e['bytes'][y])}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # ---------------------------------------------------------------- topology
@@ -300,7 +304,7 @@ def iface_text(g, host: str, iface: str) -> str:
 
 
 def conversations_text(g) -> str:
-    lines = [f"{len(g)} hosts, {g.number_of_edges()} conversations"]
+    lines = [f"{_count(len(g), 'host')}, {_count(g.number_of_edges(), 'conversation')}"]
     for a, b in sorted(tuple(sorted(e)) for e in g.edges):
         lines.append(conversation_label(g, a, b).replace("\n", "  |  "))
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
         "\nexit status: 0 on success, 2 for an unreadable or damaged capture (one line on "
         "stderr naming the file and byte offset or frame).",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text table and stream summaries (default), or analysis/1 JSON")
     p.add_argument("--partial", action="store_true",

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
         "  synack graph captures/tcp-echo.pcapng --kind states -o states.svg\n"
         "  synack graph capture.pcap --kind conversations --ports",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("--kind", default="conversations", metavar="KIND",
                    help="conversations | states | topology (default: conversations)")
     p.add_argument("--stream", type=int, metavar="N", help="TCP stream for --kind states (default: the first)")

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         "  synack ladder A.client.pcapng A.server.pcapng -o true-slopes.svg   # both ends\n"
         "  synack ladder capture.pcap --stream 3 --frames 10-40 -o part.tex  # TikZ for LaTeX",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("capture2", metavar="CAPTURE2", nargs="?",
                    help="the same exchange captured at the other end: arrows go from the true send "
                    "time to the true receive time; segments missing at the receiver are drawn lost")

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
         "  synack layers captures/tcp-echo.pcapng --frame 4 --view fields -o get.svg\n"
         "  synack layers client.pcapng --frame 4 --compare server.pcapng   # what a router changed",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("--frame", "-f", type=int, required=True, metavar="N", help="frame number (1-based, as in Wireshark)")
     p.add_argument("--view", default="nested", metavar="VIEW",
                    help="nested | stack | fields | hex | all (default: nested); with -o and 'all', "

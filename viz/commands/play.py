@@ -25,7 +25,7 @@ def register(subparsers) -> None:
         "  synack play captures/tcp-echo.pcapng -o echo.pdf --theme print   # one page per frame\n"
         "  synack play captures/tcp-echo.pcapng -o echo.gif --auto",
     )
-    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("--stream", metavar="N", help="the TCP stream to play (udp:N for a UDP one; default: "
                    "every stream if they fit one ladder, else the first)")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (1-based, as in Wireshark)")
