@@ -319,3 +319,25 @@ def test_dup_ack_numbers_are_tsharks(path):
     lad = build_ladder(an, full=True)
     shown = {a.frame: t for a in lad.arrows for t in a.tags if t.startswith("dup ACK")}
     assert all(shown[f] == f"dup ACK #{n}" for f, n in truth.items() if f in shown)
+
+
+def test_keep_alive_into_a_zero_window_is_called_a_window_probe():
+    """Linux probes a zero window with seq = SND.UNA - 1, no data (tcp_xmit_probe_skb);
+    Wireshark's rule tags that keep-alive.  The arrow keeps the tag and says it is a probe;
+    the same segment with the window open is a plain keep-alive (RFC 9293 3.8.4)."""
+    from viz.model import Stream, Tag
+    A = F.Flag.ACK
+    b = F._Builder()
+    b.tcp(0.0, "c2s", A, 1, 1, 100, payload=b"x" * 100)
+    zero = b.tcp(0.001, "s2c", A, 1, 101, win=0, tags=(Tag.ZERO_WINDOW,))
+    probe = b.tcp(0.2, "c2s", A, 100, 1, tags=(Tag.KEEP_ALIVE,))
+    b.tcp(0.201, "s2c", A, 1, 101, win=0, tags=(Tag.ZERO_WINDOW,))
+    b.tcp(0.3, "s2c", A, 1, 101, win=4096, tags=(Tag.WINDOW_UPDATE,))
+    plain = b.tcp(60.0, "c2s", A, 100, 1, tags=(Tag.KEEP_ALIVE,))
+    frames = tuple(p.frame for p in b.packets)
+    an = Analysis(CaptureInfo("crafted.pcapng", len(frames), ("EN10MB",), {}), tuple(b.packets),
+                  (Stream(0, "tcp", F.CLIENT, F.SERVER, frames, first_t=0.0, last_t=60.0),), ())
+    tags = {a.frame: a.tags for a in build_ladder(an, full=True).arrows}
+    assert tags[zero] == ("zero window",)
+    assert tags[probe] == ("keep-alive (zero-window probe)",)
+    assert tags[plain] == ("keep-alive",)

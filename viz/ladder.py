@@ -38,6 +38,7 @@ BLOCKING_CALLS = frozenset({"accept", "connect", "recv", "recvfrom", "recv_into"
                             "send", "sendall", "sendto", "sendmsg", "recvmsg"})
 RECEIVE_CALLS = frozenset({"recv", "recvfrom", "recv_into", "recvfrom_into", "recvmsg"})
 
+WINDOW_PROBE = "keep-alive (zero-window probe)"
 TAG_TEXT = {
     Tag.RETRANSMISSION: "retransmission",
     Tag.FAST_RETRANSMISSION: "fast retransmission",
@@ -407,6 +408,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             r.lost = True
     lifelines, where = _lifelines(analysis, streams)
     dup_number = _dup_ack_numbers(analysis, streams)
+    probes = _window_probes(analysis, streams)
     collapse = not full and len(rows) > COLLAPSE_ABOVE
     state_frames = {sc.frame for s in streams for sc in s.states}
     if collapse:
@@ -428,6 +430,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         tags = tag_texts(p.analysis)
         if r.frame in dup_number:
             tags = tuple(f"{t} #{dup_number[r.frame]}" if t == TAG_TEXT[Tag.DUP_ACK] else t for t in tags)
+        if r.frame in probes:
+            tags = tuple(WINDOW_PROBE if t == TAG_TEXT[Tag.KEEP_ALIVE] else t for t in tags)
         arrows.append(Arrow(
             frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
@@ -503,6 +507,26 @@ def _dup_ack_numbers(analysis: Analysis, streams) -> dict[int, int]:
             last_ack[side] = p.ack
             if Tag.DUP_ACK in p.analysis:
                 count[side] = out[f] = count[side] + 1
+    return out
+
+
+def _window_probes(analysis: Analysis, streams) -> set[int]:
+    """Keep-alives sent while the peer's last advertised window is zero.  Linux
+    probes a zero window with seq = SND.UNA - 1 and no data (tcp_xmit_probe_skb),
+    which is Wireshark's keep-alive pattern, so tshark tags it keep-alive; the
+    figure keeps that tag and says what the segment is for."""
+    out: set[int] = set()
+    for s in streams:
+        if s.proto != "tcp":
+            continue
+        window: dict[tuple, int | None] = {}
+        for f in s.frames:
+            if f > len(analysis.packets):
+                continue
+            p = analysis.packet(f)
+            if Tag.KEEP_ALIVE in p.analysis and window.get((p.dst, p.dport)) == 0:
+                out.add(f)
+            window[(p.src, p.sport)] = p.win
     return out
 
 

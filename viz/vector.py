@@ -1074,7 +1074,7 @@ def _time_parts(t):
     fl = np.floor(y)
     fr = y - fl
     ok = (t >= 0) & (y < 4e15) & (np.abs(fr - 0.5) > 4 * np.spacing(y))
-    return ok, (fl + (fr > 0.5)).astype(I64)
+    return ok, np.where(ok, fl + (fr > 0.5), 0).astype(I64)
 
 
 class JsonRows:
