@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Time `synack analyze --format json` against tshark on the same capture, in one run.
 
-    python3 benchmarks/bench_analyze.py [CAPTURE] [--frames 1000000] [--repeat 3]
+    python3 benchmarks/bench_analyze.py [CAPTURE] [--frames 1000000] [--repeat 3] [--pcapng]
 
 Without CAPTURE, benchmarks/gen_capture.py writes a 1,000,000-frame capture to
-/tmp/synack-bench-1m.pcap first (reused if present).  Each tool reads the
+/tmp/synack-bench-1m.pcap first (reused if present); --pcapng converts it
+with editcap and times every tool on the pcapng copy instead.  Each tool reads the
 file once with its output sent to /dev/null; wall time is measured around the
 process and peak RSS comes from wait4()'s rusage of that process alone.
 Each tool runs --repeat times, interleaved (cat, tcpdump, synack, tshark,
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames to generate (default 1e6)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the median is kept")
     ap.add_argument("--no-tshark", action="store_true", help="skip tshark (slow)")
+    ap.add_argument("--pcapng", action="store_true", help="read a pcapng copy (editcap -F pcapng)")
     args = ap.parse_args(argv)
 
     path = args.capture or DEFAULT
@@ -71,6 +73,11 @@ def main(argv=None) -> int:
         print(f"generating {path} ...", file=sys.stderr)
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(path),
                         "--frames", str(args.frames)], check=True)
+    if args.pcapng:
+        ng = path.with_suffix(".pcapng")
+        if not ng.exists():
+            subprocess.run(["editcap", "-F", "pcapng", str(path), str(ng)], check=True)
+        path = ng
     frames = count_frames(path)
     size = path.stat().st_size
     print(f"capture: {path} ({frames:,} frames, {size / 1e6:.0f} MB), {os.cpu_count()} CPUs")

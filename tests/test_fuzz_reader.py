@@ -61,14 +61,28 @@ def mutate(data: bytes, mutations) -> bytes:
 
 
 def read_all(path, partial: bool) -> None:
+    """Iteration decodes every frame without an exception, and the mapped chunk
+    walk (viz.vector's reader) gives the same frames, stop and error."""
+    outcome = []
     try:
         with open_capture(path, partial=partial) as cap:
+            frames = []
             for fr in cap:
                 check_decode(fr.linktype, fr.data, fr.wire_len)
+                frames.append((fr.number, fr.ts, fr.linktype, bytes(fr.data), fr.wire_len))
             assert partial or cap.truncated_at is None
+            outcome = [frames, cap.truncated_at]
     except SynackError as exc:
         msg = str(exc)
         assert str(path) in msg and "\n" not in msg
+        outcome = [msg]
+    try:
+        with open_capture(path, partial=partial) as cap:
+            chunked = [(ch.first + i, float(ch.ts[i]), int(ch.linktype[i]), ch.frame_bytes(i), int(ch.wire[i]))
+                       for ch in cap.chunks() for i in range(ch.n)]
+            assert outcome == [chunked, cap.truncated_at]
+    except SynackError as exc:
+        assert outcome == [str(exc)]
 
 
 def check_decode(linktype, data, wire_len) -> None:

@@ -138,3 +138,79 @@ def test_forked_reader_is_reaped_when_abandoned(tmp_path):
         it.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def _chunk_frames(cap):
+    return [(ch.first + i, float(ch.ts[i]), int(ch.linktype[i]), ch.frame_bytes(i), int(ch.wire[i]))
+            for ch in cap.chunks() for i in range(ch.n)]
+
+
+def _iter_frames(cap):
+    return [(f.number, f.ts, f.linktype, bytes(f.data), f.wire_len) for f in cap]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_chunks_are_the_iterated_frames(path):
+    """The mapped walk (numpy runs of packet blocks for pcapng) gives iteration's frames."""
+    with open_capture(path) as cap:
+        assert _chunk_frames(cap) == _iter_frames(cap)
+
+
+def _gen_pcapng(tmp_path, frames: int, seed: int) -> bytes:
+    import shutil
+    import subprocess
+    import sys
+    if not shutil.which("editcap"):
+        pytest.skip("needs editcap (tshark)")
+    src, ng = tmp_path / "gen.pcap", tmp_path / "gen.pcapng"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(src),
+                    "--frames", str(frames), "--seed", str(seed)], check=True, capture_output=True)
+    subprocess.run(["editcap", "-F", "pcapng", str(src), str(ng)], check=True, capture_output=True)
+    return ng.read_bytes()
+
+
+def _blocks(data: bytes) -> list[int]:
+    import struct
+    offs, pos = [], 0
+    while pos < len(data):
+        offs.append(pos)
+        pos += struct.unpack_from("<I", data, pos + 4)[0]
+    return offs
+
+
+def test_damaged_pcapng_same_frames_stop_and_error(tmp_path):
+    """Damage in the middle of a run of packet blocks: the numpy run stops where
+    the per-block walk stops and reports the same frame, offset and cause."""
+    import struct
+    from viz.errors import SynackError
+    data = _gen_pcapng(tmp_path, 3000, 6)
+    offs = _blocks(data)
+    k = offs[len(offs) // 2]  # a packet block deep inside a run
+
+    def patched(at, fmt, value):
+        b = bytearray(data)
+        struct.pack_into(fmt, b, at, value)
+        return bytes(b)
+
+    blen = struct.unpack_from("<I", data, k + 4)[0]
+    cases = {
+        "cut": data[:k + 40],
+        "trailer": patched(k + blen - 4, "<I", blen + 4),
+        "interface": patched(k + 8, "<I", 7),
+        "caplen": patched(k + 20, "<I", blen),
+        "odd-length": patched(k + 4, "<I", blen + 2),
+        "tail": data + b"\0" * 8,
+    }
+    for name, blob in cases.items():
+        p = tmp_path / f"{name}.pcapng"
+        p.write_bytes(blob)
+        with open_capture(p, partial=True) as cap:
+            got = (_chunk_frames(cap), cap.truncated_at)
+            want = (_iter_frames(cap), cap.truncated_at)
+        assert got == want and want[1], name
+        errors = []
+        for walk in (_chunk_frames, _iter_frames):
+            with open_capture(p) as cap, pytest.raises(SynackError) as exc:
+                walk(cap)
+            errors.append(str(exc.value))
+        assert errors[0] == errors[1], name

@@ -118,12 +118,12 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
     (memfd; a pipe's 64 KiB buffer would cost a context switch per 64 KiB),
     announced on one pipe and handed back on another, so the child runs at
     most `slots` chunks ahead.  Errors are the reader's own (`SynackError`,
-    raised here); `truncated_at` and `frames_read` come back to `cap`.  The
-    child is killed and reaped however the iteration ends.  Without fork or
-    memfd, or for pcapng (whose interfaces become known while reading), the
-    chunks are mapped in this process.
+    raised here); `truncated_at`, `frames_read` and what a pcapng file
+    declares while it is read (interfaces, section comments, metadata) come
+    back to `cap`.  The child is killed and reaped however the iteration ends.
+    Without fork or memfd the chunks are mapped in this process.
     """
-    if cap.format != "pcap" or not hasattr(os, "fork") or not hasattr(os, "memfd_create"):
+    if not hasattr(os, "fork") or not hasattr(os, "memfd_create"):
         for ch in cap.chunks():
             yield fn(ch)
         return
@@ -157,7 +157,8 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
                         while done < len(data):
                             done += os.pwrite(fds[slot], view[done:], done)
                         send(("chunk", slot, len(data)))
-                    msg = ("end", cap.truncated_at, cap.frames_read)
+                    msg = ("end", cap.truncated_at, cap.frames_read, cap.interfaces,
+                           cap.section_comments, cap.meta)
                 except SynackError as exc:
                     msg = ("error", str(exc))
                 except Exception as exc:  # a bug: the parent reports it
@@ -193,7 +194,8 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
                         pass
                     yield pickle.loads(parts[0] if len(parts) == 1 else b"".join(parts))
                 elif msg[0] == "end":
-                    cap.truncated_at, cap.frames_read = msg[1], msg[2]
+                    (cap.truncated_at, cap.frames_read, cap.interfaces, cap.section_comments,
+                     cap.meta) = msg[1:]
                     return
                 elif msg[0] == "error":
                     raise SynackError(msg[1])
@@ -354,11 +356,13 @@ class Capture:
         """
         self.truncated_at = None
         self._file.seek(self._start)
-        if self._format == "pcap":
-            mm = self._mmap()
-            if mm is not None:
+        mm = self._mmap()
+        if mm is not None:
+            if self._format == "pcap":
                 yield from self._chunks_pcap_mmap(mm)
-                return
+            else:
+                yield from self._iter_pcapng(False, mm)
+            return
         import numpy as np
         frames: list = []
         first = 1
@@ -522,12 +526,26 @@ class Capture:
         self.frames_read = n
 
     # -- pcapng ------------------------------------------------------------
-    def _iter_pcapng(self, header_only: bool) -> Iterator[RawFrame]:
-        read = self._file.read
+    def _iter_pcapng(self, header_only: bool, mm=None) -> Iterator:
+        """RawFrames, or with `mm` (the mapped file) FrameChunks: each run of
+        enhanced packet blocks is walked and checked as one numpy chunk
+        (`_epb_run`), and any other block, or a packet block the run stopped
+        at, goes through the same per-block code as iteration, so both report
+        the same frames and the same errors."""
         size = self._size
-        buf = b""
+        if mm is None:
+            read = self._file.read
+            buf = b""
+            end = 0
+        else:
+            import numpy as np
+            read = _no_more
+            buf = mm
+            size = end = min(size, len(mm))
+            u8 = np.frombuffer(mm, dtype=np.uint8)
+            self._released = 0
         base = 0
-        pos = end = 0
+        pos = 0
         n = 0
         new = _new
         Frame = RawFrame
@@ -591,6 +609,14 @@ class Capture:
                 self._bad_block(n + 1, off, f"block length {blen} does not match its trailer "
                                 f"{u1(buf, stop - 4)[0]}", header_only)
                 break
+            if mm is not None and btype == EPB_TYPE:
+                chunk, nxt = self._epb_run(mm, u8, pos, size, section, endian, n + 1)
+                if chunk is not None:
+                    n += chunk.n
+                    last_ts = float(chunk.ts[-1])
+                    yield chunk
+                    pos = nxt
+                    continue
             if btype == EPB_TYPE or btype == OPB_TYPE:
                 if header_only:
                     return
@@ -624,7 +650,8 @@ class Capture:
                 n += 1
                 stamp = (th << 32) | tl
                 last_ts = stamp // units + (stamp % units) * scale + tsoff
-                yield new(Frame, (n, last_ts, lt, buf[dstart:dstop], orig, gidx, comments))
+                frame = new(Frame, (n, last_ts, lt, buf[dstart:dstop], orig, gidx, comments))
+                yield frame if mm is None else FrameChunk.of_frames([frame], n, np)
             elif btype == SPB_TYPE:
                 if header_only:
                     return
@@ -638,7 +665,8 @@ class Capture:
                 orig = u1(buf, pos + 8)[0]
                 caplen = min(orig, blen - 16, snap)
                 n += 1
-                yield new(Frame, (n, last_ts, lt, buf[pos + 12:pos + 12 + caplen], orig, gidx, ()))
+                frame = new(Frame, (n, last_ts, lt, buf[pos + 12:pos + 12 + caplen], orig, gidx, ()))
+                yield frame if mm is None else FrameChunk.of_frames([frame], n, np)
             elif btype == IDB_TYPE:
                 if blen < 20:
                     self._bad_block(n + 1, off, f"interface block length {blen} too short", header_only)
@@ -667,6 +695,60 @@ class Capture:
             pos = stop
         self.frames_read = n
 
+    def _epb_run(self, mm, u8, pos: int, size: int, section: list, endian: str, first: int):
+        """The enhanced packet blocks from `pos` on as one FrameChunk, up to the
+        first other block, the first block that fails a check, or PCAP_READ
+        bytes; (None, pos) when the first block fails (the caller reports it).
+        The walk reads two words per block; the checks and the times are numpy."""
+        import mmap
+
+        import numpy as np
+        u2 = struct.Struct(endian + "II").unpack_from
+        limit = min(pos + PCAP_READ, size)
+        start = pos
+        offs: list[int] = []
+        ap = offs.append
+        try:
+            while True:
+                btype, blen = u2(mm, pos)
+                stop = pos + blen
+                if btype != EPB_TYPE or blen < 32 or stop > limit:
+                    break
+                ap(pos)
+                pos = stop
+        except struct.error:  # fewer than 8 bytes left
+            pass
+        if not offs or not section or max(sec[3] for sec in section) >= 1 << 63:
+            return None, start
+        dt = np.dtype(endian + "u4")
+        o = np.array(offs, dtype=np.int64)
+        w = u8[o[:, None] + np.arange(28, dtype=np.int64)].view(dt).reshape(len(o), 7).astype(np.int64)
+        blen, iid, caplen = w[:, 1], w[:, 2], w[:, 5]
+        trailer = u8[(o + blen - 4)[:, None] + np.arange(4, dtype=np.int64)].view(dt).reshape(len(o))
+        known = iid < len(section)
+        at = np.where(known, iid, 0)
+        table = np.array([s[1:] for s in section], dtype=object)  # linktype, snap, units, scale, tsoffset
+        snap = table[:, 1].astype(np.int64)[at]
+        bad = (blen % 4 != 0) | (trailer != blen) | ~known | (28 + caplen > blen - 4) | (caplen > snap)
+        if bad.any():
+            k = int(np.argmax(bad))
+            if k == 0:
+                return None, start
+            o, w, at, caplen = o[:k], w[:k], at[:k], caplen[:k]
+            pos = offs[k]
+        units = table[:, 2].astype(np.int64)[at]
+        stamp = (w[:, 3].astype(np.uint64) << np.uint64(32)) | w[:, 4].astype(np.uint64)
+        whole = (stamp // units.astype(np.uint64)).astype(np.float64)
+        frac = (stamp % units.astype(np.uint64)).astype(np.float64) * table[:, 3].astype(np.float64)[at]
+        ts = whole + frac + table[:, 4].astype(np.float64)[at]
+        chunk = FrameChunk(first, mm, o + 28, caplen, w[:, 6], ts, table[:, 0].astype(np.int64)[at])
+        dontneed = getattr(mmap, "MADV_DONTNEED", None)
+        done = start // mmap.PAGESIZE * mmap.PAGESIZE
+        if dontneed is not None and done > self._released:
+            mm.madvise(dontneed, self._released, done - self._released)
+            self._released = done
+        return chunk, pos
+
     def _bad_block(self, frame: int, offset: int, msg: str, header_only: bool) -> None:
         if header_only and offset == 0:
             self._fail(offset, msg)
@@ -692,6 +774,10 @@ class Capture:
             self.interfaces.append(Interface(linktype, name, snaplen, units, tsoffset))
         snap = min(snaplen, MAX_RECORD) if snaplen else MAX_RECORD  # 0 means no limit
         return (self._iface_at[off], linktype, snap, units, 1.0 / units, tsoffset)
+
+
+def _no_more(_n: int) -> bytes:
+    return b""
 
 
 def _options(buf: bytes, pos: int, stop: int, endian: str):

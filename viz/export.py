@@ -220,7 +220,7 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
     from viz.capture import forked_chunks
     from viz.vector import Prepare, decode_chunk
     first = True
-    if getattr(frames, "format", None) == "pcap":
+    if getattr(frames, "format", None) in ("pcap", "pcapng"):
         # its own address numbering, replayed in order by analyse()
         decoded = forked_chunks(frames, Prepare())
     else:
