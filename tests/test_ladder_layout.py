@@ -341,3 +341,9 @@ def test_keep_alive_into_a_zero_window_is_called_a_window_probe():
     assert tags[zero] == ("zero window",)
     assert tags[probe] == ("keep-alive (zero-window probe)",)
     assert tags[plain] == ("keep-alive",)
+
+
+def test_caption_names_scenario_file_and_capture_point():
+    """The caption is for a slide: the file's name, not the folder it was read from."""
+    assert F.refused().capture.path == "captures/tcp-refused.pcapng"
+    assert build_ladder(F.refused()).caption == "scenario tcp-refused · tcp-refused.pcapng · captured at client"

@@ -14,6 +14,7 @@ request and its answer form the textbook zigzag.
 from __future__ import annotations
 
 import bisect
+from pathlib import PurePath
 from dataclasses import dataclass, replace
 
 from viz.errors import SynackError
@@ -1007,7 +1008,9 @@ def _caption(analysis: Analysis, peer: Analysis | None) -> str:
     parts = []
     if meta.get("scenario"):
         parts.append(f"scenario {meta['scenario']}")
-    files = analysis.capture.path + (f" + {peer.capture.path}" if peer is not None else "")
+    # The file's name, not the folder it was read from: a slide has no working directory.
+    files = PurePath(analysis.capture.path).name + (
+        f" + {PurePath(peer.capture.path).name}" if peer is not None else "")
     parts.append(files)
     point = meta.get("capture_point")
     if peer is not None:
