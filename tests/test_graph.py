@@ -76,6 +76,11 @@ def test_conversations_count_frames_and_bytes_each_way(capsys):
     assert e["bytes"]["192.168.1.2"] == s.bytes_c2s and e["bytes"]["77.67.44.206"] == s.bytes_s2c
     gp = graph.conversations(an, ports=True)
     assert set(gp.nodes) == {"192.168.1.2:49486", "77.67.44.206:80"}
+    fwd, back = e["frames"]["192.168.1.2"], e["frames"]["77.67.44.206"]
+    assert graph.conversations_text(g).splitlines()[0] == "2 hosts, 1 conversation"
+    assert f"from 192.168.1.2: {fwd} frames" in graph.conversations_text(g)
+    assert f"from 77.67.44.206:80: {back} frames" in graph.conversations_text(gp)
+    assert graph.conversations_text(gp).startswith("2 endpoints, 1 conversation\n")
 
 
 def test_conversation_layout_is_deterministic():

@@ -118,7 +118,7 @@ def conversations(an: Analysis, ports: bool = False):
     and bytes in each direction (direction = from the lower-sorted node to the other)."""
     import networkx as nx
 
-    g = nx.Graph()
+    g = nx.Graph(ports=ports)
     per_stream: dict[tuple[str, int], list[int]] = {}
     for p in an.packets:
         if p.stream is None or p.proto not in ("tcp", "udp"):
@@ -304,7 +304,8 @@ def iface_text(g, host: str, iface: str) -> str:
 
 
 def conversations_text(g) -> str:
-    lines = [f"{_count(len(g), 'host')}, {_count(g.number_of_edges(), 'conversation')}"]
+    node = "endpoint" if g.graph.get("ports") else "host"
+    lines = [f"{_count(len(g), node)}, {_count(g.number_of_edges(), 'conversation')}"]
     for a, b in sorted(tuple(sorted(e)) for e in g.edges):
         lines.append(conversation_label(g, a, b).replace("\n", "  |  "))
     return "\n".join(lines) + "\n"
