@@ -29,12 +29,29 @@ COMMANDS = [
 ]
 
 
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (package metadata costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the installed synack version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            found = version("synack")
+        except PackageNotFoundError:
+            found = "(run from a source tree, not installed)"
+        print(f"synack {found}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synack",
         description="Trace socket programs in isolated hosts and draw textbook figures "
         "(ladders, layers, graphs) from the captures.",
     )
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
