@@ -351,8 +351,9 @@ class Capture:
         The same frames, numbers, times and errors as iteration; for classic
         pcap the record walk is the only per-frame Python (no bytes object or
         tuple per frame), which is what lets `viz.vector` export a million
-        frames in a few seconds.  pcapng files, and pcap files that cannot be
-        mapped, are batched from the ordinary iterator.
+        frames in a few seconds.  In pcapng, runs of enhanced packet blocks are
+        walked the same way (`_epb_run`); a file that cannot be mapped is
+        batched from the ordinary iterator.
         """
         self.truncated_at = None
         self._file.seek(self._start)
