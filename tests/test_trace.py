@@ -146,6 +146,23 @@ def test_user_programs(progdir, tmp_path, leak_check):
     assert "client: connect(" in comments and "client: sendall(12)" in comments
     syn = next(i for i, f in enumerate(frames) if f["proto"] == "tcp" and f["flags"] == 0x02)
     assert rows[syn][1].startswith("client: connect(")
+    assert r.unrecorded == ()
+
+
+def test_a_program_that_is_not_python_is_traced_and_said_to_record_no_calls(progdir, tmp_path, leak_check):
+    """bash's /dev/tcp makes the same connection as CLIENT; only Python's socket module
+    is wrapped, so the capture has the server's calls and the summary says why not the client's."""
+    from tracer.commands.trace import summary_lines
+    srv = progdir("srv.py", SERVER)
+    client = ["bash", "-c", 'exec 3<>"/dev/tcp/$SYNACK_SERVER_HOST/$SYNACK_SERVER_PORT"; '
+              'printf "hello synack" >&3; head -c 12 <&3']
+    out = str(tmp_path / "bash.pcapng")
+    r = trace(Programs(client=client, server=f"{PY} {srv}"), scenarios.Options(port=5003), out)
+    assert r.complete and r.client_output.strip() == "HELLO SYNACK"
+    check_tcp_conversation(tcp_frames(out), b"hello synack", b"HELLO SYNACK")
+    assert {c["host"] for c in meta(out)["calls"]} == {"server"}
+    assert r.unrecorded == ("client",)
+    assert any(line.startswith("note: the client recorded no socket calls") for line in summary_lines(r))
 
 
 def test_every_frame_is_wire_sized_with_valid_checksums(tmp_path):

@@ -76,6 +76,7 @@ class TraceResult:
     incomplete_reason: str | None
     points: tuple[PointResult, ...] = ()
     calls: int = 0
+    unrecorded: tuple[str, ...] = ()  # programs that ran but recorded no call (not Python)
     client_status: int | None = None
     server_status: int | None = None
     client_output: str = ""
@@ -481,6 +482,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                                      else "the kernel dropped frames"),
         points=tuple(results),
         calls=len(calls),
+        unrecorded=tuple(p.role for p in programs if not any(c.get("host") == p.role for c in calls)),
         client_status=client_status,
         server_status=server_status,
         client_output=client_output,
