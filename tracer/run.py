@@ -29,6 +29,7 @@ from tracer import faults as faultmod
 from tracer import hosts as hostmod
 from tracer import pcapng
 from tracer import scenarios as scenariomod
+from tracer import strace as stracemod
 from tracer.hosts import Hosts
 from viz.errors import SynackError
 
@@ -134,15 +135,18 @@ class _Program:
     """One program running inside a host, in its own session (killed as a group)."""
 
     def __init__(self, role: str, argv: list[str], hosts: Hosts, env: dict[str, str],
-                 workdir: str, cwd: str | None, uid: int | None, gid: int | None):
+                 workdir: str, cwd: str | None, uid: int | None, gid: int | None,
+                 strace_log: str | None = None):
         self.role = role
         self.argv = argv
+        self.strace_log = strace_log
         self.out = os.path.join(workdir, f"{role}.out")
         self.err = os.path.join(workdir, f"{role}.err")
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
             try:
                 self.proc = subprocess.Popen(
-                    hosts.command(role, argv, uid, gid), env=env, cwd=cwd,
+                    hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid),
+                    env=env, cwd=cwd,
                     stdin=subprocess.DEVNULL, stdout=o, stderr=e, start_new_session=True)
             except OSError as exc:
                 raise SynackError(f"cannot start the {role} program {shlex.join(argv)}: {exc}") from None
@@ -258,13 +262,29 @@ def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: i
         time.sleep(0.002)
 
 
-def _read_calls(paths: list[str]) -> list[dict[str, Any]]:
+def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every recorded call in time order.  A host's strace log is used only when
+    its Python recorder saw nothing (`sh -c 'python3 srv.py'` is recorded by both,
+    and the socket module's records say more: sendall, exception names)."""
     calls = []
     for p in paths:
         log = _CallLog(p)
         calls += log.new()
+    for role, path in (strace_logs or {}).items():
+        if any(c.get("host") == role for c in calls):
+            continue
+        try:
+            with open(path, errors="replace") as f:
+                calls += stracemod.parse(f.read(), role)
+        except OSError:
+            pass
     calls.sort(key=lambda c: (c.get("ts", 0), c.get("phase") != "call"))
     return calls
+
+
+def _is_python(argv: Sequence[str]) -> bool:
+    import re
+    return argv[0] == sys.executable or re.fullmatch(r"python[\d.]*", os.path.basename(argv[0])) is not None
 
 
 def _stage(src: str, dst: str) -> str:
@@ -362,6 +382,15 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             pass
         if uid is not None:
             os.chown(p, uid, gid)
+    # Programs that are not Python never meet the socket-module recorder: strace records them.
+    strace_logs = {}
+    for role, argv in (("server", server_argv), ("client", client_argv)):
+        if argv and not _is_python(argv) and stracemod.available():
+            strace_logs[role] = os.path.join(workdir, f"{role}.strace")
+            with open(strace_logs[role], "w"):
+                pass
+            if uid is not None:
+                os.chown(strace_logs[role], uid, gid)
     callrec = _stage(CALLREC, os.path.join(workdir, "callrec"))
     if script:
         staged = _stage(script, os.path.join(workdir, os.path.basename(script)))
@@ -411,13 +440,15 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
                 if server_argv:
-                    server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid)
+                    server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid,
+                                      strace_logs.get("server"))
                     programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline)
                 if on_ready:
                     on_ready(hosts)
-                client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid)
+                client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
+                                  strace_logs.get("client"))
                 programs.append(client)
                 try:
                     client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))
@@ -449,7 +480,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 s.stop(drain=True)
             if on_finish:
                 on_finish(hosts)
-            calls = _read_calls(list(call_files.values()))
+            calls = _read_calls(list(call_files.values()), strace_logs)
             client_output = client.stdout() if client else ""
             results = []
             for point, s in sniffers.items():

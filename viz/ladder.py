@@ -36,8 +36,9 @@ SHORT_DATA = 100  # bytes: every segment this short gets a preview, longer ones 
 QUIET_CALLS = frozenset({"getsockname", "getpeername", "settimeout", "setblocking", "fileno",
                          "gettimeout", "getsockopt"})
 BLOCKING_CALLS = frozenset({"accept", "connect", "recv", "recvfrom", "recv_into", "recvfrom_into",
-                            "send", "sendall", "sendto", "sendmsg", "recvmsg"})
-RECEIVE_CALLS = frozenset({"recv", "recvfrom", "recv_into", "recvfrom_into", "recvmsg"})
+                            "send", "sendall", "sendto", "sendmsg", "recvmsg", "read", "write"})
+RECEIVE_CALLS = frozenset({"recv", "recvfrom", "recv_into", "recvfrom_into", "recvmsg", "read"})
+SEND_CALLS = frozenset({"send", "sendall", "sendto", "sendmsg", "write"})
 
 WINDOW_PROBE = "keep-alive (zero-window probe)"
 TAG_TEXT = {
@@ -358,7 +359,7 @@ def call_text(c: SocketCall, entered: bool = False) -> str | None:
             return None  # the return says it all; a blocking entry is shown for connect/accept only
         res = _received(c.result.strip())
         return f"{name} → {res}"
-    if name in ("send", "sendall", "sendto", "sendmsg"):
+    if name in SEND_CALLS:
         if c.phase == "return" and entered:
             return None  # shown at its entry
         arg = c.args.split(",", 1)[0].strip("() ")

@@ -15,10 +15,10 @@ pcapng file with the socket calls of both programs inside it.
 Your programs learn the server's address from SYNACK_SERVER_HOST and
 SYNACK_SERVER_PORT (the name `server` also resolves to it); programs that
 hard-code localhost work with --net loopback.  They run as the invoking user
-(behind sudo) or nobody, never as root.  Their socket calls are recorded when
-they are Python programs (the socket module is wrapped in the interpreter, no
-change to your code); any other program is captured on the wire only.  Needs
-root for the namespaces."""
+(behind sudo) or nobody, never as root.  Their socket calls are recorded
+without any change to your code: in Python programs by wrapping the socket
+module, in any other program (C, a shell's /dev/tcp, curl) with strace when it
+is installed.  Needs root for the namespaces."""
 
 EPILOG = """\
 examples:
@@ -122,8 +122,8 @@ def summary_lines(result: object) -> list[str]:
             lines.append(f"WARNING: the kernel dropped {pt.kernel_drops} frames: this capture is missing frames")
     lines.append(f"{r.calls} socket calls recorded; {'complete' if r.complete else 'INCOMPLETE: ' + str(r.incomplete_reason)}")
     for role in getattr(r, "unrecorded", ()):
-        lines.append(f"note: the {role} recorded no socket calls: calls are recorded in Python programs "
-                     "(the socket module is wrapped); other programs are captured on the wire only")
+        lines.append(f"note: no socket calls recorded for the {role}: Python programs are recorded by "
+                     "wrapping the socket module, other programs with strace (install it if missing)")
     for path in r.paths:
         lines.append(f"wrote {path}")
     return lines
