@@ -431,9 +431,9 @@ def test_metadata_longer_than_one_pcapng_option_round_trips(tmp_path):
 
 
 def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
-    out = str(tmp_path / "demo.pcapng")
     figs = tmp_path / "figs"
-    p = cli("demo", "-o", out, "--figures", str(figs))
+    out = str(figs / "tcp-echo.pcapng")  # the default: beside the figures, not over captures/tcp-echo.pcapng
+    p = cli("demo", "--figures", str(figs))
     leak_check.add(p.pid)
     stdout, err = p.communicate(timeout=60)
     assert p.returncode == 0, err

@@ -1,4 +1,8 @@
-"""`synack demo`: the one-command tour: trace tcp-echo into captures/, summarize it, draw its figures."""
+"""`synack demo`: the one-command tour: trace tcp-echo into captures/demo/, summarize it, draw its figures.
+
+The demo writes beside, not over, the committed example capture captures/tcp-echo.pcapng: the
+golden ladders are drawn from that one, and a user's first command must not change the repository.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,25 +13,30 @@ DEMO_CLIENT_PORT = 40000  # fixed, so the demo capture and its figures are repro
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "demo", help="trace the default scenario (tcp-echo) into captures/ and draw its figures",
+        "demo", help="trace the default scenario (tcp-echo) into captures/demo/ and draw its figures",
         description="Trace the default scenario, tcp-echo, with a fixed client port "
-        f"({DEMO_CLIENT_PORT}) into captures/tcp-echo.pcapng, print what it holds, and draw "
-        "its figures as SVG: the ladder (handshake, data, teardown with states and socket calls), "
+        f"({DEMO_CLIENT_PORT}) into captures/demo/{DEMO_SCENARIO}.pcapng, print what it holds, and draw "
+        "its figures as SVG beside it: the ladder (handshake, data, teardown with states and socket calls), "
         "the layers of the first data segment, and the TCP state machine with both endpoints' "
         "paths. Needs root for the network namespaces.")
-    p.add_argument("-o", "--output", metavar="PATH", default=f"captures/{DEMO_SCENARIO}.pcapng",
-                   help="capture file (default %(default)s)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help=f"capture file (default: {DEMO_SCENARIO}.pcapng in the figures DIR)")
     p.add_argument("--figures", metavar="DIR", default="captures/demo",
-                   help="directory for the figures (default %(default)s)")
+                   help="directory for the figures, created if missing (default %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="give up after S seconds")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from tracer import run as runmod
     from tracer import scenarios
     from tracer.commands.trace import summary_lines
 
+    if args.output is None:
+        os.makedirs(args.figures, exist_ok=True)
+        args.output = os.path.join(args.figures, f"{DEMO_SCENARIO}.pcapng")
     scenario = scenarios.get(DEMO_SCENARIO)
     opts = scenarios.Options(client_port=DEMO_CLIENT_PORT)
     result = runmod.trace(scenario, opts, args.output, timeout=args.timeout,
