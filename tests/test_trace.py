@@ -448,6 +448,15 @@ def test_demo_traces_tcp_echo_with_a_fixed_client_port(tmp_path, leak_check):
     assert "SYN" in ladder and "FIN_WAIT_1" in ladder and "connect" in ladder
 
 
+def test_demo_figures_directory_that_cannot_be_made_is_a_one_line_error(leak_check):
+    p = cli("demo", "--figures", "/proc/synack-demo")
+    leak_check.add(p.pid)
+    stdout, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "Traceback" not in err and stdout == "", err
+    assert err.strip().splitlines() == [
+        "synack: error: --figures /proc/synack-demo: cannot create the directory: No such file or directory"]
+
+
 def test_not_root_is_a_one_line_error(tmp_path):
     """Unprivileged, outside a user namespace: say what to do, run nothing."""
     readable = tempfile.mkdtemp(prefix="synack-notroot-")  # the clone itself may be private (0700)

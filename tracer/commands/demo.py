@@ -33,19 +33,22 @@ def run(args: argparse.Namespace) -> int:
     from tracer import run as runmod
     from tracer import scenarios
     from tracer.commands.trace import summary_lines
+    from viz.errors import SynackError
 
-    if args.output is None:
+    try:
         os.makedirs(args.figures, exist_ok=True)
-        args.output = os.path.join(args.figures, f"{DEMO_SCENARIO}.pcapng")
+    except OSError as exc:
+        raise SynackError(f"--figures {args.figures}: cannot create the directory: {exc.strerror}") from None
+    output = args.output or os.path.join(args.figures, f"{DEMO_SCENARIO}.pcapng")
     scenario = scenarios.get(DEMO_SCENARIO)
     opts = scenarios.Options(client_port=DEMO_CLIENT_PORT)
-    result = runmod.trace(scenario, opts, args.output, timeout=args.timeout,
+    result = runmod.trace(scenario, opts, output, timeout=args.timeout,
                           command=f"synack trace {DEMO_SCENARIO} --client-port {DEMO_CLIENT_PORT}")
     for line in summary_lines(result):
         print(line)
     if not result.complete:
         return 1
-    draw_figures(args.output, args.figures)
+    draw_figures(output, args.figures)
     return 0
 
 
@@ -54,7 +57,6 @@ def draw_figures(capture_path: str, out_dir: str) -> None:
 
     import viz
 
-    os.makedirs(out_dir, exist_ok=True)
     cap = viz.load(capture_path)
     figures = {
         "ladder.svg": lambda: cap.ladder(),
