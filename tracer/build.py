@@ -696,13 +696,10 @@ def _file_hash(path: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    from viz import output
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    output.write_text(path, text)
 
 
 @dataclass

@@ -3,16 +3,14 @@
 One section: a Section Header Block whose opt_comment is `synack-capture/1`,
 a newline and the metadata JSON; one Interface Description Block per capture
 interface (nanosecond timestamps, if_tsresol=9); one Enhanced Packet Block
-per frame, with one opt_comment per socket call that caused it.  Written to a
-temporary file in the target directory and renamed into place, so a failed
-or interrupted run never leaves a truncated file under the final name.
+per frame, with one opt_comment per socket call that caused it.  Written
+through viz.output (temporary file renamed into place, regular files only), so
+a failed or interrupted run never leaves a truncated file under the final name.
 """
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -104,46 +102,22 @@ def write(path: str, frames: Sequence[tuple[int, bytes]], metadata: dict[str, An
     `frames` are (ns timestamp, frame bytes[, interface index]); `comments`
     maps a frame index (0-based) to its comment lines.
     """
+    from viz import output
+
     comments = comments or {}
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            f.write(section_header(metadata, application))
-            for iface in interfaces:
-                f.write(interface_description(iface))
-            for i, frame in enumerate(frames):
-                ts, data = frame[0], frame[1]
-                ifidx = frame[2] if len(frame) > 2 else 0
-                f.write(enhanced_packet(ts, data, comments.get(i, ()), ifidx))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with output.open_atomic(path, "wb", buffering=1 << 20) as f:
+        f.write(section_header(metadata, application))
+        for iface in interfaces:
+            f.write(interface_description(iface))
+        for i, frame in enumerate(frames):
+            ts, data = frame[0], frame[1]
+            ifidx = frame[2] if len(frame) > 2 else 0
+            f.write(enhanced_packet(ts, data, comments.get(i, ()), ifidx))
     return path
 
 
 def check_writable(path: str) -> str:
-    """Fail before anything runs if `path` cannot be written; return it absolute."""
-    from viz.errors import SynackError
+    """Fail before anything runs if `path` may not be written (viz.output's rules); return it absolute."""
+    from viz import output
 
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise SynackError(f"output {path} is a directory")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".synack-probe.", dir=directory)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise SynackError(f"cannot write output {path}: {exc.strerror or exc}") from None
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise SynackError(f"cannot write output {path}: permission denied")
-    return path
+    return output.check(path, make_dirs=True)

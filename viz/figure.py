@@ -104,12 +104,10 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Fail before the work starts, not after it."""
-    parent = Path(path).resolve().parent
-    if not parent.is_dir():
-        raise SynackError(f"{path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise SynackError(f"{path}: directory {parent} is not writable")
+    """Fail before the work starts, not after it (viz.output's rules)."""
+    from viz import output
+
+    output.check(path)
 
 
 def check_output(path: str | os.PathLike) -> None:
@@ -166,16 +164,13 @@ def save(fig, path: str | os.PathLike) -> None:
         "png": {"Software": "synack"},
         "pgf": None,
     }[fmt]
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    try:
-        kwargs = {"format": fmt, "facecolor": fig.get_facecolor()}
-        if metadata is not None:
-            kwargs["metadata"] = metadata
-        with _latex_safe_text(fig, fmt == "pgf"):
-            fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from viz import output
+
+    kwargs = {"format": fmt, "facecolor": fig.get_facecolor()}
+    if metadata is not None:
+        kwargs["metadata"] = metadata
+    with _latex_safe_text(fig, fmt == "pgf"):
+        output.write_with(path, lambda tmp: fig.savefig(tmp, **kwargs))
 
 
 @contextlib.contextmanager

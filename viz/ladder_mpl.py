@@ -271,7 +271,6 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
     from pathlib import Path
 
     from viz.figure import check_writable
-    from viz.errors import SynackError
 
     suffix = Path(path).suffix.lower()
     if suffix == ".pgf":
@@ -289,14 +288,9 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
 
             body = render_tikz(ladder, theme=THEMES[theme] if isinstance(theme, str) else theme,
                                standalone=suffix == ".tex")
-        tmp = Path(f"{path}.tmp{os.getpid()}")
-        try:
-            tmp.write_text(body, encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise SynackError(f"{path}: cannot write: {exc.strerror}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        from viz import output
+
+        output.write_text(path, body)
         return
     fig = render_ladder(ladder, theme=theme, size=size)
     save(fig, path)

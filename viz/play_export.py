@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -64,14 +63,9 @@ def _check(playback: Playback, path: str) -> None:
 
 
 def _atomic(path: str, write) -> None:
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise SynackError(f"{path}: cannot write: {exc.strerror}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    from viz import output
+
+    output.write_with(path, lambda tmp: write(Path(tmp)))
 
 
 def _svg(fig) -> str:

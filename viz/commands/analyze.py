@@ -38,19 +38,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from viz import output
     from viz.capture import open_capture
-    from viz.errors import SynackError
     from viz.export import write_json, write_text
 
-    out = sys.stdout
-    close = None
-    if args.output:
-        try:
-            out = close = open(args.output, "w", encoding="utf-8")
-        except OSError as exc:
-            raise SynackError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        if args.output:
+            output.check(args.output)
         with open_capture(args.capture, partial=args.partial) as cap:
+            # Opened only once the capture is known readable; renamed into place only on success.
+            out = stack.enter_context(output.open_atomic(args.output, "w", encoding="utf-8")) \
+                if args.output else sys.stdout
             if args.format == "json":
                 raw = getattr(out, "buffer", None)
                 if raw is not None:
@@ -62,9 +62,6 @@ def run(args: argparse.Namespace) -> int:
                 write_text(out.write, cap, path=args.capture)
             stopped = cap.truncated_at
         out.flush()
-    finally:
-        if close is not None:
-            close.close()
     if stopped:
         print(f"synack: {args.capture}: stopped at {stopped}; analysed the frames before it",
               file=sys.stderr)
