@@ -12,7 +12,6 @@ incomplete when the run did not finish normally.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shlex
 import shutil
@@ -30,6 +29,7 @@ from tracer import hosts as hostmod
 from tracer import pcapng
 from tracer import scenarios as scenariomod
 from tracer import strace as stracemod
+from tracer.calllog import CallLog as _CallLog
 from tracer.hosts import Hosts
 from viz.errors import SynackError
 
@@ -77,6 +77,7 @@ class TraceResult:
     incomplete_reason: str | None
     points: tuple[PointResult, ...] = ()
     calls: int = 0
+    calls_dropped: int = 0  # call records refused (invalid, or past the log size cap)
     unrecorded: tuple[str, ...] = ()  # programs that ran but recorded no call (not Python)
     client_status: int | None = None
     server_status: int | None = None
@@ -210,34 +211,6 @@ def _listening(pid: int, netns_ino: int) -> bool:
     return False
 
 
-class _CallLog:
-    """Tails one JSONL call file written by the recorder."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.pos = 0
-        self.partial = b""
-
-    def new(self) -> list[dict[str, Any]]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.pos)
-                data = f.read()
-        except OSError:
-            return []
-        self.pos += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
-
-
 def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: int,
                 deadline: float) -> None:
     checks = 0
@@ -262,24 +235,30 @@ def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: i
         time.sleep(0.002)
 
 
-def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every recorded call in time order.  A host's strace log is used only when
-    its Python recorder saw nothing (`sh -c 'python3 srv.py'` is recorded by both,
-    and the socket module's records say more: sendall, exception names)."""
-    calls = []
-    for p in paths:
-        log = _CallLog(p)
-        calls += log.new()
+def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Every valid recorded call in time order, and how many records were dropped
+    (tracer.calllog: the logs are the programs' to write).  A host's strace log is
+    used only when its Python recorder saw nothing (`sh -c 'python3 srv.py'` is
+    recorded by both, and the socket module's records say more: sendall,
+    exception names)."""
+    from tracer import calllog
+
+    calls, dropped = calllog.read_all(paths)
     for role, path in (strace_logs or {}).items():
         if any(c.get("host") == role for c in calls):
             continue
         try:
-            with open(path, errors="replace") as f:
-                calls += stracemod.parse(f.read(), role)
+            with open(path, "rb") as f:
+                text = f.read(calllog.MAX_LOG_BYTES).decode(errors="replace")
         except OSError:
-            pass
-    calls.sort(key=lambda c: (c.get("ts", 0), c.get("phase") != "call"))
-    return calls
+            continue
+        for rec in stracemod.parse(text, role):
+            try:
+                calls.append(calllog.metadata.call_record(rec))
+            except ValueError:
+                dropped += 1
+    calls.sort(key=lambda c: (c["ts"], c["phase"] != "call"))
+    return calls, dropped
 
 
 def _is_python(argv: Sequence[str]) -> bool:
@@ -480,12 +459,13 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 s.stop(drain=True)
             if on_finish:
                 on_finish(hosts)
-            calls = _read_calls(list(call_files.values()), strace_logs)
+            calls, calls_dropped = _read_calls(list(call_files.values()), strace_logs)
             client_output = client.stdout() if client else ""
             results = []
             for point, s in sniffers.items():
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
-                                            command, reason, sniffers, faults=faults))
+                                            command, reason, sniffers, faults=faults,
+                                            calls_dropped=calls_dropped))
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started (or while writing): nothing valid to keep.
         for p in programs:
@@ -513,6 +493,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                                      else "the kernel dropped frames"),
         points=tuple(results),
         calls=len(calls),
+        calls_dropped=calls_dropped,
         unrecorded=tuple(p.role for p in programs if not any(c.get("host") == p.role for c in calls)),
         client_status=client_status,
         server_status=server_status,
@@ -526,7 +507,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
 def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict], name: str,
                  opts: Any, command: str | None, reason: str | None, sniffers: dict,
-                 faults: Any = None) -> PointResult:
+                 faults: Any = None, calls_dropped: int = 0) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
     if len(links) == 1:  # routed/wire networks mark their own links
         links[0]["captured"] = True
@@ -549,6 +530,7 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
         "hosts": host_meta,
         "links": links,
         "calls": calls,
+        "calls_dropped": calls_dropped,
         "dropped": [] if hosts.net != "veth" else faultmod.dropped_frames(
             s.frames, faults, hosts.client.address, hosts.server.address),
     }

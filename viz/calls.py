@@ -129,6 +129,11 @@ class _Matcher:
         # from the first one not yet claimed, so matching stays linear.
         self.rx_lanes: dict[tuple, list] = {}  # (proto, stream, dst, dport) -> [positions, lo]
         self.rx_by_stream: dict[tuple, list] = {}  # (proto, stream) -> lanes
+        # Data frames a send can have caused, per sending end of each stream, with
+        # a skip list over the claimed ones (`_first_free`): a send finds its
+        # frames without walking past the ones earlier sends took.
+        self.tx_lanes: dict[tuple, tuple[list, list]] = {}  # (stream, src, sport) -> (positions, next)
+        self.tx_by_stream: dict[tuple, list] = {}  # ("tcp", stream) -> lanes
         self.lists: dict[str, list] = {"fin": [], "udp": [], "handshake": []}
         for i, p in enumerate(packets):
             proto = p.proto
@@ -148,9 +153,17 @@ class _Matcher:
                         lane = self.rx_lanes[key] = [[], 0]
                         self.rx_by_stream.setdefault((proto, p.stream), []).append(lane)
                     lane[0].append(i)
+                    tx = self.tx_lanes.get((p.stream, p.src, p.sport))
+                    if tx is None:
+                        tx = self.tx_lanes[(p.stream, p.src, p.sport)] = ([], [])
+                        self.tx_by_stream.setdefault((proto, p.stream), []).append(tx)
+                    tx[0].append(i)
             elif proto == "udp":
                 self.lists["udp"].append(i)
         self.list_lo: dict[tuple[str, str], int] = {}
+        self.sizes: dict[int, int | None] = {}  # send call index -> bytes (set by attach)
+        for pos, nxt in self.tx_lanes.values():
+            nxt.extend(range(len(pos) + 1))
 
     def is_host(self, host: str, addr: str | None, p: Packet, sending: bool) -> bool:
         addrs = self.addrs.get(host)
@@ -255,7 +268,7 @@ class _Matcher:
             if p:
                 return (p.frame,)
         elif name in SENDS and phase == "call":
-            return self.sends(c, calls, i)
+            return self.sends(c, self.sizes.get(i))
         elif name == "sendto" and phase == "call":
             p = self.first_sent(c, "send", lambda q: q.proto in ("udp", "tcp") and (q.len or 0) > 0
                                 and not RETRANS.intersection(q.analysis))
@@ -280,31 +293,55 @@ class _Matcher:
                 return (p.frame,)
         return ()
 
-    def sends(self, c: SocketCall, calls: Sequence[SocketCall], i: int) -> tuple[int, ...]:
-        size = None
-        for later in calls[i + 1:]:
-            if (later.host, later.pid, later.fd, later.call) == (c.host, c.pid, c.fd, c.call) \
-                    and later.phase == "return":
-                size = _int(later.result) if not later.error else None
-                break
+    def sends(self, c: SocketCall, size: int | None) -> tuple[int, ...]:
+        """The data segments carrying the `size` bytes of send `c` (its return's
+        result; all of a sendall): the earliest unclaimed ones this host sent
+        after the call on the socket's stream (any stream while unbound)."""
         if size is None and c.call == "sendall":
             size = _int(c.args)
+        packets = self.packets
+        start = self.after(c.ts)
+        b = self.bound.get(self.key(c))
+        lanes = self.tx_lanes.values() if b is None else self.tx_by_stream.get(b, ())
+        best = None  # (position, lane, index in lane)
+        for lane in lanes:
+            pos = lane[0]
+            p0 = packets[pos[0]]
+            if not self.is_host(c.host, p0.src, p0, True):
+                continue
+            j = self._first_free(lane, bisect.bisect_left(pos, start))
+            if j < len(pos) and (best is None or pos[j] < best[0]):
+                best = (pos[j], lane, j)
+        if best is None:
+            return ()
+        _, (pos, nxt), j = best
         frames: list[int] = []
         got = 0
-        packets = self.packets
-        for i in range(self.after(c.ts), len(packets)):
-            p = packets[i]
-            if not (p.proto == "tcp" and (p.len or 0) > 0 and not RETRANS.intersection(p.analysis)
-                    and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
-                    and (p.frame, "send") not in self.claimed):
-                continue
+        while j < len(pos):
+            p = packets[pos[j]]
             self.claimed.add((p.frame, "send"))
+            nxt[j] = j + 1
             self.bind(c, p)
             frames.append(p.frame)
             got += p.len or 0
             if size is None or got >= size:
                 break
+            j = self._first_free((pos, nxt), j + 1)
         return tuple(frames)
+
+    def _first_free(self, lane: tuple[list, list], j: int) -> int:
+        """The first index >= j of `lane` whose frame no send has claimed (path-halving skip list)."""
+        pos, nxt = lane
+        packets, claimed = self.packets, self.claimed
+        while True:
+            root = j
+            while nxt[root] != root:
+                nxt[root] = nxt[nxt[root]]
+                root = nxt[root]
+            if root >= len(pos) or (packets[pos[root]].frame, "send") not in claimed:
+                return root
+            nxt[root] = root + 1  # claimed elsewhere (sendto on a TCP socket)
+            j = root
 
     def recv(self, c: SocketCall) -> tuple[int, ...]:
         size = _int(c.result)
@@ -380,6 +417,25 @@ class _Matcher:
         return best
 
 
+def _send_sizes(calls: Sequence[SocketCall]) -> dict[int, int | None]:
+    """Index of each send call -> the byte count its return reported (None if it
+    failed or has no return): the next return record of the same socket and call,
+    found in one backward pass instead of a scan per send."""
+    out: dict[int, int | None] = {}
+    later: dict[tuple, SocketCall] = {}
+    for i in range(len(calls) - 1, -1, -1):
+        c = calls[i]
+        if c.call not in SENDS:
+            continue
+        key = (c.host, c.pid, c.fd, c.call)
+        if c.phase == "return":
+            later[key] = c
+        elif c.phase == "call":
+            ret = later.get(key)
+            out[i] = None if ret is None or ret.error else _int(ret.result)
+    return out
+
+
 def _pure_syn(p: Packet) -> bool:
     return p.proto == "tcp" and bool(p.flags & Flag.SYN) and not p.flags & Flag.ACK
 
@@ -393,6 +449,7 @@ def attach(packets: Sequence[Packet], calls: Iterable[SocketCall],
     """
     calls = tuple(calls)
     m = _Matcher(packets, meta or {})
+    m.sizes = _send_sizes(calls)
     out = []
     for i, c in enumerate(calls):
         frames = m.match(c, calls, i)

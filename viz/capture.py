@@ -10,7 +10,6 @@ into `Capture.truncated_at` so the valid prefix can still be analysed.
 """
 from __future__ import annotations
 
-import json
 import os
 import struct
 from typing import Iterator, NamedTuple
@@ -688,10 +687,8 @@ class Capture:
                         if code == OPT_COMMENT:
                             text = value.decode("utf-8", "replace")
                             self.section_comments.append(text)
-                            if not self.meta:
-                                self.meta = parse_meta(text)
                     if not self.meta:
-                        self.meta = parse_meta(join_meta_parts(self.section_comments))
+                        self.meta = parse_meta(join_meta_parts(self.section_comments), self.path)
             # NRB, ISB, DSB, custom and unknown blocks carry nothing a frame needs.
             pos = stop
         self.frames_read = n
@@ -809,13 +806,23 @@ def join_meta_parts(comments: list[str]) -> str:
     return text
 
 
-def parse_meta(comment: str) -> dict:
-    """The synack-capture/1 metadata of a section comment, or {} if it is not one."""
+_WARNED: set[tuple[str, str]] = set()
+
+
+def parse_meta(comment: str, path: str | None = None) -> dict:
+    """The valid part of the synack-capture/1 metadata of a section comment ({} if
+    it is not one).  With `path`, what viz.metadata's schema dropped is a one-line
+    warning on stderr (once per file and problem)."""
     first, _, rest = comment.partition("\n")
     if first.strip() != META_FIRST_LINE:
         return {}
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    from viz import metadata
+
+    meta, problems = metadata.parse(rest)
+    if problems and path is not None:
+        line = metadata.warning(path, problems)
+        if (path, line) not in _WARNED:
+            _WARNED.add((path, line))
+            import sys
+            print(line, file=sys.stderr)
+    return meta

@@ -76,6 +76,8 @@ def check(path: str | os.PathLike, *, make_dirs: bool = False) -> str:
             raise SynackError(f"cannot write output {path}: {exc.strerror or exc}") from None
     try:
         dst = os.stat(directory)
+    except FileNotFoundError:
+        raise SynackError(f"cannot write output {path}: directory {directory} does not exist") from None
     except OSError as exc:
         raise SynackError(f"cannot write output {path}: directory {directory}: "
                           f"{exc.strerror or exc}") from None

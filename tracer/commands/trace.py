@@ -121,6 +121,9 @@ def summary_lines(result: object) -> list[str]:
         if pt.kernel_drops:
             lines.append(f"WARNING: the kernel dropped {pt.kernel_drops} frames: this capture is missing frames")
     lines.append(f"{r.calls} socket calls recorded; {'complete' if r.complete else 'INCOMPLETE: ' + str(r.incomplete_reason)}")
+    if getattr(r, "calls_dropped", 0):
+        lines.append(f"WARNING: {r.calls_dropped} socket-call records dropped (invalid, or past the "
+                     "log size limit); the capture has the valid ones")
     for role in getattr(r, "unrecorded", ()):
         lines.append(f"note: no socket calls recorded for the {role}: Python programs are recorded by "
                      "wrapping the socket module, other programs with strace (install it if missing)")
