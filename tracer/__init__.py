@@ -6,7 +6,10 @@ only when called, so `import tracer` stays light.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs start-up time before the CLI's signal handlers are in place
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def trace(scenario: str | None = "tcp-echo", output: str | os.PathLike | None = None, *,

@@ -8,11 +8,15 @@ in viz/ and work without the tracer half (no namespaces needed).
 """
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
+from tracer import signals
 
-from viz.errors import SynackError
+signals.install_default()  # first: a signal during start-up is one line too, never a traceback
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+
+from viz.errors import SynackError  # noqa: E402
 
 # Order is the order of `synack --help`.
 COMMANDS = [
@@ -59,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before or after the command's own handling
+        print("synack: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):

@@ -28,6 +28,7 @@ from tracer import faults as faultmod
 from tracer import hosts as hostmod
 from tracer import pcapng
 from tracer import scenarios as scenariomod
+from tracer import signals
 from tracer import strace as stracemod
 from tracer.calllog import CallLog as _CallLog
 from tracer.hosts import Hosts
@@ -89,8 +90,7 @@ class TraceResult:
         return self.paths[0]
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so the same cleanup and partial capture happen."""
+Terminated = signals.Interrupted  # SIGTERM and SIGHUP are handled like Ctrl-C (tracer.signals)
 
 
 def output_paths(out: str, at: str, routed: bool = False) -> dict[str, str]:
@@ -284,6 +284,7 @@ def _stage(src: str, dst: str) -> str:
     return dst
 
 
+@signals.guarded
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
@@ -352,6 +353,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     from tracer import sniffer as sniffmod
     importer = sniffmod.preload()
 
+    guard = signals.current()  # signals are held until the capture runs (tracer.signals)
     uid, gid = _drop_to()
     workdir = tempfile.mkdtemp(prefix=f"synack-run-{os.getpid()}-")
     os.chmod(workdir, 0o711)
@@ -375,12 +377,6 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         staged = _stage(script, os.path.join(workdir, os.path.basename(script)))
         server_argv = server_argv and [staged if a == script else a for a in server_argv]
         client_argv = [staged if a == script else a for a in client_argv]
-
-    old_term = None
-    if threading.current_thread() is threading.main_thread():
-        def on_term(signum: int, frame: Any) -> None:
-            raise Terminated()
-        old_term = signal.signal(signal.SIGTERM, on_term)
 
     sniffers: dict[str, Any] = {}
     programs: list[_Program] = []
@@ -418,6 +414,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             assert all(s.ready for s in sniffers.values())
             threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
+                guard.enter(guard.RUN)
                 if server_argv:
                     server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid,
                                       strace_logs.get("server"))
@@ -451,8 +448,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                         s.wait_closed(min(0.5, max(0.0, deadline + 1 - time.monotonic())))
             except KeyboardInterrupt as exc:
                 interrupted = exc
-                reason = "interrupted (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+                reason = f"interrupted ({getattr(exc, 'name', 'Ctrl-C')})"
             finally:
+                guard.enter(guard.FINISH)
                 for p in programs:
                     p.stop(0.2)
             for s in sniffers.values():
@@ -463,22 +461,25 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             client_output = client.stdout() if client else ""
             results = []
             for point, s in sniffers.items():
+                if guard.received and interrupted is None:  # noted while finishing: the file still comes
+                    interrupted = guard.first
+                    reason = f"interrupted ({interrupted.name}) after the programs ended"
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
                                             command, reason, sniffers, faults=faults,
                                             calls_dropped=calls_dropped))
     except KeyboardInterrupt as exc:
-        # Interrupted before the capture started (or while writing): nothing valid to keep.
+        # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
+        guard.enter(guard.CLEANUP)
         for p in programs:
             p.stop(0.1)
         raise exc
     finally:
+        guard.enter(guard.CLEANUP)
         for s in sniffers.values():
             s.close()
         for p in programs:
             p.stop(0.1)
         shutil.rmtree(workdir, ignore_errors=True)
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
     first = results[0]
     result = TraceResult(
         paths=tuple(r.path for r in results),
@@ -500,7 +501,10 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         client_output=client_output,
         seconds=time.monotonic() - started,
     )
+    if interrupted is None and guard.received:  # arrived while the last file was written
+        interrupted = guard.first
     if interrupted is not None:
+        interrupted.result = result
         raise interrupted
     return result
 

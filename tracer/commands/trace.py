@@ -161,9 +161,18 @@ def run(args: argparse.Namespace) -> int:
                              getattr(args, "rate", None), seed)
     out = args.output or f"captures/{name}.pcapng"
     command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
-    result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
-                          command=command, faults=faults or None,
-                          topology=getattr(args, "topology", "direct"), wire=wire)
+    try:
+        result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
+                              command=command, faults=faults or None,
+                              topology=getattr(args, "topology", "direct"), wire=wire)
+    except KeyboardInterrupt as exc:  # a signal: say what was still written (tracer.signals)
+        if getattr(exc, "result", None) is None:
+            raise
+        for line in summary_lines(exc.result):
+            print(line)
+        print(f"synack: interrupted ({getattr(exc, 'name', 'Ctrl-C')}); the capture holds what was seen",
+              file=sys.stderr)
+        return 130
     if args.verbose and result.client_output:
         sys.stdout.write(result.client_output)
     for line in summary_lines(result):
