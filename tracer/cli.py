@@ -30,6 +30,7 @@ COMMANDS = [
     "tracer.commands.build",
     "viz.commands.play",
     "tracer.commands.replay",
+    "tracer.commands.cleanup",
 ]
 
 

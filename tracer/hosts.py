@@ -195,6 +195,12 @@ def _check(proc: subprocess.Popen, what: str, batch: str | None = None) -> None:
         raise SynackError(f"cannot {what}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
 
 
+def _owner() -> str:
+    from viz.output import owner
+
+    return owner()
+
+
 def list_namespaces() -> list[str]:
     try:
         return sorted(os.listdir(NETNS_RUN_DIR))
@@ -227,7 +233,8 @@ class Hosts:
         self.wire: Any = None
         self.net = net
         self.ipv6 = ipv6
-        self.tag = tag or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+        # PID-START names the owner, so a SIGKILLed trace's hosts can be reclaimed (tracer.leftovers).
+        self.tag = tag or f"{PREFIX}{_owner()}-{secrets.token_hex(3)}"
         self.made: list[str] = []
         self.etc_dirs: list[str] = []
         self.hosts: dict[str, Host] = {}
@@ -248,6 +255,9 @@ class Hosts:
     # construction ------------------------------------------------------------
     def create(self) -> None:
         require_root()
+        from tracer import leftovers
+
+        leftovers.reclaim_quietly()
         if self.net == "loopback":
             self._create_loopback()
         elif self.topology == "routed":

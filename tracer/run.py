@@ -355,7 +355,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
     guard = signals.current()  # signals are held until the capture runs (tracer.signals)
     uid, gid = _drop_to()
-    workdir = tempfile.mkdtemp(prefix=f"synack-run-{os.getpid()}-")
+    from viz.output import owner
+    workdir = tempfile.mkdtemp(prefix=f"synack-run-{owner()}-")  # reclaimable after SIGKILL (tracer.leftovers)
     os.chmod(workdir, 0o711)
     call_files = {r: os.path.join(workdir, f"{r}.jsonl") for r in ("server", "client")}
     for p in call_files.values():

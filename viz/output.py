@@ -108,6 +108,23 @@ def check(path: str | os.PathLike, *, make_dirs: bool = False) -> str:
     return path
 
 
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks since boot), or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def owner(pid: int | None = None) -> str:
+    """PID-START of this process (or `pid`): temporary resources (namespaces, run
+    directories, spools) carry it in their names, so what a killed process left can
+    be told from what a live one uses, even once the pid is recycled (tracer.leftovers)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}-{start_time(pid) or 0}"
+
+
 def _mode_for(st: os.stat_result | None) -> int:
     if st is not None:
         return stat.S_IMODE(st.st_mode)
