@@ -60,7 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
+    for p in sub.choices.values():  # every command that reads a capture may read standard input
+        if any(a.dest == "capture" for a in p._actions):
+            p.add_argument("--max-spool", metavar="SIZE", type=_spool_size, default=None,
+                           help="most bytes of standard input (CAPTURE -) kept for reading, "
+                                "e.g. 500M or 8G (default 2G)")
     return parser
+
+
+def _spool_size(text: str) -> int:
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = int(float(num) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 500M, 8G)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the size must be positive")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +97,10 @@ def _main(argv: list[str] | None) -> int:
         return 2
     if getattr(args, "capture", None) == "-":
         args.capture = "/dev/stdin"  # read through viz.capture's spool, as tshark's `-r -`
+    if getattr(args, "max_spool", None):
+        from viz import capture
+
+        capture.MAX_SPOOL = args.max_spool
     try:
         return int(args.run(args) or 0)
     except SynackError as exc:

@@ -211,27 +211,73 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
             os.close(fd)
 
 
-_SPOOLS: dict[str, str] = {}
+_SPOOLS: dict[str, object] = {}
+MAX_SPOOL = 2 << 30  # bytes of standard input kept for reading (`--max-spool`)
+
+
+def check_magic(path: str, head: bytes) -> None:
+    """Refuse, from its first bytes, what is not a pcap or pcapng capture."""
+    if not head:
+        raise SynackError(f"{path}: empty file, not a pcap or pcapng capture")
+    magic = head[:4]
+    if magic in PCAP_MAGIC or magic == PCAPNG_SHB or (len(magic) < 4 and any(
+            m.startswith(magic) for m in (*PCAP_MAGIC, PCAPNG_SHB))):
+        return
+    if magic[:2] == b"\x1f\x8b":
+        raise SynackError(f"{path}: gzip-compressed file; decompress it first (gunzip)")
+    raise SynackError(f"{path}: byte 0: not a pcap or pcapng file (magic {magic.hex()})")
+
+
+def _reopen(spool) -> object:
+    """A new open file (its own offset) on the spool, which has no name to open."""
+    try:
+        return open(f"/proc/self/fd/{spool.fileno()}", "rb")
+    except OSError:
+        return os.fdopen(os.dup(spool.fileno()), "rb")
 
 
 def _open_file(path: str):
     """A regular file is opened as it is.  A pipe or terminal (`tcpdump -w - |
     synack analyze -`) is first copied once to a temporary file: the reader maps
-    and seeks, and some commands read a capture twice."""
-    f = open(_SPOOLS.get(path, path), "rb")
+    and seeks, and some commands read a capture twice.  Its first bytes must be a
+    capture's before anything is copied (`cat /dev/zero | synack analyze -` stops
+    at once), the copy stops with an error past MAX_SPOOL, and the file has no
+    name (O_TMPFILE), so no exit, not even SIGKILL, leaves it behind."""
+    if path in _SPOOLS:
+        return _reopen(_SPOOLS[path])
+    f = open(path, "rb")
     import stat
     if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
         return f
-    import atexit
-    import shutil
     import tempfile
     with f:
-        fd, name = tempfile.mkstemp(prefix="synack-stdin-", suffix=".cap")
-        atexit.register(os.unlink, name)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(f, out, 1 << 20)
-    _SPOOLS[path] = name
-    return open(name, "rb")
+        head = f.read(4)
+        while head and len(head) < 4:
+            more = f.read(4 - len(head))
+            if not more:
+                break
+            head += more
+        check_magic(path, head)
+        spool = tempfile.TemporaryFile(prefix="synack-stdin-")
+        try:
+            spool.write(head)
+            size = len(head)
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_SPOOL:
+                    raise SynackError(f"{path}: standard input is longer than the spool limit of "
+                                      f"{MAX_SPOOL} bytes; raise it with --max-spool SIZE or write "
+                                      "the capture to a file")
+                spool.write(chunk)
+            spool.flush()
+        except BaseException:
+            spool.close()
+            raise
+    _SPOOLS[path] = spool
+    return _reopen(spool)
 
 
 def open_capture(path, partial: bool = False) -> "Capture":
@@ -312,8 +358,7 @@ class Capture:
     # -- header ------------------------------------------------------------
     def _open(self) -> None:
         head = self._file.read(24)
-        if not head:
-            raise SynackError(f"{self.path}: empty file, not a pcap or pcapng capture")
+        check_magic(self.path, head)
         magic = head[:4]
         if magic in PCAP_MAGIC:
             self._format = "pcap"
@@ -331,11 +376,8 @@ class Capture:
             self._format = "pcapng"
             self._start = 0
             self._preread_pcapng()
-        elif magic[:2] == b"\x1f\x8b":
-            raise SynackError(f"{self.path}: gzip-compressed file; decompress it first (gunzip)")
         else:
-            raise SynackError(
-                f"{self.path}: byte 0: not a pcap or pcapng file (magic {magic.hex()})")
+            self._fail(len(head), f"truncated file header ({len(head)} bytes)")
 
     def __iter__(self) -> Iterator[RawFrame]:
         self.truncated_at = None
