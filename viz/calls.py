@@ -453,7 +453,7 @@ def attach(packets: Sequence[Packet], calls: Iterable[SocketCall],
     out = []
     for i, c in enumerate(calls):
         frames = m.match(c, calls, i)
-        out.append(replace(c, frame=frames[0] if frames else None, frames=frames))
+        out.append(replace(c, frame=frames[0], frames=frames) if frames else c)
     return tuple(out)
 
 

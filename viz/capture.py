@@ -838,14 +838,14 @@ def _options(buf: bytes, pos: int, stop: int, endian: str):
 def join_meta_parts(comments: list[str]) -> str:
     """Metadata longer than one pcapng option (64 KiB) is split by the tracer into
     `synack-capture/1+` continuation comments following the first one."""
-    text = ""
+    parts: list[str] = []
     for c in comments:
         first, _, rest = c.partition("\n")
-        if first.strip() == META_FIRST_LINE and not text:
-            text = c
-        elif first.strip() == META_FIRST_LINE + "+" and text:
-            text += rest
-    return text
+        if first.strip() == META_FIRST_LINE and not parts:
+            parts.append(c)
+        elif first.strip() == META_FIRST_LINE + "+" and parts:
+            parts.append(rest)
+    return "".join(parts)
 
 
 _WARNED: set[tuple[str, str]] = set()
