@@ -268,7 +268,7 @@ def test_iface_sends_byte_identical_frames_out_of_a_real_interface(hosts, tmp_pa
     sniffer.start()
     try:
         r = subprocess.run(["ip", "netns", "exec", hosts.client.netns, PY, "-m", "tracer", "replay",
-                            path, "--iface", "veth0", "--speed", "8"],
+                            path, "--iface", "veth0", "--speed", "8", "--allow-foreign"],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
         sniffer.stop()
     finally:
@@ -280,7 +280,7 @@ def test_iface_sends_byte_identical_frames_out_of_a_real_interface(hosts, tmp_pa
     jumbo = str(tmp_path / "jumbo.pcap")
     write_pcap(jumbo, 1, [bytes.fromhex("020000000002020000000001") + b"\x08\x00\x45" + b"\0" * 3999])
     r = subprocess.run(["ip", "netns", "exec", hosts.client.netns, PY, "-m", "tracer", "replay",
-                        jumbo, "--iface", "veth0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                        jumbo, "--iface", "veth0", "--allow-foreign"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "frame 1 is 4014 bytes, larger than veth0's MTU 1500" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 

@@ -671,8 +671,17 @@ def _iface_mtu(sock: socket.socket, iface: str) -> int:
 
 def replay_iface(path: str, iface: str, speed: float | None = 1.0, loops: int = 1,
                  rewrite: bool = False, max_gap_ns: int | None = None,
-                 announce: Any = None) -> ReplayReport:
-    """Send every frame out of one real interface of this host (no verification)."""
+                 announce: Any = None, allow_foreign: bool = False, max_rate: float | None = None,
+                 show: Any = None) -> ReplayReport:
+    """Send every frame out of one real interface of this host (no verification).
+
+    tracer.replay_guard decides what may leave: test-range addresses only
+    (unless `allow_foreign`), at most `max_rate` frames/s (default its
+    MAX_RATE; 0 = no cap); `show(lines)` gets the plan before anything is sent.
+    """
+    from tracer import replay_guard as guard
+
+    max_rate = guard.MAX_RATE if max_rate is None else max_rate
     _check_pace(speed, loops, max_gap_ns)
     try:
         socket.if_nametoindex(iface)
@@ -680,6 +689,7 @@ def replay_iface(path: str, iface: str, speed: float | None = 1.0, loops: int = 
         raise SynackError(f"--iface {iface!r}: no such network interface here "
                           "(`ip link` lists them)") from None
     frames, linktype = load(path, rewrite)
+    pairs = guard.check(path, frames, allow_foreign)
     report = ReplayReport(path, linktype, len(frames), loops, speed, rewrite, 0, max_gap_ns=max_gap_ns)
     try:
         sock = _open_sender(iface)
@@ -691,10 +701,12 @@ def replay_iface(path: str, iface: str, speed: float | None = 1.0, loops: int = 
         if len(big.data) - ETH_HLEN > report.mtu:
             raise SynackError(f"{path}: frame {big.number} is {len(big.data)} bytes, larger than "
                               f"{iface}'s MTU {report.mtu}")
-        due = plan(report, frames)
+        due = guard.capped(plan(report, frames), max_rate)
         if announce is not None:
             announce(report)
-        sent, start, _ = send_all({"client": sock, "server": sock}, frames, due, speed is None)
+        if show is not None:
+            show(guard.plan_lines(path, iface, len(frames), loops, pairs, due, max_rate))
+        sent, start, _ = send_all({"client": sock, "server": sock}, frames, due, speed is None and not max_rate)
         report.duration_s = (time.monotonic_ns() - start) / 1e9
         report.sent = sent
     finally:

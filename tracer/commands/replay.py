@@ -43,7 +43,16 @@ def register(subparsers) -> None:
                    "(like tcprewrite --fixcsum)")
     p.add_argument("--iface", metavar="IFACE",
                    help="send out of this real interface of this host instead (no verification; "
-                   "needs root; frames go onto a real network)")
+                   "needs root; frames go onto a real network, so only frames whose addresses are in "
+                   "the documentation/private test ranges, at most 1000 frames/s, and the plan is "
+                   "printed first)")
+    p.add_argument("--allow-foreign", action="store_true",
+                   help="with --iface: also send frames whose addresses are outside the documentation and "
+                   "private test ranges (or that are broadcast, multicast, or neither IP nor ARP)")
+    p.add_argument("--max-rate", type=float, metavar="N",
+                   help="with --iface: at most N frames per second (default 1000; 0 = no cap)")
+    p.add_argument("--yes", action="store_true",
+                   help="with --iface: do not ask before sending (the plan is printed all the same)")
     p.add_argument("-o", "--output", metavar="ARRIVED.pcapng",
                    help="write the frames that arrived, as a synack capture")
     p.set_defaults(run=run)
@@ -67,6 +76,24 @@ def announce(report) -> None:
     if report.max_gap_ns is None and gap > 1_000_000_000:
         line += " (--max-gap 1s would shorten it)"
     print(line, flush=True)
+
+
+def confirm(lines: list[str], yes: bool) -> None:
+    """Print what --iface is about to send; at a terminal, ask first (unless --yes)."""
+    import sys
+
+    from viz.errors import SynackError
+
+    for line in lines:
+        print(line, flush=True)
+    if yes or not sys.stdin.isatty():
+        return
+    try:
+        answer = input("send them? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise SynackError("nothing sent")
 
 
 def run(args) -> int:
@@ -101,8 +128,11 @@ def run(args) -> int:
     old = signal.signal(signal.SIGTERM, terminate)
     try:
         if args.iface:
+            if args.max_rate is not None and not args.max_rate >= 0:
+                raise SynackError("--max-rate must be 0 (no cap) or a positive number of frames per second")
             report = rp.replay_iface(args.capture, args.iface, speed, args.loop, args.rewrite,
-                                     max_gap, announce)
+                                     max_gap, announce, allow_foreign=args.allow_foreign,
+                                     max_rate=args.max_rate, show=lambda lines: confirm(lines, args.yes))
             print(report.lines()[0])
             print(f"frames sent {report.sent} out of {args.iface} (not verified: no tap on the far end)")
             print(f"rate {report.rate:,.0f} frames/s over {report.duration_s:.3f} s")
