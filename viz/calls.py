@@ -135,12 +135,22 @@ class _Matcher:
         self.tx_lanes: dict[tuple, tuple[list, list]] = {}  # (stream, src, sport) -> (positions, next)
         self.tx_by_stream: dict[tuple, list] = {}  # ("tcp", stream) -> lanes
         self.lists: dict[str, list] = {"fin": [], "udp": [], "handshake": []}
+        # What connect, connect's return, sendto and close can match, each in frame
+        # order with skip lists over claimed frames (`_forward`, `_backward`), so a
+        # call never walks frames of another kind or ones already taken.
+        self.cands: dict[str, list] = {"syn": [], "synack_rst": [], "sendto": [], "finrst": []}
+        self.skips: dict[tuple[str, str, str], list] = {}
         for i, p in enumerate(packets):
             proto = p.proto
             if proto == "tcp":
                 flags = int(p.flags)  # plain ints: enum operators cost microseconds
                 if flags & 0x12 == 0x02:  # SYN without ACK
                     self.stream_client.setdefault(p.stream, (p.src, p.sport))
+                    self.cands["syn"].append(i)
+                if flags & 0x04 or flags & 0x12 == 0x12:  # RST, or SYN/ACK
+                    self.cands["synack_rst"].append(i)
+                if flags & 0x05:  # FIN or RST
+                    self.cands["finrst"].append(i)
                 if flags & 0x01:  # FIN
                     self.lists["fin"].append(i)
                 if (flags & 0x16 == 0x10 and p.ack == 1  # ACK without SYN or RST
@@ -158,8 +168,11 @@ class _Matcher:
                         tx = self.tx_lanes[(p.stream, p.src, p.sport)] = ([], [])
                         self.tx_by_stream.setdefault((proto, p.stream), []).append(tx)
                     tx[0].append(i)
+                    self.cands["sendto"].append(i)
             elif proto == "udp":
                 self.lists["udp"].append(i)
+                if (p.len or 0) > 0:
+                    self.cands["sendto"].append(i)
         self.list_lo: dict[tuple[str, str], int] = {}
         self.sizes: dict[int, int | None] = {}  # send call index -> bytes (set by attach)
         for pos, nxt in self.tx_lanes.values():
@@ -200,26 +213,63 @@ class _Matcher:
         return True
 
     # -- the rules ----------------------------------------------------------
-    def first_sent(self, c: SocketCall, kind: str, want) -> Packet | None:
+    def _forward(self, cand: str, kind: str, start: int):
+        """Positions (>= start) of list `cand` not claimed as `kind`, in order."""
+        pos, packets, claimed = self.cands[cand], self.packets, self.claimed
+        nxt = self.skips.get((cand, kind, "f"))
+        if nxt is None:
+            nxt = self.skips[(cand, kind, "f")] = list(range(len(pos) + 1))
+        j = bisect.bisect_left(pos, start)
+        while True:
+            while nxt[j] != j:
+                nxt[j] = nxt[nxt[j]]
+                j = nxt[j]
+            if j >= len(pos):
+                return
+            if (packets[pos[j]].frame, kind) in claimed:
+                nxt[j] = j + 1
+                continue
+            yield pos[j]
+            j += 1
+
+    def _backward(self, cand: str, kind: str, end: int):
+        """Positions (< end) of list `cand` not claimed as `kind`, latest first."""
+        pos, packets, claimed = self.cands[cand], self.packets, self.claimed
+        prv = self.skips.get((cand, kind, "b"))
+        if prv is None:  # prv[k] stands for pos[k - 1]; 0 is "none left"
+            prv = self.skips[(cand, kind, "b")] = list(range(len(pos) + 1))
+        k = bisect.bisect_left(pos, end)
+        while True:
+            while prv[k] != k:
+                prv[k] = prv[prv[k]]
+                k = prv[k]
+            if k == 0:
+                return
+            if (packets[pos[k - 1]].frame, kind) in claimed:
+                prv[k] = k - 1
+                continue
+            yield pos[k - 1]
+            k -= 1
+
+    def first_sent(self, c: SocketCall, kind: str, want, cand: str) -> Packet | None:
         packets = self.packets
-        for i in range(self.after(c.ts), len(packets)):
+        for i in self._forward(cand, kind, self.after(c.ts)):
             p = packets[i]
-            if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True)
-                    and (p.frame, kind) not in self.claimed):
+            if want(p) and self.in_socket(c, p) and self.is_host(c.host, p.src, p, True):
                 self.claimed.add((p.frame, kind))
                 return p
         return None
 
-    def last_received(self, c: SocketCall, kind: str, want, earliest: str | None = None) -> Packet | None:
-        """The latest (or, with `earliest` naming a candidate list, the
-        earliest) unclaimed frame `c.host` received before the call returned."""
+    def last_received(self, c: SocketCall, kind: str, want, earliest: str | None = None,
+                      cand: str | None = None) -> Packet | None:
+        """The latest unclaimed frame of list `cand` (or, with `earliest` naming a
+        list, the earliest unclaimed one of it) `c.host` received before the call returned."""
         end = self.before(c.ts)
         packets = self.packets
         if earliest is None:
-            for i in range(end - 1, -1, -1):
+            for i in self._backward(cand, kind, end):
                 p = packets[i]
-                if (want(p) and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False)
-                        and (p.frame, kind) not in self.claimed):
+                if want(p) and self.in_socket(c, p) and self.is_host(c.host, p.dst, p, False):
                     self.claimed.add((p.frame, kind))
                     return p
             return None
@@ -247,14 +297,14 @@ class _Matcher:
             self.listeners.add(self.key(c))
             return ()
         if name == "connect" and phase == "call":
-            p = self.first_sent(c, "connect", _pure_syn)
+            p = self.first_sent(c, "connect", _pure_syn, "syn")
             if p:
                 self.bind(c, p)
                 return (p.frame,)
         elif name == "connect":
             p = self.last_received(
                 c, "connect-return", lambda q: q.proto == "tcp" and (
-                    q.flags & Flag.RST or (q.flags & Flag.SYN and q.flags & Flag.ACK)))
+                    q.flags & Flag.RST or (q.flags & Flag.SYN and q.flags & Flag.ACK)), cand="synack_rst")
             return (p.frame,) if p else ()
         elif name == "accept" and phase == "return" and not c.error:
             peer = _peer(c.result)
@@ -271,7 +321,7 @@ class _Matcher:
             return self.sends(c, self.sizes.get(i))
         elif name == "sendto" and phase == "call":
             p = self.first_sent(c, "send", lambda q: q.proto in ("udp", "tcp") and (q.len or 0) > 0
-                                and not RETRANS.intersection(q.analysis))
+                                and not RETRANS.intersection(q.analysis), "sendto")
             if p:
                 self.bind(c, p)
                 return (p.frame,)
@@ -287,7 +337,7 @@ class _Matcher:
             if name == "close" and self.key(c) not in self.bound:
                 return ()
             p = self.first_sent(c, "close", lambda q: q.proto == "tcp" and bool(
-                q.flags & (Flag.FIN | Flag.RST)))
+                q.flags & (Flag.FIN | Flag.RST)), "finrst")
             if p:
                 self.bind(c, p)
                 return (p.frame,)
