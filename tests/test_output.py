@@ -181,3 +181,18 @@ def test_trace_refuses_a_symlinked_output_before_running(tmp_path):
     r = synack("trace", "-o", str(tmp_path / "t.pcapng"))
     one_line_refusal(r, "symbolic link")
     assert secret.read_text() == "x"
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL while writing leaves `.NAME.PID-START.XXXX.tmp`; the next write of NAME removes it
+    (its owner is gone), and never one of a live writer."""
+    from viz.output import owner
+
+    out = tmp_path / "a.txt"
+    dead = tmp_path / f".a.txt.{2 ** 22 + 7}-5.abcd.tmp"
+    live = tmp_path / f".a.txt.{owner()}.efgh.tmp"
+    dead.write_text("partial")
+    live.write_text("being written")
+    r = synack("analyze", CAPTURE, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(["a.txt", live.name])

@@ -140,7 +140,8 @@ def temporary(path: str | os.PathLike) -> Iterator[str]:
     use it; `open_atomic` is the file-object form."""
     path = check(path)
     directory, base = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    _reclaim_temporaries(directory, base)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{owner()}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         yield tmp
@@ -149,6 +150,25 @@ def temporary(path: str | os.PathLike) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _reclaim_temporaries(directory: str, base: str) -> None:
+    """Remove `path`'s temporary files left by writers that were killed (SIGKILL):
+    their names carry the writer's pid and start time."""
+    prefix = f".{base}."
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid, _, rest = name[len(prefix):].partition("-")
+        start = rest.partition(".")[0]
+        if not (pid.isdigit() and start.isdigit()):
+            continue
+        now = start_time(int(pid))
+        if now is None or now != int(start):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
 
 
 def commit(tmp: str, path: str) -> None:
