@@ -257,7 +257,7 @@ def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> 
                 calls.append(calllog.metadata.call_record(rec))
             except ValueError:
                 dropped += 1
-    calls.sort(key=lambda c: (c["ts"], c["phase"] != "call"))
+    calls.sort(key=lambda c: (c["ts"], c.get("phase", "call") != "call"))
     return calls, dropped
 
 

@@ -162,7 +162,7 @@ def call_record(rec: Any) -> dict:
     hundreds of thousands of records, and this runs once for each."""
     if type(rec) is not dict:
         raise Invalid(f"not an object ({type(rec).__name__})")
-    ts, call, phase = rec.get("ts"), rec.get("call"), rec.get("phase")
+    ts, call, phase = rec.get("ts"), rec.get("call"), rec.get("phase", "call")
     if type(ts) not in (float, int) or not 0.0 <= ts <= MAX_TS:  # NaN fails the comparison
         raise Invalid(f"ts: {str(ts)[:40]!r} is not a clock reading")
     if type(call) is not str or len(call) > MAX_NAME:
@@ -182,7 +182,9 @@ def call_record(rec: Any) -> dict:
     for k in ("host", "pid", "fd"):
         if k in rec:
             out[k] = rec[k]
-    out["call"], out["phase"] = call, phase
+    out["call"] = call
+    if "phase" in rec:  # absent means "call" (older captures, hand-made ones)
+        out["phase"] = phase
     for k in _CALL_STRINGS:
         if k in rec:
             v = rec[k]
