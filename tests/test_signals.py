@@ -10,18 +10,17 @@ draw covers every phase (the seed is fixed, so a failure reproduces).
 """
 from __future__ import annotations
 
-import glob
 import os
 import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-from conftest import ROOT, inventory, needs_root
+from conftest import ROOT, needs_root
+from test_leftovers import what_is_left
 from viz.capture import open_capture
 
 pytestmark = [needs_root, pytest.mark.netns]
@@ -35,17 +34,13 @@ def start(out: str) -> subprocess.Popen:
 
 
 def leftovers(pid: int, out_dir: str) -> dict:
-    inv = inventory({pid})
-    found = {k: v for k, v in inv.items() if k in ("netns", "etc_netns") and v}
-    runs = glob.glob(os.path.join(tempfile.gettempdir(), f"synack-run-{pid}-*"))
-    if runs:
-        found["run_dirs"] = runs
+    """Everything named after the tracer `pid` (namespaces, /etc/netns, run directories,
+    programs started with its run directory, wherever they were reparented), and
+    temporary files beside the output."""
+    found = {k: v for k, v in what_is_left(pid).items() if v}
     temps = [n for n in os.listdir(out_dir) if n.startswith(".")]
     if temps:
         found["temp_files"] = temps
-    procs = [p for p in inv["processes"] if "bulk" in p]
-    if procs:
-        found["processes"] = procs
     return found
 
 

@@ -4,6 +4,10 @@ signals.install_default()  # before the CLI's imports: a signal there is one lin
 
 import sys  # noqa: E402
 
-from tracer.cli import main  # noqa: E402
+try:
+    from tracer.cli import main
+except KeyboardInterrupt:
+    print("synack: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

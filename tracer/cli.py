@@ -12,11 +12,16 @@ from tracer import signals
 
 signals.install_default()  # first: a signal during start-up is one line too, never a traceback
 
-import argparse  # noqa: E402
-import importlib  # noqa: E402
 import sys  # noqa: E402
 
-from viz.errors import SynackError  # noqa: E402
+try:
+    import argparse
+    import importlib
+
+    from viz.errors import SynackError
+except KeyboardInterrupt:
+    print("synack: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 # Order is the order of `synack --help`.
 COMMANDS = [
