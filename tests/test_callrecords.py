@@ -79,8 +79,12 @@ def test_metadata_and_log_share_one_call_schema():
     assert metadata.call_record(GOOD) == GOOD
     with pytest.raises(metadata.Invalid):
         metadata.call_record({"ts": "x"})
-    extra = dict(GOOD, injected={"deep": [1]})
-    assert metadata.call_record(extra) == GOOD  # unknown keys are not carried into a capture
+    extra = dict(GOOD, cwnd=[10, 20])
+    assert metadata.call_record(extra) == extra  # a field a newer recorder adds is kept...
+    with pytest.raises(metadata.Invalid):  # ...when it is plain, bounded JSON
+        metadata.call_record(dict(GOOD, junk=json.loads("[" * 50 + "]" * 50)))
+    with pytest.raises(metadata.Invalid):
+        metadata.call_record(dict(GOOD, fd=2 ** 64))
 
 
 @pytest.fixture

@@ -156,7 +156,7 @@ _CALL_KEYS = frozenset(("ts", "host", "pid", "fd", "call", "phase", *_CALL_STRIN
 
 
 def call_record(rec: Any) -> dict:
-    """One socket-call record, checked; raises Invalid.  Unknown keys are dropped.
+    """One socket-call record, checked; raises Invalid.  Other keys pass `plain`.
 
     Written out rather than built from the checks above: a long trace has
     hundreds of thousands of records, and this runs once for each."""
@@ -176,8 +176,8 @@ def call_record(rec: Any) -> dict:
     pid = rec.get("pid", 0)
     if type(pid) is not int or not 0 <= pid <= 2 ** 31:
         raise Invalid(f"pid: {str(pid)[:40]!r} is not a process id")
-    fd = rec.get("fd")
-    if fd is not None and (type(fd) is not int or not -1 <= fd <= 2 ** 31):
+    fd = rec.get("fd")  # strace records name a socket by its inode: up to 2**32 and beyond
+    if fd is not None and (type(fd) is not int or not -1 <= fd <= 2 ** 63):
         raise Invalid(f"fd: {str(fd)[:40]!r} is not a descriptor")
     for k in ("host", "pid", "fd"):
         if k in rec:
@@ -191,6 +191,10 @@ def call_record(rec: Any) -> dict:
             if v is not None and (type(v) is not str or len(v) > MAX_STR):
                 raise Invalid(f"{k}: not a string of at most {MAX_STR} characters")
             out[k] = v
+    if len(rec) > len(out):  # fields a newer tracer adds: kept when they are plain, bounded JSON
+        for k, v in rec.items():
+            if k not in _CALL_KEYS:
+                out[_str(MAX_NAME)(k)] = plain(v, 2)
     return out
 
 
