@@ -242,6 +242,7 @@ def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> 
     recorded by both, and the socket module's records say more: sendall,
     exception names)."""
     from tracer import calllog
+    from viz.metadata import call_record
 
     calls, dropped = calllog.read_all(paths)
     for role, path in (strace_logs or {}).items():
@@ -254,7 +255,7 @@ def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> 
             continue
         for rec in stracemod.parse(text, role):
             try:
-                calls.append(calllog.metadata.call_record(rec))
+                calls.append(call_record(rec))
             except ValueError:
                 dropped += 1
     calls.sort(key=lambda c: (c["ts"], c.get("phase", "call") != "call"))
@@ -468,6 +469,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
                                             command, reason, sniffers, faults=faults,
                                             calls_dropped=calls_dropped))
+            guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
         guard.enter(guard.CLEANUP)
