@@ -46,8 +46,8 @@ def leftovers(pid: int, out_dir: str) -> dict:
 
 def interpreter_start_up(p: subprocess.Popen, err: str) -> bool:
     """The signal came while Python itself was starting (before any synack code ran:
-    site's imports take ~70 ms with an editable install here); Python's own default
-    handling applies there.  A traceback through a synack file is never this."""
+    site's imports take ~70 ms with an editable install here) or finishing; Python's
+    own default handling applies there.  A traceback through a synack file is never this."""
     if p.returncode == -p.args_signal and not err:
         return True
     frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
@@ -57,8 +57,14 @@ def interpreter_start_up(p: subprocess.Popen, err: str) -> bool:
 
 def check_outcome(p: subprocess.Popen, out: str, err: str) -> str:
     if interpreter_start_up(p, err):
-        assert not os.path.exists(out)
-        return "killed in the interpreter's start-up"
+        if not os.path.exists(out):
+            return "killed in the interpreter's start-up"
+        # Or in its shutdown, after everything was done: Python restores the default
+        # handlers as it exits.  The capture must then be the finished one.
+        with open_capture(out) as cap:
+            frames = sum(1 for _ in cap)
+            assert cap.meta["complete"] is True and frames
+        return "killed as the interpreter exited, after the run"
     assert "Traceback" not in err, err
     assert p.returncode in (0, 130), (p.returncode, err)
     if p.returncode == 130:

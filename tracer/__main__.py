@@ -5,9 +5,9 @@ signals.install_default()  # before the CLI's imports: a signal there is one lin
 import sys  # noqa: E402
 
 try:
-    from tracer.cli import main
+    from tracer.cli import script
 except KeyboardInterrupt:
     print("synack: interrupted", file=sys.stderr)
     sys.exit(130)
 
-sys.exit(main())
+sys.exit(script())

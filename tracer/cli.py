@@ -94,6 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> int:
+    """The `synack` program (and `python -m tracer`): `main`, then signals are ignored,
+    since Python restores their default handlers while it exits and a signal there
+    would end the process with no word after its work was done."""
+    status = main()
+    signals.ignore_all()
+    return status
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

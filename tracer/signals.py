@@ -54,6 +54,12 @@ def install_default() -> None:
                 signal.signal(sig, _raise)
 
 
+def ignore_all() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 class Guard:
     """The phase-dependent handler above, for the length of a `with` block."""
 
