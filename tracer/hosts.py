@@ -281,7 +281,8 @@ class Hosts:
         for ns in (cns, sns):
             in_netns(ns, wait_running, "veth0", 3.0)
         names = {"client": caddr, "server": saddr}
-        self._write_etc_hosts([cns, sns], names)
+        # IPv6 cannot NAT ::1 across a link (tracer.localhost): the name localhost is the server host
+        self._write_etc_hosts([cns, sns], names, localhost6=saddr if self.ipv6 else None)
         self.hosts = {
             "client": Host("client", "client", cns, caddr, (
                 Interface("veth0", CLIENT_MAC, (caddr + cidr,), "server:veth0", MTU),)),
@@ -416,10 +417,12 @@ class Hosts:
             offloads_off("lo")
         return failed
 
-    def _write_etc_hosts(self, namespaces: list[str], names: dict[str, str]) -> None:
+    def _write_etc_hosts(self, namespaces: list[str], names: dict[str, str],
+                         localhost6: str | None = None) -> None:
         """`ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts, so
         the names `client` and `server` resolve inside the hosts."""
-        text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+        text = "127.0.0.1\tlocalhost\n" + (f"{localhost6}\tlocalhost\n::1\tip6-localhost\n" if localhost6
+                                             else "::1\tlocalhost ip6-localhost\n")
         text += "".join(f"{addr}\t{name}\n" for name, addr in names.items())
         for ns in namespaces:
             d = os.path.join(NETNS_ETC_DIR, ns)

@@ -1020,6 +1020,9 @@ def _caption(analysis: Analysis, peer: Analysis | None) -> str:
             parts.append(f"captured at {point} and {p2}")
     elif point:
         parts.append(f"captured at {point}")
+    redirect = meta.get("localhost") or {}  # the programs said localhost; the tracer redirected it
+    if isinstance(redirect, dict) and redirect.get("client"):
+        parts.append(f"{', '.join(map(str, redirect['client']))} redirected to the server host")
     return " · ".join(parts)
 
 

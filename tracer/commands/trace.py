@@ -12,10 +12,15 @@ pair in two fresh network namespaces joined by a veth pair (client
 192.0.2.1, server 192.0.2.2), capture every frame with scapy and write a
 pcapng file with the socket calls of both programs inside it.
 
-Your programs learn the server's address from SYNACK_SERVER_HOST and
-SYNACK_SERVER_PORT (the name `server` also resolves to it); programs that
-hard-code localhost work with --net loopback.  They run as the invoking user
-(behind sudo) or nobody, never as root.  Their socket calls are recorded
+Your programs run exactly as written: a client that connects to
+localhost or 127.0.0.1 reaches the server host, and a server that binds
+localhost, 127.0.0.1 or '' receives it (nftables NAT inside the hosts; the
+frames on the link are the real ones between 192.0.2.1 and 192.0.2.2).  The
+server's port is found from its sockets when --port is not given, and a
+`while True` server is stopped once the client is done.  Programs may also
+use SYNACK_SERVER_HOST/SYNACK_SERVER_PORT or the name `server`; --net
+loopback puts both on one host's lo.  They run as the invoking user (behind
+sudo) or nobody, never as root unless --run-as root.  Their socket calls are recorded
 without any change to your code: in Python programs by wrapping the socket
 module, in any other program (C, a shell's /dev/tcp, curl) with strace when it
 is installed.  Needs root for the namespaces."""
@@ -61,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u = p.add_argument_group("your own programs")
     u.add_argument("--server", metavar="CMD", help="server command, e.g. 'python3 srv.py'")
     u.add_argument("--client", metavar="CMD", help="client command, e.g. 'python3 cli.py'")
+    u.add_argument("--run-as", metavar="USER",
+                   help="user the programs run as (default: the user behind sudo, else nobody; "
+                        "`root` explicitly to run them as root)")
     c = p.add_argument_group("capture")
     c.add_argument("--at", choices=("client", "server", "both"), default="client",
                    help="capture point (default client, the textbook view); both writes NAME.client.pcapng "
@@ -120,6 +128,8 @@ def summary_lines(result: object) -> list[str]:
             f"drops {pt.kernel_drops}")
         if pt.kernel_drops:
             lines.append(f"WARNING: the kernel dropped {pt.kernel_drops} frames: this capture is missing frames")
+    lines += [n if n.startswith("warning:") else "note: " + n for n in getattr(r, "notes", ())]
+    lines += getattr(r, "failures", ())
     lines.append(f"{r.calls} socket calls recorded; {'complete' if r.complete else 'INCOMPLETE: ' + str(r.incomplete_reason)}")
     for role in getattr(r, "unrecorded", ()):
         lines.append(f"note: no socket calls recorded for the {role}: Python programs are recorded by "
@@ -160,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
     result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
                           command=command, faults=faults or None,
-                          topology=getattr(args, "topology", "direct"), wire=wire)
+                          topology=getattr(args, "topology", "direct"), wire=wire,
+                          run_as=getattr(args, "run_as", None))
     if args.verbose and result.client_output:
         sys.stdout.write(result.client_output)
     for line in summary_lines(result):
