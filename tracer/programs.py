@@ -106,7 +106,7 @@ def resolve(role: str, argv: list[str], cwd: str | None, path_env: str | None) -
     else:
         found = shutil.which(prog, path=path_env)
         if found is None:
-            raise SynackError(f"--{role}: {prog}: command not found (looked in PATH={path_env or ''})")
+            raise SynackError(f"--{role}: {prog}: command not found on PATH")
         full = found
     out = [full, *argv[1:]]
     if is_python(full):

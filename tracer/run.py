@@ -230,11 +230,11 @@ def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: i
             extra = progmod.hints(server.stderr(), [], "server", "", port)
             raise SynackError(server.failure(status, extra, " before it was ready"))
         if time.monotonic() > deadline:
-            what = f"its {ready}() call" if ready else "a listening/bound socket"
+            what = f"waited for its {ready}() call" if ready else "waited for a listening/bound socket"
             waited = f" on port {port}" if port is not None else ""
             raise SynackError(
-                f"server {shlex.join(server.argv)} was not ready within the timeout (no {what}): "
-                f"it never listened{waited}; a server must bind() and listen() (TCP) or bind() (UDP) "
+                f"server {shlex.join(server.argv)} was not ready within the timeout: it never listened"
+                f"{waited} ({what}); a server must bind() and listen() (TCP) or bind() (UDP) "
                 "before the client starts" + _indented(server.stderr()))
         time.sleep(0.002)
 
@@ -500,8 +500,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     s.wait_closed(linger)
                 if server is not None:
                     server_status = server.poll()
-                    if server_status is not None and server_status != 0 and reason is None:
-                        reason = _failed(server, server_status, failures, hosts, port, bound)
+                    if server_status is not None and server_status != 0:
+                        failed = _failed(server, server_status, failures, hosts, port, bound)
+                        reason = reason or failed
                     if server_status is None and user:
                         notes.append("server stopped by synack once the client had finished and its "
                                      "connections had closed (a `while True` server runs until stopped)")
