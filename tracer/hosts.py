@@ -19,6 +19,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -165,14 +166,14 @@ def wait_running(ifname: str, timeout: float) -> None:
 
 
 def require_root() -> None:
+    """Root, or root of synack's own user namespace (tracer.userns, entered by the commands)."""
     if os.geteuid() == 0:
         return
-    userns = _read("/proc/sys/kernel/unprivileged_userns_clone", "1").strip() != "0"
-    maxns = _read("/proc/sys/user/max_user_namespaces", "1").strip() != "0"
-    hint = ("run it with sudo (network namespaces need root)" if not (userns and maxns) else
-            "run it with sudo, or inside `unshare --user --map-root-user --net --mount` "
-            "with a tmpfs on /run")
-    raise SynackError(f"synack trace needs root to create network namespaces: {hint}")
+    from tracer import userns
+
+    why = userns.blocked_reason(userns.knobs(), os.path.realpath(sys.executable))
+    raise SynackError("synack needs root (or a user namespace of its own) to create network namespaces: "
+                      + (why or "run it from the synack command (it enters one itself), or with sudo"))
 
 
 def _read(path: str, default: str) -> str:
@@ -433,7 +434,11 @@ class Hosts:
                     f.write(text)
                 os.chmod(os.path.join(d, "hosts"), 0o644)
             except OSError:
-                pass  # names only; addresses still come from SYNACK_SERVER_HOST
+                # in synack's own user namespace without /etc/netns: the same names over its /etc/hosts
+                from tracer import userns
+
+                userns.bind_hosts(text)
+                return
 
     # teardown ------------------------------------------------------------------
     def close(self) -> None:

@@ -58,6 +58,9 @@ def run_as(name: str | None = None) -> RunAs:
     """`--run-as USER|root`, else the invoking user behind sudo, else nobody: never root by default.
     Inside an unprivileged user namespace root already is the invoking user, so nothing is dropped."""
     if in_user_namespace():
+        if name not in (None, "root", "0"):
+            raise SynackError(f"--run-as {name}: synack runs in a user namespace of its own (no sudo), "
+                              "where the programs can only run as you")
         return RunAs(None, None, "you", "synack runs unprivileged in a user namespace")
     if name is not None:
         if name == "root" or name == "0":

@@ -140,6 +140,9 @@ def summary_lines(result: object) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tracer import userns
+
+    userns.ensure()  # not root: a user namespace of our own, while still single-threaded
     from tracer import run as runmod
     from viz.errors import SynackError
 
