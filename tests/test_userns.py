@@ -59,9 +59,13 @@ def frames(path: str) -> list[tuple]:
     return [tuple(line.split("\t")) for line in res.stdout.splitlines()]
 
 
-def calls(path: str) -> list[tuple]:
+def calls(path: str) -> dict[str, list[tuple]]:
+    """Each program's calls in its own order (how the two hosts interleave is the scheduler's)."""
     with open_capture(path) as cap:
-        return [(c["host"], c["call"], c["phase"]) for c in cap.meta["calls"] if c["call"] != "close"]
+        out: dict[str, list[tuple]] = {}
+        for c in cap.meta["calls"]:
+            out.setdefault(c["host"], []).append((c["call"], c["phase"], c["args"]))
+        return out
 
 
 @needs_root

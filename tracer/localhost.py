@@ -173,7 +173,8 @@ def redirect_server(hosts: Any, bound: list[Listener]) -> list[Listener]:
     return [b for b in loop if ":" not in b.addr]
 
 
-def view(calls: list[dict], server_address: str, redirected: list[Listener]) -> dict[str, Any]:
+def view(calls: list[dict], server_address: str, redirected: list[Listener],
+         by_name: bool = False) -> dict[str, Any]:
     """The capture's `localhost` metadata: what the programs asked for, in their words, and
     where it went.  `client`: loopback targets the client used; `server`: loopback addresses the
     server bound and got the arriving traffic at; `notes`: the same in sentences."""
@@ -186,13 +187,15 @@ def view(calls: list[dict], server_address: str, redirected: list[Listener]) -> 
         if target and target not in targets:
             targets.append(target)
             verbs[target] = "sent" if c["call"] == "sendto" else "connected"
-    notes = [f"client {verbs[x]} to {x}, redirected to the server host {server_address}" for x in targets]
+    how = (f"the name localhost is the server host {server_address} (IPv6: /etc/hosts, not NAT)" if by_name
+           else f"redirected to the server host {server_address}")
+    notes = [f"client {verbs[x]} to {x}, {how}" for x in targets]
     notes += [f"server bound {b.addr}:{b.port}; arriving {b.proto.upper()} for port {b.port} is delivered there"
               for b in redirected]
     if not notes:
         return {}
     return {"client": targets, "server": [f"{b.addr}:{b.port}" for b in redirected],
-            "server_host": server_address, "notes": notes}
+            "server_host": server_address, "via": "name" if by_name else "nat", "notes": notes}
 
 
 def _loopback_target(args: str) -> str | None:

@@ -521,7 +521,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 on_finish(hosts)
             calls = _read_calls(list(call_files.values()), strace_logs)
             client_output = client.stdout() if client else ""
-            redirect = lhmod.view(calls, hosts.server_address, redirected) if user else {}
+            redirect = lhmod.view(calls, hosts.server_address, redirected, by_name=hosts.ipv6) if user else {}
             results = []
             for point, s in sniffers.items():
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
