@@ -95,8 +95,7 @@ def test_lecture_tcp_pair_verbatim(progs, tmp_path, leak_check, server, client, 
     assert f"client connected to {named}, redirected to the server host 192.0.2.2" in r.notes
     assert any("stopped by synack" in n for n in r.notes)  # the while-True server: a note, not an error
     assert r.failures == ()
-    if port != 10000:
-        assert any(f"port {port} found from its sockets" in n for n in r.notes)
+    assert any(f"port {port} found from its sockets (no --port given)" in n for n in r.notes)
 
 
 def test_udp_upper_verbatim_with_loopback_bound_client(progs, tmp_path, leak_check):
@@ -296,3 +295,52 @@ def test_script_the_programs_user_cannot_read(progs, tmp_path, leak_check):
     assert one_line_error(res) == (
         f"synack: error: --server: nobody (uid 65534), who runs the programs, cannot read {private / 'srv.py'} "
         f"(it is under {private}, mode 0700): make it readable (chmod a+r, a+x on its folders) or use --run-as root")
+
+
+# --- isolation of the programs (PID namespace, environment) -------------------------
+
+def test_a_setsid_child_and_kill_minus_one_reach_nothing_outside(progs, tmp_path, leak_check):
+    """The client escapes its session and signals everything its uid may signal; the server
+    (same uid) lives on, and the escaped child ends with the client (its PID namespace)."""
+    marker = f"60.{os.getpid()}{len(str(tmp_path))}"
+    cli = progs / "rogue.py"
+    cli.write_text(f"""import os, signal
+try:
+    os.kill(-1, signal.SIGKILL)  # everything this uid may signal, but for itself
+except ProcessLookupError:  # nothing else in its PID namespace
+    pass
+if os.fork() == 0:
+    os.setsid()
+    os.execvp("sleep", ["sleep", "{marker}"])
+""" + (progs / "echo_client.py").read_text())
+    os.chmod(cli, 0o644)
+    r = trace(Programs(client=[PY, str(cli)], server=[PY, str(progs / "echo_server.py")]), None,
+              str(tmp_path / "rogue.pcapng"))
+    assert r.complete, r.incomplete_reason
+    assert any("stopped by synack" in n for n in r.notes)  # the server was still running at the end
+    left = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read() == f"sleep\0{marker}\0".encode():
+                        left.append(pid)
+            except OSError:
+                pass
+    assert left == []
+
+
+def test_programs_get_only_the_environment_they_need(progs, tmp_path, leak_check, monkeypatch):
+    monkeypatch.setenv("SYNACK_TEST_SECRET", "do-not-leak")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/tmp/agent.sock")
+    cli = progs / "env.py"
+    cli.write_text("import os\nprint(' '.join(sorted(os.environ)))\n" + (progs / "echo_client.py").read_text())
+    os.chmod(cli, 0o644)
+    r = trace(Programs(client=[PY, str(cli)], server=[PY, str(progs / "echo_server.py")]), None,
+              str(tmp_path / "env.pcapng"))
+    names = set(r.client_output.splitlines()[0].split())
+    assert "SSH_AUTH_SOCK" not in names and "SYNACK_TEST_SECRET" not in names
+    allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH",
+               "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
+    assert {n for n in names if not n.startswith(("SYNACK_", "LC_"))} <= allowed
+    assert {"SYNACK_SERVER_HOST", "SYNACK_SERVER_PORT", "PATH", "HOME"} <= names

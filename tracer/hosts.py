@@ -491,8 +491,10 @@ class Hosts:
         return in_netns(self.hosts[role].netns, fn, *args)
 
     def command(self, role: str, argv: list[str], uid: int | None, gid: int | None) -> list[str]:
-        """The argv that runs `argv` inside host `role`, as uid/gid when given."""
-        cmd = ["ip", "netns", "exec", self.hosts[role].netns]
+        """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
+        namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
+        (its pid 1) ends, every descendant ends with it."""
+        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child", "--"]
         if uid is not None:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         return cmd + list(argv)

@@ -77,6 +77,24 @@ def run_as(name: str | None = None) -> RunAs:
     return RunAs(NOBODY, NOBODY, "nobody", "programs never run as root unless --run-as root")
 
 
+KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH")
+
+
+def program_env(environ: dict[str, str] | os._Environ, who: RunAs) -> dict[str, str]:
+    """Only what a program needs: PATH, HOME, the locale, the terminal, the time zone, PYTHONPATH
+    (its own modules) and, added by the caller, the documented SYNACK_* variables.  Nothing of
+    the tracer's own environment (sudo's variables, tokens, SSH agents) reaches the programs."""
+    env = {k: v for k, v in environ.items() if k in KEPT_ENV or k.startswith("LC_")}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if who.uid is not None:
+        env.update(HOME="/", USER=who.name, LOGNAME=who.name)
+    else:
+        for k in ("HOME", "USER", "LOGNAME"):
+            if k in environ:
+                env[k] = environ[k]
+    return env
+
+
 def is_python(path: str) -> bool:
     return path == sys.executable or re.fullmatch(r"python[\d.]*", os.path.basename(path)) is not None
 

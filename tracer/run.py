@@ -137,10 +137,16 @@ class _Program:
         return self.proc.poll()
 
     def stop(self, grace: float = 1.0) -> int | None:
-        """SIGTERM the process group, SIGKILL after `grace`, reap."""
+        """SIGTERM the process group, SIGKILL after `grace`, reap.
+
+        The program is pid 1 of its PID namespace (Hosts.command), and pid 1 is
+        immune to signals it does not handle: one that does not catch SIGTERM
+        would have died of it, so it gets SIGKILL at once, the same end."""
         if self.proc.poll() is None:
             self.killed = True
             self._signal(signal.SIGTERM)
+            if not self._catches(signal.SIGTERM):
+                self._signal(signal.SIGKILL)
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -150,6 +156,20 @@ class _Program:
             return self.proc.wait(5)
         except subprocess.TimeoutExpired:
             return None
+
+    def _catches(self, sig: int) -> bool:
+        """Whether the program (the child of `unshare --fork`) has a handler for `sig`."""
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = f.read().split()
+            for kid in kids:
+                with open(f"/proc/{kid}/status") as f:
+                    for line in f:
+                        if line.startswith("SigCgt:"):
+                            return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+        except (OSError, ValueError):
+            pass
+        return False
 
     def _signal(self, sig: int) -> None:
         try:
@@ -275,8 +295,7 @@ def _detected_port(bound: list[Any], port: int, given: bool, notes: list[str]) -
         if port not in ports:
             notes.append(f"warning: the server listens on {shown}, not on --port {port}")
         return port
-    if ports[0] != port or len(ports) > 1:
-        notes.append(f"server listens on {shown}: port {ports[0]} found from its sockets (no --port given)")
+    notes.append(f"server listens on {shown}: port {ports[0]} found from its sockets (no --port given)")
     return ports[0]
 
 
@@ -442,7 +461,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             faultmod.apply(faults, hosts)
             if user:
                 lhmod.prepare(hosts)
-            base_env = dict(os.environ)
+            base_env = progmod.program_env(os.environ, who)
             base_env.update(env_extra)
             base_env.update({
                 "SYNACK_SERVER_HOST": hosts.server_address,
@@ -451,8 +470,6 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             })
-            if uid:
-                base_env["HOME"] = "/"
 
             def env_for(role: str) -> dict[str, str]:
                 e = dict(base_env)
