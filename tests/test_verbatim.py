@@ -340,7 +340,29 @@ def test_programs_get_only_the_environment_they_need(progs, tmp_path, leak_check
               str(tmp_path / "env.pcapng"))
     names = set(r.client_output.splitlines()[0].split())
     assert "SSH_AUTH_SOCK" not in names and "SYNACK_TEST_SECRET" not in names
-    allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH",
+    allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH", "PWD",
                "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
     assert {n for n in names if not n.startswith(("SYNACK_", "LC_"))} <= allowed
     assert {"SYNACK_SERVER_HOST", "SYNACK_SERVER_PORT", "PATH", "HOME"} <= names
+
+
+def test_private_tmp_shows_a_program_only_its_own_files(progs, tmp_path, leak_check):
+    """No other trace's files and not the server's call log: only the client's own log,
+    the recorder and the folder of its script remain under its /tmp."""
+    cli = progs / "look.py"
+    cli.write_text("import os\nfor d, subs, files in os.walk('/tmp'):\n"
+                   "    print(d, sorted(subs), sorted(files))\n" + (progs / "echo_client.py").read_text())
+    os.chmod(cli, 0o644)
+    other = tempfile.mkdtemp(prefix="synack-other-")
+    try:
+        os.chmod(other, 0o755)
+        r = trace(Programs(client=[PY, str(cli)], server=[PY, str(progs / "echo_server.py")]), None,
+                  str(tmp_path / "look.pcapng"), private_tmp=True)
+    finally:
+        shutil.rmtree(other)
+    assert r.complete, r.incomplete_reason
+    seen = [line for line in r.client_output.splitlines() if line.startswith("/tmp")]
+    text = "\n".join(seen)
+    assert os.path.basename(other) not in text and "pytest-of" not in text
+    assert "client.jsonl" in text and "server.jsonl" not in text and "sitecustomize.py" in text
+    assert str(progs) in text

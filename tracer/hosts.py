@@ -61,6 +61,24 @@ OFFLOADS_OFF = (ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SGRO, ETHTOOL_SSG, ETHTOOL_S
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+# sh -c SCRIPT synack-tmp N PATH... ARGV...: hold each PATH open, put a tmpfs on /tmp, bind
+# each one back at its own name (mount -c: through the held descriptor, not the now hidden
+# path), then exec ARGV.
+PRIVATE_TMP = r"""set -e
+n=$1; shift; i=0
+while [ $i -lt $n ]; do eval "p$i=\$1; exec $((i + 3))<\"\$1\""; shift; i=$((i + 1)); done
+mount -t tmpfs -o mode=1777 synack-tmp /tmp
+i=0
+while [ $i -lt $n ]; do
+  eval "p=\$p$i"
+  if [ -d /proc/self/fd/$((i + 3)) ]; then mkdir -p "$p"; else mkdir -p "${p%/*}"; : > "$p"; fi
+  mount -c --bind /proc/self/fd/$((i + 3)) "$p"
+  eval "exec $((i + 3))<&-"
+  i=$((i + 1))
+done
+exec "$@"
+"""
+
 
 @dataclass(frozen=True)
 class Interface:
@@ -490,11 +508,19 @@ class Hosts:
     def run_in(self, role: str, fn: Callable[..., Any], *args: Any) -> Any:
         return in_netns(self.hosts[role].netns, fn, *args)
 
-    def command(self, role: str, argv: list[str], uid: int | None, gid: int | None) -> list[str]:
+    def command(self, role: str, argv: list[str], uid: int | None, gid: int | None,
+                keep: tuple[str, ...] | None = None) -> list[str]:
         """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
         namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
-        (its pid 1) ends, every descendant ends with it."""
-        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child", "--"]
+        (its pid 1) ends, every descendant ends with it.  With `keep`, also in a mount
+        namespace whose /tmp is a fresh tmpfs showing only those paths (its own call log, the
+        recorder, its script): no other trace's files, nor the other program's log."""
+        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child"]
+        if keep is not None:
+            cmd += ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_TMP, "synack-tmp",
+                    str(len(keep)), *keep]
+        else:
+            cmd.append("--")
         if uid is not None:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         return cmd + list(argv)

@@ -95,6 +95,31 @@ def program_env(environ: dict[str, str] | os._Environ, who: RunAs) -> dict[str, 
     return env
 
 
+PRIVATE_TMP = "/tmp"
+MAX_KEPT = 7  # descriptors 3-9 hold them while the tmpfs goes on (a POSIX shell's single digits)
+
+
+def visible_tmp(paths: Sequence[str]) -> tuple[str, ...] | None:
+    """What a program may still see under its private /tmp: the given files and folders
+    that lie there (a script's whole folder, for its sibling modules), minus those inside
+    another.  None (no private /tmp) when there are too many to hold."""
+    wanted: list[str] = []
+    for p in paths:
+        if not p or not os.path.isabs(p):
+            continue
+        p = os.path.normpath(p)
+        if not p.startswith(PRIVATE_TMP + os.sep) or not os.path.exists(p):
+            continue
+        if os.path.isfile(p) and not os.path.basename(os.path.dirname(p)).startswith("synack-run-"):
+            p = os.path.dirname(p)  # a user's script or binary: its folder comes along
+        if p == PRIVATE_TMP:
+            return None  # the program works in /tmp itself: nothing to hide it from
+        wanted.append(p)
+    kept = sorted(set(wanted))
+    kept = [p for p in kept if not any(p != q and p.startswith(q + os.sep) for q in kept)]
+    return tuple(kept) if len(kept) <= MAX_KEPT else None
+
+
 def is_python(path: str) -> bool:
     return path == sys.executable or re.fullmatch(r"python[\d.]*", os.path.basename(path)) is not None
 

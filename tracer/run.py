@@ -114,14 +114,16 @@ class _Program:
 
     def __init__(self, role: str, argv: list[str], hosts: Hosts, env: dict[str, str],
                  workdir: str, cwd: str | None, uid: int | None, gid: int | None,
-                 strace_log: str | None = None):
+                 strace_log: str | None = None, private_tmp: bool = False):
         self.role = role
         self.argv = argv
         self.strace_log = strace_log
         self.out, self.err = progmod.Sink(), progmod.Sink()
+        keep = progmod.visible_tmp([os.path.join(workdir, "callrec"), env.get("SYNACK_CALLS", ""),
+                                    strace_log or "", cwd or "", *argv]) if private_tmp else None
         try:
             self.proc = subprocess.Popen(
-                hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid),
+                hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid, keep),
                 env=env, cwd=cwd,
                 stdin=subprocess.DEVNULL, stdout=self.out.fd_write, stderr=self.err.fd_write,
                 start_new_session=True)
@@ -336,7 +338,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
           faults: Any = None, topology: str = "direct", wire: Any = None,
-          run_as: str | None = None) -> TraceResult:
+          run_as: str | None = None, private_tmp: bool = False) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
@@ -346,7 +348,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     client starts; `on_finish(hosts)` after the capture stopped, before the
     hosts are removed (benchmarks attach tcpdump and read link counters there).
     `run_as`: the user the programs run as (a name, or "root"); default the
-    user behind sudo, else nobody.
+    user behind sudo, else nobody.  `private_tmp`: each program sees a fresh /tmp holding only
+    its own files (off by default: programs that leave files in /tmp for you keep working).
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -488,7 +491,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             try:
                 if server_argv:
                     server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid,
-                                      strace_logs.get("server"))
+                                      strace_logs.get("server"), private_tmp)
                     programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline,
@@ -502,7 +505,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 if on_ready:
                     on_ready(hosts)
                 client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
-                                  strace_logs.get("client"))
+                                  strace_logs.get("client"), private_tmp)
                 programs.append(client)
                 try:
                     client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))

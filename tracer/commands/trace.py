@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u.add_argument("--run-as", metavar="USER",
                    help="user the programs run as (default: the user behind sudo, else nobody; "
                         "`root` explicitly to run them as root)")
+    u.add_argument("--private-tmp", action="store_true",
+                   help="each program sees a fresh /tmp with only its own files (its script's folder, "
+                        "its call log): no other trace's files")
     c = p.add_argument_group("capture")
     c.add_argument("--at", choices=("client", "server", "both"), default="client",
                    help="capture point (default client, the textbook view); both writes NAME.client.pcapng "
@@ -174,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
     result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
                           command=command, faults=faults or None,
                           topology=getattr(args, "topology", "direct"), wire=wire,
-                          run_as=getattr(args, "run_as", None))
+                          run_as=getattr(args, "run_as", None),
+                          private_tmp=getattr(args, "private_tmp", False))
     if args.verbose and result.client_output:
         sys.stdout.write(result.client_output)
     for line in summary_lines(result):
