@@ -366,3 +366,14 @@ def test_private_tmp_shows_a_program_only_its_own_files(progs, tmp_path, leak_ch
     assert os.path.basename(other) not in text and "pytest-of" not in text
     assert "client.jsonl" in text and "server.jsonl" not in text and "sitecustomize.py" in text
     assert str(progs) in text
+
+
+def test_localhost_reaches_the_server_across_the_router(progs, tmp_path, leak_check):
+    """--topology routed: the same redirect, now to 198.51.100.2 through the router (TTL 63 there)."""
+    out = str(tmp_path / "r.pcapng")
+    r = trace(Programs(client=[PY, str(progs / "echo_client.py")], server=[PY, str(progs / "echo_server.py")]),
+              None, out, topology="routed")
+    assert r.complete, r.incomplete_reason
+    rows = tshark(r.paths[1], "ip.src", "ip.dst", "ip.ttl", "tcp.flags", filt="tcp")
+    assert rows[0] == ["192.0.2.1", "198.51.100.2", "63", "0x0002"]
+    assert "client connected to localhost:10000, redirected to the server host 198.51.100.2" in r.notes

@@ -147,7 +147,7 @@ def _host_setup(ipv4: bool) -> None:
 
 def prepare(hosts: Any) -> None:
     """Before any program starts: the client half of the redirect."""
-    if hosts.net != "veth" or getattr(hosts, "topology", "direct") != "direct":
+    if hosts.net != "veth":
         return
     from tracer.hosts import in_netns
 
@@ -159,7 +159,7 @@ def prepare(hosts: Any) -> None:
 
 def redirect_server(hosts: Any, bound: list[Listener]) -> list[Listener]:
     """Once the server is ready: DNAT to the loopback addresses it bound; returns those."""
-    if hosts.net != "veth" or getattr(hosts, "topology", "direct") != "direct":
+    if hosts.net != "veth":
         return []
     loop = [b for b in bound if b.loopback]
     if hosts.ipv6 and any(":" in b.addr for b in loop):
