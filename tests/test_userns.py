@@ -108,3 +108,30 @@ def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, lea
             assert cap.meta["localhost"]["client"] == ["localhost:10000"]
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@needs_root
+@pytest.mark.netns
+def test_behind_sudo_the_programs_run_as_the_invoking_user(user, tmp_path, monkeypatch, leak_check):
+    from tracer.run import Programs, trace
+
+    d = Path(tempfile.mkdtemp(prefix="synack-sudo-"))
+    try:
+        os.chmod(d, 0o755)
+        for name in ("echo_server.py", "echo_client.py"):
+            shutil.copy(PROGRAMS / name, d / name)
+        (d / "who.py").write_text("import os\nprint('uid', os.getuid(), os.environ['USER'])\n"
+                                  + (PROGRAMS / "echo_client.py").read_text())
+        subprocess.run(["chmod", "-R", "a+rX", str(d)], check=True)
+        monkeypatch.setenv("SUDO_UID", str(user.pw_uid))
+        monkeypatch.setenv("SUDO_GID", str(user.pw_gid))
+        monkeypatch.setenv("SUDO_USER", user.pw_name)
+        python = python_for(user.pw_uid)
+        if python is None:
+            pytest.skip("no Python of this version the new user can run")
+        r = trace(Programs(client=[python, str(d / "who.py")], server=[python, str(d / "echo_server.py")]), None,
+                  str(tmp_path / "sudo.pcapng"))
+        assert r.complete, r.incomplete_reason
+        assert r.client_output.splitlines()[0] == f"uid {user.pw_uid} {user.pw_name}"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

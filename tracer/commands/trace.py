@@ -23,7 +23,8 @@ loopback puts both on one host's lo.  They run as the invoking user (behind
 sudo) or nobody, never as root unless --run-as root.  Their socket calls are recorded
 without any change to your code: in Python programs by wrapping the socket
 module, in any other program (C, a shell's /dev/tcp, curl) with strace when it
-is installed.  Needs root for the namespaces."""
+is installed.  As root, or without: an ordinary user gets a user namespace
+of synack's own (no sudo needed)."""
 
 EPILOG = """\
 examples:
