@@ -386,6 +386,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         sc = scenario_or_programs
         name = sc.name
         opts = dataclasses.replace(opts, port=sc.port(opts))
+        port = opts.port
         server_argv, client_argv = sc.server_argv(opts), sc.client_argv(opts)
         script = sc.path
         env_extra = sc.env(opts)
