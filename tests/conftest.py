@@ -25,6 +25,18 @@ HAVE_NETNS = os.geteuid() == 0 and shutil.which("ip") is not None
 needs_root = pytest.mark.skipif(not HAVE_NETNS, reason="needs root and iproute2 (network namespaces)")
 
 
+def python_for(uid: int) -> str | None:
+    """A Python of this version that user `uid` can start on its own (a venv's may live under /root)."""
+    for cand in (sys.executable, os.path.realpath(sys.executable),
+                 f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"):
+        res = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c",
+                              f'test -x "$0" && exec "$0" -c "import sys; assert sys.version_info[:2] == '
+                              f'{tuple(sys.version_info[:2])}"', cand], capture_output=True)
+        if res.returncode == 0:
+            return cand
+    return None
+
+
 def descendants(pid: int) -> set[int]:
     """All live descendants of pid (from /proc; no psutil here)."""
     children: dict[int, list[int]] = {}

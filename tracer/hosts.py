@@ -19,6 +19,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,24 @@ ETHTOOL_SGRO = 0x2C
 OFFLOADS_OFF = (ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SGRO, ETHTOOL_SSG, ETHTOOL_STXCSUM)
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+# sh -c SCRIPT synack-tmp N PATH... ARGV...: hold each PATH open, put a tmpfs on /tmp, bind
+# each one back at its own name (mount -c: through the held descriptor, not the now hidden
+# path), then exec ARGV.
+PRIVATE_TMP = r"""set -e
+n=$1; shift; i=0
+while [ $i -lt $n ]; do eval "p$i=\$1; exec $((i + 3))<\"\$1\""; shift; i=$((i + 1)); done
+mount -t tmpfs -o mode=1777 synack-tmp /tmp
+i=0
+while [ $i -lt $n ]; do
+  eval "p=\$p$i"
+  if [ -d /proc/self/fd/$((i + 3)) ]; then mkdir -p "$p"; else mkdir -p "${p%/*}"; : > "$p"; fi
+  mount -c --bind /proc/self/fd/$((i + 3)) "$p"
+  eval "exec $((i + 3))<&-"
+  i=$((i + 1))
+done
+exec "$@"
+"""
 
 
 @dataclass(frozen=True)
@@ -165,14 +184,14 @@ def wait_running(ifname: str, timeout: float) -> None:
 
 
 def require_root() -> None:
+    """Root, or root of synack's own user namespace (tracer.userns, entered by the commands)."""
     if os.geteuid() == 0:
         return
-    userns = _read("/proc/sys/kernel/unprivileged_userns_clone", "1").strip() != "0"
-    maxns = _read("/proc/sys/user/max_user_namespaces", "1").strip() != "0"
-    hint = ("run it with sudo (network namespaces need root)" if not (userns and maxns) else
-            "run it with sudo, or inside `unshare --user --map-root-user --net --mount` "
-            "with a tmpfs on /run")
-    raise SynackError(f"synack trace needs root to create network namespaces: {hint}")
+    from tracer import userns
+
+    why = userns.blocked_reason(userns.knobs(), os.path.realpath(sys.executable))
+    raise SynackError("synack needs root (or a user namespace of its own) to create network namespaces: "
+                      + (why or "run it from the synack command (it enters one itself), or with sudo"))
 
 
 def _read(path: str, default: str) -> str:
@@ -291,7 +310,8 @@ class Hosts:
         for ns in (cns, sns):
             in_netns(ns, wait_running, "veth0", 3.0)
         names = {"client": caddr, "server": saddr}
-        self._write_etc_hosts([cns, sns], names)
+        # IPv6 cannot NAT ::1 across a link (tracer.localhost): the name localhost is the server host
+        self._write_etc_hosts([cns, sns], names, localhost6=saddr if self.ipv6 else None)
         self.hosts = {
             "client": Host("client", "client", cns, caddr, (
                 Interface("veth0", CLIENT_MAC, (caddr + cidr,), "server:veth0", MTU),)),
@@ -426,10 +446,12 @@ class Hosts:
             offloads_off("lo")
         return failed
 
-    def _write_etc_hosts(self, namespaces: list[str], names: dict[str, str]) -> None:
+    def _write_etc_hosts(self, namespaces: list[str], names: dict[str, str],
+                         localhost6: str | None = None) -> None:
         """`ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts, so
         the names `client` and `server` resolve inside the hosts."""
-        text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+        text = "127.0.0.1\tlocalhost\n" + (f"{localhost6}\tlocalhost\n::1\tip6-localhost\n" if localhost6
+                                             else "::1\tlocalhost ip6-localhost\n")
         text += "".join(f"{addr}\t{name}\n" for name, addr in names.items())
         for ns in namespaces:
             d = os.path.join(NETNS_ETC_DIR, ns)
@@ -440,7 +462,11 @@ class Hosts:
                     f.write(text)
                 os.chmod(os.path.join(d, "hosts"), 0o644)
             except OSError:
-                pass  # names only; addresses still come from SYNACK_SERVER_HOST
+                # in synack's own user namespace without /etc/netns: the same names over its /etc/hosts
+                from tracer import userns
+
+                userns.bind_hosts(text)
+                return
 
     # teardown ------------------------------------------------------------------
     def close(self) -> None:
@@ -492,9 +518,19 @@ class Hosts:
     def run_in(self, role: str, fn: Callable[..., Any], *args: Any) -> Any:
         return in_netns(self.hosts[role].netns, fn, *args)
 
-    def command(self, role: str, argv: list[str], uid: int | None, gid: int | None) -> list[str]:
-        """The argv that runs `argv` inside host `role`, as uid/gid when given."""
-        cmd = ["ip", "netns", "exec", self.hosts[role].netns]
+    def command(self, role: str, argv: list[str], uid: int | None, gid: int | None,
+                keep: tuple[str, ...] | None = None) -> list[str]:
+        """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
+        namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
+        (its pid 1) ends, every descendant ends with it.  With `keep`, also in a mount
+        namespace whose /tmp is a fresh tmpfs showing only those paths (its own call log, the
+        recorder, its script): no other trace's files, nor the other program's log."""
+        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child"]
+        if keep is not None:
+            cmd += ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_TMP, "synack-tmp",
+                    str(len(keep)), *keep]
+        else:
+            cmd.append("--")
         if uid is not None:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         return cmd + list(argv)

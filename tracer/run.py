@@ -26,7 +26,9 @@ from typing import Any, Sequence
 
 from tracer import faults as faultmod
 from tracer import hosts as hostmod
+from tracer import localhost as lhmod
 from tracer import pcapng
+from tracer import programs as progmod
 from tracer import scenarios as scenariomod
 from tracer import signals
 from tracer import strace as stracemod
@@ -84,6 +86,8 @@ class TraceResult:
     server_status: int | None = None
     client_output: str = ""
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # what synack did that the programs did not ask for (redirects, found port)
+    failures: tuple[str, ...] = ()  # a failed program's status and own traceback, multi-line
 
     @property
     def path(self) -> str:
@@ -103,64 +107,49 @@ def output_paths(out: str, at: str, routed: bool = False) -> dict[str, str]:
     return {"client": f"{base}.client{link}.pcapng", "server": f"{base}.server{link}.pcapng"}
 
 
-def _in_user_namespace() -> bool:
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
-    except OSError:
-        return False
-
-
-def _drop_to() -> tuple[int | None, int | None]:
-    """The invoking user behind sudo, else nobody: programs never run as root.
-    Inside an unprivileged user namespace root already is the invoking user
-    (and nobody is not mapped), so nothing is dropped there."""
-    if _in_user_namespace():
-        return None, None
-    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
-    if uid and gid and uid != "0":
-        return int(uid), int(gid)
-    return 65534, 65534
-
-
-def _tail(path: str, lines: int = 8) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            text = f.read()[-4000:]
-    except OSError:
-        return ""
-    return " | ".join(line for line in text.strip().splitlines()[-lines:])
-
-
 class _Program:
-    """One program running inside a host, in its own session (killed as a group)."""
+    """One program running inside a host, in its own session (killed as a group).
+
+    Its stdout and stderr go through pipes into bounded buffers (programs.Sink):
+    a program printing megabytes costs neither memory nor disk."""
 
     def __init__(self, role: str, argv: list[str], hosts: Hosts, env: dict[str, str],
                  workdir: str, cwd: str | None, uid: int | None, gid: int | None,
-                 strace_log: str | None = None):
+                 strace_log: str | None = None, private_tmp: bool = False):
         self.role = role
         self.argv = argv
         self.strace_log = strace_log
-        self.out = os.path.join(workdir, f"{role}.out")
-        self.err = os.path.join(workdir, f"{role}.err")
-        with open(self.out, "wb") as o, open(self.err, "wb") as e:
-            try:
-                self.proc = subprocess.Popen(
-                    hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid),
-                    env=env, cwd=cwd,
-                    stdin=subprocess.DEVNULL, stdout=o, stderr=e, start_new_session=True)
-            except OSError as exc:
-                raise SynackError(f"cannot start the {role} program {shlex.join(argv)}: {exc}") from None
+        self.out, self.err = progmod.Sink(), progmod.Sink()
+        keep = progmod.visible_tmp([os.path.join(workdir, "callrec"), env.get("SYNACK_CALLS", ""),
+                                    strace_log or "", cwd or "", *argv]) if private_tmp else None
+        try:
+            self.proc = subprocess.Popen(
+                hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid, keep),
+                env=env, cwd=cwd,
+                stdin=subprocess.DEVNULL, stdout=self.out.fd_write, stderr=self.err.fd_write,
+                start_new_session=True)
+        except OSError as exc:
+            for s in (self.out, self.err):
+                os.close(s.fd_write)
+            raise SynackError(f"cannot start the {role} program {shlex.join(argv)}: {exc}") from None
+        self.out.start()
+        self.err.start()
         self.killed = False
 
     def poll(self) -> int | None:
         return self.proc.poll()
 
     def stop(self, grace: float = 1.0) -> int | None:
-        """SIGTERM the process group, SIGKILL after `grace`, reap."""
+        """SIGTERM the process group, SIGKILL after `grace`, reap.
+
+        The program is pid 1 of its PID namespace (Hosts.command), and pid 1 is
+        immune to signals it does not handle: one that does not catch SIGTERM
+        would have died of it, so it gets SIGKILL at once, the same end."""
         if self.proc.poll() is None:
             self.killed = True
             self._signal(signal.SIGTERM)
+            if not self._catches(signal.SIGTERM):
+                self._signal(signal.SIGKILL)
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -171,21 +160,37 @@ class _Program:
         except subprocess.TimeoutExpired:
             return None
 
+    def _catches(self, sig: int) -> bool:
+        """Whether the program (the child of `unshare --fork`) has a handler for `sig`."""
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = f.read().split()
+            for kid in kids:
+                with open(f"/proc/{kid}/status") as f:
+                    for line in f:
+                        if line.startswith("SigCgt:"):
+                            return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+        except (OSError, ValueError):
+            pass
+        return False
+
     def _signal(self, sig: int) -> None:
         try:
             os.killpg(self.proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def stderr_tail(self) -> str:
-        return _tail(self.err)
+    def stderr(self) -> str:
+        self.err.join(0.5)
+        return self.err.text()
 
     def stdout(self) -> str:
-        try:
-            with open(self.out, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        self.out.join(0.5)
+        return self.out.text()
+
+    def failure(self, status: int | None, extra: Sequence[str] = (), when: str = "") -> str:
+        """Its exit status and its own traceback, multi-line, without the recorder's frames."""
+        return progmod.failure_block(self.role, self.argv, status, self.stderr(), extra, when)
 
 
 def _listening(pid: int, netns_ino: int) -> bool:
@@ -199,20 +204,13 @@ def _listening(pid: int, netns_ino: int) -> bool:
     try:
         if os.stat(f"/proc/{pid}/ns/net").st_ino != netns_ino:
             return False
-        for name, state in (("tcp", "0A"), ("tcp6", "0A"), ("udp", None), ("udp6", None)):
-            with open(f"/proc/{pid}/net/{name}") as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) > 3 and (state is None or fields[3] == state):
-                        return True
     except OSError:
         return False
-    return False
+    return bool(lhmod.listeners(pid))
 
 
 def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: int,
-                deadline: float) -> None:
+                deadline: float, port: int | None = None) -> None:
     checks = 0
     while True:
         if ready:
@@ -224,15 +222,21 @@ def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: i
         checks += 1
         status = server.poll()
         if status is not None:
-            raise SynackError(
-                f"server {shlex.join(server.argv)} exited with status {status} before it was ready"
-                f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+            extra = progmod.hints(server.stderr(), [], "server", "", port)
+            raise SynackError(server.failure(status, extra, " before it was ready"))
         if time.monotonic() > deadline:
-            what = f"its {ready}() call" if ready else "a listening/bound socket"
+            what = f"waited for its {ready}() call" if ready else "waited for a listening/bound socket"
+            waited = f" on port {port}" if port is not None else ""
             raise SynackError(
-                f"server {shlex.join(server.argv)} was not ready within the timeout (no {what})"
-                f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+                f"server {shlex.join(server.argv)} was not ready within the timeout: it never listened"
+                f"{waited} ({what}); a server must bind() and listen() (TCP) or bind() (UDP) "
+                "before the client starts" + _indented(server.stderr()))
         time.sleep(0.002)
+
+
+def _indented(text: str) -> str:
+    body = progmod.without_recorder(text).rstrip()
+    return ("\n" + "\n".join("  " + x for x in body.splitlines()[-60:])) if body else ""
 
 
 def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
@@ -262,9 +266,34 @@ def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> 
     return calls, dropped
 
 
+def _detected_port(bound: list[Any], port: int, given: bool, notes: list[str]) -> int:
+    """The port the server really listens on: found from its sockets when --port was not given."""
+    if not bound:
+        return port
+    ports = sorted({b.port for b in bound}, key=lambda p: (not any(b.port == p and b.proto == "tcp"
+                                                                   for b in bound), p))
+    shown = ", ".join(b.text() for b in bound)
+    if given:
+        if port not in ports:
+            notes.append(f"warning: the server listens on {shown}, not on --port {port}")
+        return port
+    notes.append(f"server listens on {shown}: port {ports[0]} found from its sockets (no --port given)")
+    return ports[0]
+
+
+def _failed(prog: _Program, status: int | None, failures: list[str], hosts: Hosts, port: int,
+            bound: list[Any]) -> str:
+    """One line for the capture's incomplete_reason; the full story (traceback, hints) in failures."""
+    err = prog.stderr()
+    listening = ", ".join(b.text() for b in bound)
+    extra = progmod.hints(err, [], prog.role, hosts.server_address, port, listening)
+    failures.append(prog.failure(status, extra))
+    last = progmod.last_error(progmod.without_recorder(err))
+    return f"{prog.role} exited with status {status}" + (f" ({last})" if last else "")
+
+
 def _is_python(argv: Sequence[str]) -> bool:
-    import re
-    return argv[0] == sys.executable or re.fullmatch(r"python[\d.]*", os.path.basename(argv[0])) is not None
+    return progmod.is_python(argv[0])
 
 
 def _stage(src: str, dst: str) -> str:
@@ -289,7 +318,8 @@ def _stage(src: str, dst: str) -> str:
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
-          faults: Any = None, topology: str = "direct", wire: Any = None) -> TraceResult:
+          faults: Any = None, topology: str = "direct", wire: Any = None,
+          run_as: str | None = None, private_tmp: bool = False) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
@@ -298,6 +328,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     re-raises.  `on_ready(hosts)` runs once the server is ready, before the
     client starts; `on_finish(hosts)` after the capture stopped, before the
     hosts are removed (benchmarks attach tcpdump and read link counters there).
+    `run_as`: the user the programs run as (a name, or "root"); default the
+    user behind sudo, else nobody.  `private_tmp`: each program sees a fresh /tmp holding only
+    its own files (off by default: programs that leave files in /tmp for you keep working).
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -318,7 +351,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         client_argv = scenario_or_programs.argv("client")
         if not client_argv:
             raise SynackError("--client: a client command is needed")
-        port = opts.port if opts.port is not None else USER_PORT
+        port_given = opts.port is not None
+        port = opts.port if port_given else USER_PORT
         opts = dataclasses.replace(opts, port=port)
         env_extra = {
             "SYNACK_SERVER_PORT": str(port),
@@ -333,6 +367,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         sc = scenario_or_programs
         name = sc.name
         opts = dataclasses.replace(opts, port=sc.port(opts))
+        port = opts.port
         server_argv, client_argv = sc.server_argv(opts), sc.client_argv(opts)
         script = sc.path
         env_extra = sc.env(opts)
@@ -355,7 +390,23 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     importer = sniffmod.preload()
 
     guard = signals.current()  # signals are held until the capture runs (tracer.signals)
-    uid, gid = _drop_to()
+    who = progmod.run_as(run_as)
+    uid, gid = who.uid, who.gid
+    if user:  # before any namespace: a typo or an unusable interpreter costs nothing
+        for role in ("server", "client"):
+            argv = server_argv if role == "server" else client_argv
+            if argv:
+                argv = progmod.resolve(role, argv, cwd, os.environ.get("PATH"))
+                progmod.check_runnable(role, argv, who, cwd)
+                if role == "server":
+                    server_argv = argv
+                else:
+                    client_argv = argv
+    notes: list[str] = []
+    failures: list[str] = []
+    redirected: list[Any] = []
+    redirect: dict[str, Any] = {}
+    bound: list[Any] = []
     from viz.output import owner
     workdir = tempfile.mkdtemp(prefix=f"synack-run-{owner()}-")  # reclaimable after SIGKILL (tracer.leftovers)
     os.chmod(workdir, 0o711)
@@ -389,7 +440,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     try:
         with network as hosts:
             faultmod.apply(faults, hosts)
-            base_env = dict(os.environ)
+            if user:
+                lhmod.prepare(hosts)
+            base_env = progmod.program_env(os.environ, who)
             base_env.update(env_extra)
             base_env.update({
                 "SYNACK_SERVER_HOST": hosts.server_address,
@@ -398,8 +451,6 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             })
-            if uid:
-                base_env["HOME"] = "/"
 
             def env_for(role: str) -> dict[str, str]:
                 e = dict(base_env)
@@ -419,14 +470,21 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 guard.enter(guard.RUN)
                 if server_argv:
                     server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid,
-                                      strace_logs.get("server"))
+                                      strace_logs.get("server"), private_tmp)
                     programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
-                    _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline)
+                    _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline,
+                                port if user else None)
+                    if user:
+                        bound = lhmod.listeners(server.proc.pid)
+                        port = _detected_port(bound, port, port_given, notes)
+                        opts = dataclasses.replace(opts, port=port)
+                        base_env["SYNACK_SERVER_PORT"] = str(port)
+                        redirected = lhmod.redirect_server(hosts, bound)
                 if on_ready:
                     on_ready(hosts)
                 client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
-                                  strace_logs.get("client"))
+                                  strace_logs.get("client"), private_tmp)
                 programs.append(client)
                 try:
                     client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))
@@ -435,16 +493,18 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     client_status = None
                     reason = f"client did not finish within the {timeout:g} s timeout (killed)"
                 if reason is None and client_status != 0:
-                    reason = (f"client exited with status {client_status}"
-                              f"{': ' + client.stderr_tail() if client.stderr_tail() else ''}")
+                    reason = _failed(client, client_status, failures, hosts, port, bound)
                 linger = min(LINGER, max(0.0, deadline - time.monotonic()))
                 for s in sniffers.values():
                     s.wait_closed(linger)
                 if server is not None:
                     server_status = server.poll()
-                    if server_status is not None and server_status != 0 and reason is None:
-                        reason = (f"server exited with status {server_status}"
-                                  f"{': ' + server.stderr_tail() if server.stderr_tail() else ''}")
+                    if server_status is not None and server_status != 0:
+                        failed = _failed(server, server_status, failures, hosts, port, bound)
+                        reason = reason or failed
+                    if server_status is None and user:
+                        notes.append("server stopped by synack once the client had finished and its "
+                                     "connections had closed (a `while True` server runs until stopped)")
                     server.stop()
                     for s in sniffers.values():
                         s.wait_closed(min(0.5, max(0.0, deadline + 1 - time.monotonic())))
@@ -461,14 +521,15 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 on_finish(hosts)
             calls, calls_dropped = _read_calls(list(call_files.values()), strace_logs)
             client_output = client.stdout() if client else ""
+            redirect = lhmod.view(calls, hosts.server_address, redirected, by_name=hosts.ipv6) if user else {}
             results = []
             for point, s in sniffers.items():
                 if guard.received and interrupted is None:  # noted while finishing: the file still comes
                     interrupted = guard.first
                     reason = f"interrupted ({interrupted.name}) after the programs ended"
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
-                                            command, reason, sniffers, faults=faults,
-                                            calls_dropped=calls_dropped))
+                                            command, reason, sniffers, faults=faults, notes=notes,
+                                            redirect=redirect, calls_dropped=calls_dropped))
             guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
@@ -503,6 +564,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         server_status=server_status,
         client_output=client_output,
         seconds=time.monotonic() - started,
+        notes=tuple(redirect.get("notes", []) + notes),
+        failures=tuple(failures),
     )
     if interrupted is None and guard.received:  # arrived while the last file was written
         interrupted = guard.first
@@ -514,7 +577,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
 def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict], name: str,
                  opts: Any, command: str | None, reason: str | None, sniffers: dict,
-                 faults: Any = None, calls_dropped: int = 0) -> PointResult:
+                 faults: Any = None, notes: Sequence[str] = (),
+                 redirect: dict | None = None, calls_dropped: int = 0) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
     if len(links) == 1:  # routed/wire networks mark their own links
         links[0]["captured"] = True
@@ -543,6 +607,10 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     }
     if faults:
         meta["faults"] = faults.as_json()
+    if notes:
+        meta["notes"] = list(notes)
+    if redirect:  # the programs' own view, for figure captions (tracer.localhost)
+        meta["localhost"] = redirect
     if getattr(hosts, "wire", None) is not None:
         meta["wire"] = {"spec": hosts.wire_spec.as_json(), "stats": hosts.wire.stop()}
     if getattr(hosts, "topology", "direct") != "direct":

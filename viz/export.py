@@ -311,6 +311,10 @@ def write_text(write: Callable[[str], object], frames: Iterable, *, path: str = 
         engine.n_tcp, engine.n_udp))
     if info.truncated_at:
         write("stopped early (--partial): %s\n" % info.truncated_at)
+    meta = getattr(frames, "meta", None) or {}
+    redirect = meta.get("localhost") if isinstance(meta.get("localhost"), dict) else {}
+    for note in list(redirect.get("notes") or ()) + list(meta.get("notes") or ()):
+        write("note: %s\n" % note)
     for acc in engine.streams:
         write(stream_summary(acc))
     return engine

@@ -83,6 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from tracer import userns
+
+    userns.ensure(strict=False)  # tracing needs it; drawing from saved captures does not
     from tracer.build import build, load_manifest
 
     manifest = load_manifest(args.manifest, output=args.output)

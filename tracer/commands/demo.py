@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    from tracer import userns
+
+    userns.ensure()  # not root: a user namespace of our own, while still single-threaded
     from tracer import run as runmod
     from tracer import scenarios
     from tracer.commands.trace import summary_lines

@@ -99,6 +99,10 @@ def confirm(lines: list[str], yes: bool) -> None:
 def run(args) -> int:
     import signal
 
+    from tracer import userns
+
+    if not args.iface:  # a real interface needs real root; the tracer's hosts do not
+        userns.ensure()
     from tracer import replay as rp
     from viz.errors import SynackError
 

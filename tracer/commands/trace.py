@@ -12,13 +12,19 @@ pair in two fresh network namespaces joined by a veth pair (client
 192.0.2.1, server 192.0.2.2), capture every frame with scapy and write a
 pcapng file with the socket calls of both programs inside it.
 
-Your programs learn the server's address from SYNACK_SERVER_HOST and
-SYNACK_SERVER_PORT (the name `server` also resolves to it); programs that
-hard-code localhost work with --net loopback.  They run as the invoking user
-(behind sudo) or nobody, never as root.  Their socket calls are recorded
+Your programs run exactly as written: a client that connects to
+localhost or 127.0.0.1 reaches the server host, and a server that binds
+localhost, 127.0.0.1 or '' receives it (nftables NAT inside the hosts; the
+frames on the link are the real ones between 192.0.2.1 and 192.0.2.2).  The
+server's port is found from its sockets when --port is not given, and a
+`while True` server is stopped once the client is done.  Programs may also
+use SYNACK_SERVER_HOST/SYNACK_SERVER_PORT or the name `server`; --net
+loopback puts both on one host's lo.  They run as the invoking user (behind
+sudo) or nobody, never as root unless --run-as root.  Their socket calls are recorded
 without any change to your code: in Python programs by wrapping the socket
 module, in any other program (C, a shell's /dev/tcp, curl) with strace when it
-is installed.  Needs root for the namespaces."""
+is installed.  As root, or without: an ordinary user gets a user namespace
+of synack's own (no sudo needed)."""
 
 EPILOG = """\
 examples:
@@ -61,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u = p.add_argument_group("your own programs")
     u.add_argument("--server", metavar="CMD", help="server command, e.g. 'python3 srv.py'")
     u.add_argument("--client", metavar="CMD", help="client command, e.g. 'python3 cli.py'")
+    u.add_argument("--run-as", metavar="USER",
+                   help="user the programs run as (default: the user behind sudo, else nobody; "
+                        "`root` explicitly to run them as root)")
+    u.add_argument("--private-tmp", action="store_true",
+                   help="each program sees a fresh /tmp with only its own files (its script's folder, "
+                        "its call log): no other trace's files")
     c = p.add_argument_group("capture")
     c.add_argument("--at", choices=("client", "server", "both"), default="client",
                    help="capture point (default client, the textbook view); both writes NAME.client.pcapng "
@@ -120,6 +132,8 @@ def summary_lines(result: object) -> list[str]:
             f"drops {pt.kernel_drops}")
         if pt.kernel_drops:
             lines.append(f"WARNING: the kernel dropped {pt.kernel_drops} frames: this capture is missing frames")
+    lines += [n if n.startswith("warning:") else "note: " + n for n in getattr(r, "notes", ())]
+    lines += getattr(r, "failures", ())
     lines.append(f"{r.calls} socket calls recorded; {'complete' if r.complete else 'INCOMPLETE: ' + str(r.incomplete_reason)}")
     if getattr(r, "calls_dropped", 0):
         lines.append(f"WARNING: {r.calls_dropped} socket-call records dropped (invalid, or past the "
@@ -133,6 +147,9 @@ def summary_lines(result: object) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tracer import userns
+
+    userns.ensure()  # not root: a user namespace of our own, while still single-threaded
     from tracer import run as runmod
     from viz.errors import SynackError
 
@@ -164,7 +181,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = runmod.trace(target, opts, out, at=args.at, net=args.net, timeout=args.timeout,
                               command=command, faults=faults or None,
-                              topology=getattr(args, "topology", "direct"), wire=wire)
+                              topology=getattr(args, "topology", "direct"), wire=wire,
+                              run_as=getattr(args, "run_as", None),
+                              private_tmp=getattr(args, "private_tmp", False))
     except KeyboardInterrupt as exc:  # a signal: say what was still written (tracer.signals)
         if getattr(exc, "result", None) is None:
             raise

@@ -1,0 +1,137 @@
+"""Without root: `synack trace` as an ordinary user enters a user namespace of its own.
+
+CI runs as root, so the test makes a user (useradd), gives it a readable copy
+of synack and of the lecture programs, runs the trace as that user with no
+sudo and no `unshare` line, and compares the capture with the same trace run
+as root: the same frames (addresses, flags, payload sizes) and the same calls.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, needs_root, python_for
+from tracer import userns
+from viz.capture import open_capture
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+def test_blocked_reasons_name_the_knob_and_the_fix():
+    entry = "/usr/bin/python3.11"
+    assert userns.blocked_reason({"unprivileged_userns_clone": "1", "max_user_namespaces": "9",
+                                  "apparmor_restrict": "0"}, entry) is None
+    assert userns.blocked_reason({}, entry) is None
+    assert userns.blocked_reason({"unprivileged_userns_clone": "0"}, entry) == (
+        "unprivileged user namespaces are off (kernel.unprivileged_userns_clone = 0): enable them with "
+        "`sudo sysctl -w kernel.unprivileged_userns_clone=1`, or run synack with sudo")
+    assert userns.blocked_reason({"max_user_namespaces": "0"}, entry).startswith(
+        "user namespaces are off (user.max_user_namespaces = 0): enable them with "
+        "`sudo sysctl -w user.max_user_namespaces=15000`")
+    apparmor = userns.blocked_reason({"apparmor_restrict": "1"}, entry)
+    assert apparmor.startswith("AppArmor restricts unprivileged user namespaces "
+                               "(kernel.apparmor_restrict_unprivileged_userns = 1): allow synack with a profile "
+                               "for /usr/bin/python3.11")
+    assert "userns," in apparmor and "apparmor_parser -r" in apparmor and "\n" not in apparmor
+
+
+@pytest.fixture
+def user():
+    name = f"synack{os.getpid() % 100000}"
+    subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", name], check=True,
+                   capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def frames(path: str) -> list[tuple]:
+    res = subprocess.run(["tshark", "-r", path, "-Y", "tcp", "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
+                          "-e", "tcp.flags", "-e", "tcp.len"], capture_output=True, text=True, check=True)
+    return [tuple(line.split("\t")) for line in res.stdout.splitlines()]
+
+
+def calls(path: str) -> dict[str, list[tuple]]:
+    """Each program's calls in its own order (how the two hosts interleave is the scheduler's)."""
+    with open_capture(path) as cap:
+        out: dict[str, list[tuple]] = {}
+        for c in cap.meta["calls"]:
+            out.setdefault(c["host"], []).append((c["call"], c["phase"], c["args"]))
+        return out
+
+
+@needs_root
+@pytest.mark.netns
+@pytest.mark.skipif(userns.blocked_reason(userns.knobs(), sys.executable) is not None,
+                    reason="this kernel blocks unprivileged user namespaces")
+def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, leak_check):
+    python = python_for(user.pw_uid)
+    if python is None:
+        pytest.skip("no Python of this version the new user can run")
+    home = Path(tempfile.mkdtemp(prefix="synack-userns-"))
+    try:
+        for pkg in ("tracer", "viz"):
+            shutil.copytree(ROOT / pkg, home / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        import scapy
+
+        shutil.copytree(Path(scapy.__file__).parent, home / "scapy", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("echo_server.py", "echo_client.py"):
+            shutil.copy(PROGRAMS / name, home / name)
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True)
+        os.chmod(home, 0o755)
+        argv = ["-m", "tracer", "trace", "--server", f"{python} echo_server.py",
+                "--client", f"{python} echo_client.py", "-o"]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": str(home), "LANG": "C.UTF-8"}
+        mine = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                               python, *argv, "user.pcapng"], cwd=home, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert mine.returncode == 0, mine.stderr
+        assert mine.stderr.splitlines() == ["synack: " + userns.CANNOT]  # said once, up front
+        assert "handshake yes, data yes, teardown yes; drops 0" in mine.stdout
+        assert os.stat(home / "user.pcapng").st_uid == user.pw_uid  # the user's own file
+        root = subprocess.run([sys.executable, *argv, str(tmp_path / "root.pcapng"), "--run-as", "root"],
+                              cwd=home, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                              text=True, timeout=120)
+        assert root.returncode == 0, root.stderr
+        a, b = frames(str(home / "user.pcapng")), frames(str(tmp_path / "root.pcapng"))
+        assert a == b and a[0] == ("192.0.2.1", "192.0.2.2", "0x0002", "0")
+        assert calls(str(home / "user.pcapng")) == calls(str(tmp_path / "root.pcapng"))
+        with open_capture(str(home / "user.pcapng")) as cap:
+            assert cap.meta["localhost"]["client"] == ["localhost:10000"]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@needs_root
+@pytest.mark.netns
+def test_behind_sudo_the_programs_run_as_the_invoking_user(user, tmp_path, monkeypatch, leak_check):
+    from tracer.run import Programs, trace
+
+    d = Path(tempfile.mkdtemp(prefix="synack-sudo-"))
+    try:
+        os.chmod(d, 0o755)
+        for name in ("echo_server.py", "echo_client.py"):
+            shutil.copy(PROGRAMS / name, d / name)
+        (d / "who.py").write_text("import os\nprint('uid', os.getuid(), os.environ['USER'])\n"
+                                  + (PROGRAMS / "echo_client.py").read_text())
+        subprocess.run(["chmod", "-R", "a+rX", str(d)], check=True)
+        monkeypatch.setenv("SUDO_UID", str(user.pw_uid))
+        monkeypatch.setenv("SUDO_GID", str(user.pw_gid))
+        monkeypatch.setenv("SUDO_USER", user.pw_name)
+        python = python_for(user.pw_uid)
+        if python is None:
+            pytest.skip("no Python of this version the new user can run")
+        r = trace(Programs(client=[python, str(d / "who.py")], server=[python, str(d / "echo_server.py")]), None,
+                  str(tmp_path / "sudo.pcapng"))
+        assert r.complete, r.incomplete_reason
+        assert r.client_output.splitlines()[0] == f"uid {user.pw_uid} {user.pw_name}"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
