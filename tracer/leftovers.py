@@ -51,7 +51,12 @@ def gone(name: str) -> bool:
         return False
     pid, start = o
     now = start_time(pid)
-    return now is None or (start is not None and now != start)
+    if now is None:
+        return True
+    if start is None or now == start:
+        return False
+    # An old-style name whose random tag is all digits reads as PID-START too: its live owner keeps it.
+    return _LEGACY.match(name) is None
 
 
 def _listdir(path: str) -> list[str]:
