@@ -129,9 +129,13 @@ def test_behind_sudo_the_programs_run_as_the_invoking_user(user, tmp_path, monke
         python = python_for(user.pw_uid)
         if python is None:
             pytest.skip("no Python of this version the new user can run")
+        out = d / "out"  # behind sudo, output goes only where the invoking user may write (viz.output)
+        out.mkdir()
+        os.chown(out, user.pw_uid, user.pw_gid)
         r = trace(Programs(client=[python, str(d / "who.py")], server=[python, str(d / "echo_server.py")]), None,
-                  str(tmp_path / "sudo.pcapng"))
+                  str(out / "sudo.pcapng"))
         assert r.complete, r.incomplete_reason
+        assert os.stat(out / "sudo.pcapng").st_uid == user.pw_uid
         assert r.client_output.splitlines()[0] == f"uid {user.pw_uid} {user.pw_name}"
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -156,9 +156,23 @@ class _Program:
                 pass
         self._signal(signal.SIGKILL)  # stray children of a forking server
         try:
-            return self.proc.wait(5)
+            status = self.proc.wait(5)
         except subprocess.TimeoutExpired:
             return None
+        self._gone(2.0)
+        return status
+
+    def _gone(self, wait: float) -> None:
+        """Until the last of the group has died: SIGKILL reaches the program (pid 1 of its
+        namespace, orphaned when `unshare` was killed) a moment after `unshare` is reaped,
+        and the trace must not end while it still runs."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.005)
 
     def _catches(self, sig: int) -> bool:
         """Whether the program (the child of `unshare --fork`) has a handler for `sig`."""
