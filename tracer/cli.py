@@ -18,6 +18,7 @@ from viz.errors import SynackError
 COMMANDS = [
     "tracer.commands.demo",
     "tracer.commands.trace",
+    "tracer.commands.check",
     "tracer.commands.scenarios",
     "viz.commands.analyze",
     "viz.commands.ladder",
