@@ -35,14 +35,43 @@ TOP_KEYS = {"name": str, "scenario": str, "server": str, "client": str, "runs": 
 DEFAULT_TIMEOUT = 20.0
 # How the client command is run more than once: a tiny Python parent (so no
 # strace is needed for it) that starts each copy in sequence or all at once.
-_MANY = ("import shlex, subprocess, sys\n"
-         "cmd, n, par = shlex.split(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == '1'\n"
-         "if par:\n"
-         "    ps = [subprocess.Popen(cmd) for _ in range(n)]\n"
-         "    codes = [p.wait() for p in ps]\n"
-         "else:\n"
-         "    codes = [subprocess.call(cmd) for _ in range(n)]\n"
-         "sys.exit(next((c for c in codes if c), 0) & 255)\n")
+# A Python client is forked and run in-process (runpy): the unprivileged
+# program user may be unable to exec the interpreter again (a venv whose
+# python links into a private home), and the recorder is already loaded.
+_MANY = """\
+import os, runpy, shlex, subprocess, sys
+cmd, n, par = shlex.split(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == '1'
+
+def start():
+    if cmd[0] == sys.executable and len(cmd) > 1 and cmd[1].endswith('.py'):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            sys.argv = cmd[1:]
+            try:
+                runpy.run_path(cmd[1], run_name='__main__')
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return pid
+    return subprocess.Popen(cmd).pid
+
+def wait(pid):
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+if par:
+    pids = [start() for _ in range(n)]
+    codes = [wait(p) for p in pids]
+else:
+    codes = [wait(start()) for _ in range(n)]
+sys.exit(next((c for c in codes if c), 0) & 255)
+"""
 
 
 # --- the spec ---------------------------------------------------------------------
@@ -159,7 +188,7 @@ def spec_from(data: dict, path: str = "<spec>", text: str = "", base: str | None
     if not scenario:
         for role in ("server", "client"):
             if getattr(spec, role):
-                _check_program(path, text, role, getattr(spec, role), base)
+                check_program(path, role, getattr(spec, role), base, text)
     return spec
 
 
@@ -199,7 +228,8 @@ def _check_options(path: str, text: str, opts: dict) -> None:
         raise _err(path, text, "timeout", "must be positive")
 
 
-def _check_program(path: str, text: str, role: str, cmd: str, base: str) -> None:
+def check_program(path: str, role: str, cmd: str, base: str, text: str = "") -> None:
+    """SpecError unless the command's program (and its script, for Python) exist."""
     try:
         argv = shlex.split(cmd)
     except ValueError as exc:
@@ -344,17 +374,28 @@ def _shape_hosts(opts: dict):
     return apply
 
 
+def _python(cmd: str | None) -> str | None:
+    """`python3 x.py` runs on the interpreter synack runs on: the one on PATH may be a
+    shim (pyenv) that the unprivileged program user cannot execute."""
+    if not cmd:
+        return cmd
+    argv = shlex.split(cmd)
+    if re.fullmatch(r"python3?", argv[0]):
+        argv[0] = sys.executable
+    return shlex.join(argv)
+
+
 def _target(spec: Spec, opts: dict):
     from tracer import run as runmod
     from tracer import scenarios
 
     if spec.scenario:
         return scenarios.get(spec.scenario)
-    client = spec.client
+    client = _python(spec.client)
     n = opts.get("clients", 1)
     if n > 1:
-        client = [sys.executable, "-c", _MANY, spec.client, str(n), "1" if opts.get("parallel") else "0"]
-    return runmod.Programs(client=client, server=spec.server, name=spec.name)
+        client = [sys.executable, "-c", _MANY, client, str(n), "1" if opts.get("parallel") else "0"]
+    return runmod.Programs(client=client, server=_python(spec.server), name=spec.name)
 
 
 def run_one(spec: Spec, run: Run, out_dir: str, workdir: str | None = None) -> RunResult:
@@ -376,10 +417,11 @@ def run_one(spec: Spec, run: Run, out_dir: str, workdir: str | None = None) -> R
     capture = os.path.join(out_dir, f"{_slug(spec.name)}-{_slug(run.name)}.pcapng")
     started = time.monotonic()
     old = os.getcwd()
+    capture_abs = os.path.abspath(capture)
     try:
         if workdir:
             os.chdir(workdir)
-        result = runmod.trace(_target(spec, o), opts, capture, timeout=timeout, faults=faults, wire=wire,
+        result = runmod.trace(_target(spec, o), opts, capture_abs, timeout=timeout, faults=faults, wire=wire,
                               on_ready=_shape_hosts(o), command=f"synack check {spec.path or spec.name}"
                               f" (run {run.name})")
     except SynackError as exc:
@@ -450,6 +492,9 @@ def summary_lines(spec: Spec, results: list[RunResult], verbose: bool = False) -
         lines.append(head)
         if r.error:
             lines.append(f"  ✗ could not run: {r.error}")
+            lines.append(f"    so not decided: {', '.join(v.name for v in r.verdicts)}")
+            total += len(r.verdicts)
+            continue
         for v in r.verdicts:
             total += 1
             passed += v.passed

@@ -712,8 +712,9 @@ def _exits(name: str, t: Trace, role: str, want: int) -> Verdict:
     if status is None:
         why = t.run.reason or f"the {role} did not finish"
         return _v(name, want, False, f"the {role} did not exit by itself: {why}", [f for c in last for f in c.frames], last)
+    why = (t.run.reason or "").split(" | ")[-1].strip()
     return _v(name, want, status == want, f"the {role} exited with status {status}"
-              + (f" ({t.run.reason})" if status != want and t.run.reason else ""), (), last)
+              + (f" ({why})" if status != want and why else ""), (), last)
 
 
 @expectation("client_exits", "an exit status (0)", "the client exits by itself with this status", _is_count)

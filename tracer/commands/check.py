@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (for CI and autograders)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of the summary")
     p.add_argument("--only", action="append", metavar="NAME", help="only this run of the spec (repeatable)")
+    p.add_argument("--server", metavar="CMD", help="check this server command instead of the spec's")
+    p.add_argument("--client", metavar="CMD", help="check this client command instead of the spec's "
+                                                   "(one spec, many students' programs)")
     p.add_argument("--no-figures", action="store_true", help="do not draw the failure ladders")
     p.add_argument("-v", "--verbose", action="store_true", help="evidence for passed expectations too")
     p.set_defaults(run=run)
@@ -57,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from viz.check import SpecError
 
     spec = load(args.spec)
+    if args.server or args.client:
+        if spec.scenario:
+            raise SpecError("--server/--client replace a spec's programs; a scenario has its own")
+        for role in ("server", "client"):
+            cmd = getattr(args, role)
+            if cmd:
+                checkmod.check_program(spec.path, role, cmd, spec.base)
+        spec = dataclasses.replace(spec, server=args.server or spec.server, client=args.client or spec.client)
     if args.only:
         unknown = [n for n in args.only if n not in {r.name for r in spec.runs}]
         if unknown:
