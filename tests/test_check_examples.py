@@ -35,6 +35,8 @@ def test_example_verdicts(example, index, program, tmp_path, leak_check):
     failed = {f"{r['name']}.{v['expectation']}" for r in report["runs"] for v in r["verdicts"] if not v["passed"]}
     errors = [r["error"] for r in report["runs"] if r["error"]]
     assert not errors, errors
+    for r in report["runs"]:  # every run keeps its capture, a killed program's too
+        assert r["capture"] and os.path.getsize(r["capture"]) > 0
     if not program["fails"]:
         assert status == 0 and not failed, failed
     else:

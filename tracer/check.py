@@ -269,7 +269,10 @@ def scenario_spec(name: str) -> Spec:
     expect = dict(SCENARIO_EXPECT.get(sc.name, {}))
     if "client_sends" in expect and expect["client_sends"] == "bytes":
         expect["client_sends"] = {"bytes": scenarios.Options().bytes}
-    return Spec(sc.name, "", os.getcwd(), sc.name, None, None, (Run("plain", {}, expect),))
+    runs = [Run("plain", {}, expect)]
+    if "ipv6" in sc.options:
+        runs.append(Run("ipv6", {"ipv6": True}, dict(expect, ipv6=True)))
+    return Spec(sc.name, "", os.getcwd(), sc.name, None, None, tuple(runs))
 
 
 _ECHO_CALLS = {"server": ["socket", "bind", "listen", "accept", "recv", "sendall", "close"],

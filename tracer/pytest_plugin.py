@@ -31,6 +31,7 @@ def _trace_class():
         failed: list
 
         def expect(self, name: str, value: Any = True):
+            __tracebackhide__ = True
             verdict = super().expect(name, value)
             if not verdict.passed:
                 from viz.check import call_text
