@@ -55,7 +55,7 @@ def test_junit_of_a_failing_run_is_read_by_a_junit_reader(tmp_path, leak_check):
 
 
 def test_a_hanging_program_fails_its_expectations_and_keeps_the_capture(tmp_path, leak_check):
-    from tracer.check import check, load_spec, Spec
+    from tracer.check import check, load_spec
     import dataclasses
 
     spec = load_spec(str(EXAMPLES / "upper-tcp" / "check.toml"))

@@ -343,10 +343,13 @@ def expect_closes_first(t: Trace, want: str) -> Verdict:
         side = t.side_of(s, p)
         kind = "RST" if p.flags & Flag.RST else "FIN"
         frames.append(p.frame)
-        calls += t.calls_at([p.frame])
+        why = [c for c in t.calls_at([p.frame]) if c.host == side]
+        calls += why
         if side != want:
             wrong.append(s)
-        details.append(f"the {side} sent the first {kind} (frame {p.frame})")
+        cause = f", {why[0].call}()" if why else (
+            ", when the process ended (no close() call)" if t.analysis.calls else "")
+        details.append(f"the {side} sent the first {kind} (frame {p.frame}{cause})")
     detail = "; ".join(dict.fromkeys(details))
     return _v("closes_first", want, not wrong, detail, frames, calls)
 

@@ -82,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"running {r.name} ...", file=sys.stderr, flush=True)
 
-    results = checkmod.check(spec, args.output, figures=not args.no_figures, progress=progress)
+    try:
+        results = checkmod.check(spec, args.output, figures=not args.no_figures, progress=progress)
+    except BaseException:
+        if args.junit and os.path.exists(args.junit) and os.path.getsize(args.junit) == 0:
+            os.unlink(args.junit)
+        raise
     if args.junit:
         checkmod.write_text(args.junit, checkmod.junit_xml(spec, results))
     if args.json:
