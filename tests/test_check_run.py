@@ -84,3 +84,63 @@ def test_json_of_a_scenario_check(tmp_path, leak_check):
     data = json.loads(r.stdout)
     assert data["scenario"] == "refused" and data["passed"]
     assert {v["expectation"] for v in data["runs"][0]["verdicts"]} == {"refused", "established", "client_exits"}
+
+
+SLOW_SERVER = """
+import time
+from socket import *
+s = socket(AF_INET, SOCK_STREAM)
+s.bind(('', 8888))
+s.listen(1)
+c, _ = s.accept()
+time.sleep(30)
+c.send(time.ctime().encode())
+"""
+EOF_CLIENT = """
+from socket import *
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(('server', 8888))
+tm = b''
+while True:
+    data = s.recv(1024)
+    if not data:
+        break
+    tm += data
+print('got', tm)
+"""
+SPIN_CLIENT = """
+from socket import *
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(('server', 8888))
+tm = b''
+while len(tm) < 24:        # no check for EOF: recv() returns b'' forever once the server is gone
+    tm += s.recv(1024)
+print('got', tm)
+"""
+
+
+@pytest.mark.parametrize("client, exits", [(EOF_CLIENT, True), (SPIN_CLIENT, False)])
+def test_stop_server_closes_the_connection_early(client, exits, tmp_path, leak_check):
+    import tempfile
+    import shutil
+
+    from tracer.check import check, spec_from
+
+    d = tempfile.mkdtemp(prefix="synack-stop-")
+    os.chmod(d, 0o755)
+    try:
+        for name, text in (("server.py", SLOW_SERVER), ("client.py", client)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        spec = spec_from({"server": "python3 server.py", "client": "python3 client.py", "port": 8888,
+                          "timeout": 2, "stop_server": 0.5,
+                          "expect": {"established": True, "closes_first": "server", "reset": False,
+                                     "client_exits": 0}}, "<test>", base=d)
+        (r,) = check(spec, str(tmp_path))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    v = {x.name: x for x in r.verdicts}
+    assert v["established"].passed and v["reset"].passed
+    assert v["closes_first"].passed and "when the process ended" in v["closes_first"].detail
+    assert v["client_exits"].passed is exits, v["client_exits"].detail
+    assert r.info.server_status is not None and r.info.server_status < 0  # killed

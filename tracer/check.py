@@ -30,6 +30,7 @@ RUN_KEYS = {
     "name": str, "message": str, "port": int, "client_port": int, "ipv6": bool, "timeout": (int, float),
     "loss": str, "seed": int, "drop": (list, str), "rto_min": str, "delay": str, "jitter": str, "rate": str,
     "sndbuf": int, "mss": int, "clients": int, "parallel": bool, "bytes": int, "expect": dict,
+    "stop_server": (int, float),
 }
 TOP_KEYS = {"name": str, "scenario": str, "server": str, "client": str, "runs": list}
 DEFAULT_TIMEOUT = 20.0
@@ -224,6 +225,8 @@ def _check_options(path: str, text: str, opts: dict) -> None:
         raise _err(path, text, "mss", f"{opts['mss']} is outside 48..1460")
     if "sndbuf" in opts and opts["sndbuf"] < 1024:
         raise _err(path, text, "sndbuf", f"{opts['sndbuf']} is below 1024 bytes")
+    if opts.get("stop_server", 1) <= 0:
+        raise _err(path, text, "stop_server", "must be a positive number of seconds")
     if opts.get("timeout", 1) <= 0:
         raise _err(path, text, "timeout", "must be positive")
 
@@ -351,14 +354,38 @@ def _stage(base: str) -> str:
     return d
 
 
-def _shape_hosts(opts: dict):
-    """on_ready hook: small send buffers (short writes) and a small MSS (short reads)."""
-    sndbuf, mss = opts.get("sndbuf"), opts.get("mss")
-    if not sndbuf and not mss:
+def _kill_namespace(ino: int) -> None:
+    """SIGKILL every process whose network namespace is this one (the server and its children)."""
+    import signal
+
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino == ino:
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def _shape_hosts(opts: dict, timers: list):
+    """on_ready hook: small send buffers (short writes), a small MSS (short reads), and the
+    server stopped (killed: the kernel closes its sockets) `stop_server` seconds after the client starts."""
+    sndbuf, mss, stop = opts.get("sndbuf"), opts.get("mss"), opts.get("stop_server")
+    if not sndbuf and not mss and not stop:
         return None
 
     def apply(hosts) -> None:
+        import threading
+
         from tracer import hosts as hostmod
+
+        if stop:
+            ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
+            timer = threading.Timer(float(stop), _kill_namespace, (ino,))
+            timer.daemon = True
+            timers.append(timer)
+            timer.start()
 
         if sndbuf:
             hostmod.in_netns(hosts.client.netns, hostmod.write_sysctl, "net.ipv4.tcp_wmem",
@@ -419,19 +446,22 @@ def run_one(spec: Spec, run: Run, out_dir: str, workdir: str | None = None) -> R
     timeout = float(o.get("timeout", DEFAULT_TIMEOUT))
     capture = os.path.join(out_dir, f"{_slug(spec.name)}-{_slug(run.name)}.pcapng")
     started = time.monotonic()
+    timers: list = []
     old = os.getcwd()
     capture_abs = os.path.abspath(capture)
     try:
         if workdir:
             os.chdir(workdir)
         result = runmod.trace(_target(spec, o), opts, capture_abs, timeout=timeout, faults=faults, wire=wire,
-                              on_ready=_shape_hosts(o), command=f"synack check {spec.path or spec.name}"
+                              on_ready=_shape_hosts(o, timers), command=f"synack check {spec.path or spec.name}"
                               f" (run {run.name})")
     except SynackError as exc:
         info = RunInfo(reason=str(exc), timeout=timeout)
         verdicts = [Verdict(k, v, False, f"not run: {exc}") for k, v in run.expect.items()]
         return RunResult(run, None, verdicts, info, error=str(exc), seconds=time.monotonic() - started)
     finally:
+        for t in timers:
+            t.cancel()
         os.chdir(old)
     info = RunInfo(result.client_status, result.server_status, result.incomplete_reason, timeout)
     an = analyse(capture)

@@ -628,9 +628,14 @@ def expect_retries(t: Trace, want: bool) -> Verdict:
                   f"{call_text(to)}; the client sent again (frame {retry.frame}) and got the answer "
                   f"(frame {answer.frame})", frames, calls)
     if not timeouts:
-        blocked = [c for c in t.calls_of("client") if c.phase == "call" and c.call in
-                   {"recvfrom", "recv"} and not any(r.ts > c.ts and r.call == c.call and r.pid == c.pid
-                                                   for r in recvs)]
+        pending: dict[tuple, SocketCall] = {}  # the receive each (pid, fd) entered and has not left
+        for c in t.calls_of("client", {"recvfrom", "recv"}):
+            key = (c.pid, c.fd, c.call)
+            if c.phase == "call":
+                pending[key] = c
+            else:
+                pending.pop(key, None)
+        blocked = sorted(pending.values(), key=lambda c: c.ts)
         frames = [f for c in sends[:1] for f in c.frames]
         if blocked:
             detail = (f"the client's {blocked[0].call}() never returned (no timeout set: it waits forever "
