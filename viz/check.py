@@ -278,7 +278,8 @@ def expectation(name: str, values: str, doc: str, accepts: Callable[[Any], bool]
 
 
 def _v(name: str, expected: Any, passed: bool, detail: str, frames=(), calls=()) -> Verdict:
-    return Verdict(name, expected, bool(passed), detail, tuple(sorted(set(frames))), tuple(calls))
+    unique = tuple(dict.fromkeys(calls))  # a call found by two rules is shown once
+    return Verdict(name, expected, bool(passed), detail, tuple(sorted(set(frames))), unique)
 
 
 @expectation("established", "true or false",
