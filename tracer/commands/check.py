@@ -74,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError(f"--only {unknown[0]}: no such run in {args.spec} "
                             f"(runs: {', '.join(r.name for r in spec.runs)})")
         spec = dataclasses.replace(spec, runs=tuple(r for r in spec.runs if r.name in args.only))
-    hostmod.require_root()
+    try:
+        from tracer import userns  # without root: a user namespace of our own, where available
+    except ImportError:
+        hostmod.require_root()
+    else:
+        userns.ensure()
     if args.junit:
         checkmod.write_text(args.junit, "")  # fails now, not after the runs, if it cannot be written
 
