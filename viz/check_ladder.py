@@ -68,8 +68,12 @@ def failure_figure(analysis: Analysis, verdict: Verdict, path: str | os.PathLike
     fig = render_ladder(lad, theme=theme)
     g = _geometry(lad, None)
     deciding = set(verdict.frames)
-    segs = [((g.xs[a.src], g.y(a.y_send)), (g.xs[a.dst], g.y(a.y_end)))
-            for a in lad.arrows if a.frame in deciding]
+    segs = []
+    for a in lad.arrows:
+        if a.frame in deciding:
+            x0, x1 = g.xs[a.src], g.xs[a.dst]
+            reach = 2 / 3 if a.lost else 1.0  # a lost segment's band stops at its cross, as its shaft does
+            segs.append(((x0, g.y(a.y_send)), (x0 + (x1 - x0) * reach, g.y(a.y_end))))
     if segs:
         points = 72.0 * HIGHLIGHT_IN
         fig.axes[0].add_collection(LineCollection(segs, colors=HIGHLIGHT, linewidths=points, alpha=0.55,
