@@ -306,7 +306,7 @@ SCENARIO_EXPECT: dict[str, dict[str, Any]] = {
     "bulk": {"established": True, "client_sends": "bytes", "server_reads_all": True, "reset": False,
              "client_exits": 0},
     "udp-timeout": {"retries_after_timeout": True, "upper": True, "client_exits": 0},
-    "reuseaddr": {"connections": 2, "closes_first": "server", "time_wait": "server", "client_exits": 0},
+    "reuseaddr": {"serves": 2, "closes_first": "server", "time_wait": "server", "client_exits": 0},
     "lost-segment": {"analysis": "retransmission", "echo": True, "client_sends": True, "reset": False,
                      "client_exits": 0},
     "fast-retransmit": {"analysis": ["fast_retransmission", "dup_ack"], "client_sends": "bytes", "reset": False,
