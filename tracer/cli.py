@@ -27,6 +27,7 @@ except KeyboardInterrupt:
 COMMANDS = [
     "tracer.commands.demo",
     "tracer.commands.trace",
+    "tracer.commands.check",
     "tracer.commands.scenarios",
     "viz.commands.analyze",
     "viz.commands.ladder",

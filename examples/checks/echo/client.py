@@ -1,0 +1,16 @@
+# Echo client (correct): sendall, then recv in a loop until the whole echo is back.
+from socket import *
+
+MESSAGE = ('The quick brown fox jumps over the lazy dog. ' * 4500).encode()
+s = socket(AF_INET, SOCK_STREAM)
+s.settimeout(5)
+s.connect(('server', 50007))
+s.sendall(MESSAGE)
+received = b''
+while len(received) < len(MESSAGE):
+    data = s.recv(1024)
+    if not data:
+        break
+    received += data
+print('received', len(received), 'bytes')
+s.close()

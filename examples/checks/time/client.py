@@ -1,0 +1,13 @@
+# Time client: read until the server closes.
+from socket import *
+
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(('server', 8888))
+tm = b''
+while True:
+    data = s.recv(1024)
+    if not data:
+        break
+    tm += data
+s.close()
+print('The time is', tm.decode())

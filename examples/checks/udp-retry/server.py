@@ -1,0 +1,8 @@
+# Uppercase server (UDP); the network may lose the request.
+from socket import *
+
+serverSocket = socket(AF_INET, SOCK_DGRAM)
+serverSocket.bind(('', 12000))
+while True:
+    message, clientAddress = serverSocket.recvfrom(2048)
+    serverSocket.sendto(message.upper(), clientAddress)

@@ -1,0 +1,13 @@
+# Wrong: answers but never closes the connection (the client waits for EOF forever).
+from socket import *
+
+serverSocket = socket(AF_INET, SOCK_STREAM)
+serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+serverSocket.bind(('', 12000))
+serverSocket.listen(1)
+open_connections = []
+while True:
+    connectionSocket, addr = serverSocket.accept()
+    sentence = connectionSocket.recv(1024).decode()
+    connectionSocket.sendall(sentence.upper().encode())
+    open_connections.append(connectionSocket)

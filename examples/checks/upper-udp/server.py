@@ -1,0 +1,8 @@
+# Uppercase server (UDP).
+from socket import *
+
+serverSocket = socket(AF_INET, SOCK_DGRAM)
+serverSocket.bind(('', 12000))
+while True:
+    message, clientAddress = serverSocket.recvfrom(2048)
+    serverSocket.sendto(message.decode().upper().encode(), clientAddress)
