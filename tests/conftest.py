@@ -13,6 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,24 @@ def python_for(uid: int) -> str | None:
         if res.returncode == 0:
             return cand
     return None
+
+
+@pytest.fixture
+def progdir():
+    """Programs must be readable by the unprivileged user they run as (pytest's
+    tmp_path is private to root)."""
+    d = tempfile.mkdtemp(prefix="synack-progs-")
+    os.chmod(d, 0o755)
+
+    def write(name: str, text: str) -> str:
+        p = os.path.join(d, name)
+        with open(p, "w") as f:
+            f.write(textwrap.dedent(text))
+        os.chmod(p, 0o644)
+        return p
+    write.dir = d
+    yield write
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def descendants(pid: int) -> set[int]:

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 import pytest
@@ -87,19 +86,6 @@ def test_metadata_and_log_share_one_call_schema():
         metadata.call_record(dict(GOOD, fd=2 ** 64))
 
 
-@pytest.fixture
-def progdir():
-    d = tempfile.mkdtemp(prefix="synack-progs-")
-    os.chmod(d, 0o755)
-
-    def write(name: str, text: str) -> str:
-        p = os.path.join(d, name)
-        with open(p, "w") as f:
-            f.write(textwrap.dedent(text))
-        os.chmod(p, 0o644)
-        return p
-    yield write
-    subprocess.run(["rm", "-rf", d])
 
 
 SERVER = """

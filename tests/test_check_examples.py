@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from conftest import ROOT, needs_root
+from conftest import ROOT, needs_root, python_for
 
 pytestmark = [needs_root, pytest.mark.netns]
 EXAMPLES = ROOT / "examples" / "checks"
@@ -48,18 +48,6 @@ def test_example_verdicts(example, index, program, tmp_path, leak_check):
                     assert v["figure"] and os.path.exists(v["figure"]), v
 
 
-def _python_for(uid: int) -> str | None:
-    """A Python of this version that user `uid` can start (a venv's may link into /root)."""
-    for cand in (sys.executable, os.path.realpath(sys.executable),
-                 f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"):
-        ok = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c",
-                             f'test -x "$0" && exec "$0" -c "import sys; assert sys.version_info[:2] == '
-                             f'{tuple(sys.version_info[:2])}"', cand], capture_output=True)
-        if ok.returncode == 0:
-            return cand
-    return None
-
-
 UNPRIVILEGED = [c for c in CASES if (c[0], c[1]) in {("echo", 0), ("echo", 1), ("udp-retry", 1), ("threaded", 1)}]
 
 
@@ -83,7 +71,7 @@ def test_example_verdicts_as_an_unprivileged_user(example, index, program, leak_
     home = tempfile.mkdtemp(prefix="synack-check-user-")
     try:
         user = pwd.getpwnam(name)
-        python = _python_for(user.pw_uid)
+        python = python_for(user.pw_uid)
         if python is None:
             pytest.skip("no Python of this version the new user can run")
         for pkg in ("tracer", "viz", "examples"):

@@ -9,7 +9,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -44,22 +43,6 @@ s.close()
 """
 
 
-@pytest.fixture
-def progdir():
-    """Programs must be readable by the unprivileged user they run as (pytest's
-    tmp_path is private to root)."""
-    d = tempfile.mkdtemp(prefix="synack-progs-")
-    os.chmod(d, 0o755)
-
-    def write(name: str, text: str) -> str:
-        p = os.path.join(d, name)
-        with open(p, "w") as f:
-            f.write(textwrap.dedent(text))
-        os.chmod(p, 0o644)
-        return p
-    write.dir = d
-    yield write
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def tcp_frames(path: str) -> list[dict]:

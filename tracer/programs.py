@@ -46,18 +46,12 @@ class RunAs:
         return f"{self.name} (uid {self.uid}), who runs the programs, cannot {what} {path}"
 
 
-def in_user_namespace() -> bool:
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
-    except OSError:
-        return False
-
-
 def run_as(name: str | None = None) -> RunAs:
     """`--run-as USER|root`, else the invoking user behind sudo, else nobody: never root by default.
     Inside an unprivileged user namespace root already is the invoking user, so nothing is dropped."""
-    if in_user_namespace():
+    from tracer.userns import inside
+
+    if inside():
         if name not in (None, "root", "0"):
             raise SynackError(f"--run-as {name}: synack runs in a user namespace of its own (no sudo), "
                               "where the programs can only run as you")
