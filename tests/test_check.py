@@ -226,3 +226,15 @@ def test_junit_and_json_reports_parse():
     data = json.loads(json.dumps(as_json(spec, results), default=str))
     assert data["passed"] is False and data["runs"][0]["verdicts"][1]["figure"] == "f.svg"
     assert isinstance(Verdict("a", 1, True, "x").as_json()["frames"], list)
+
+
+def test_a_connection_waiting_in_the_accept_queue_is_not_served_concurrently():
+    """An iterative server answered the second SYN's connection first (its handshake completed
+    first); the first one only waited in the accept queue. Not concurrency (a CI flake once)."""
+    c = load(ROOT / "tests" / "captures" / "iterative-accept-order.pcapng")
+    t = Trace(c.analysis, payloads(c.path, c.analysis))
+    v = t.expect("concurrent", True)
+    assert not v.passed and "no overlap" in v.detail, v.detail
+    c = load(ROOT / "tests" / "captures" / "threaded-two-at-once.pcapng")
+    threaded = Trace(c.analysis, payloads(c.path, c.analysis)).expect("concurrent", True)
+    assert threaded.passed and "answered in frame" in threaded.detail, threaded.detail

@@ -40,8 +40,9 @@ def test_example_verdicts(example, index, program, tmp_path, leak_check):
     if not program["fails"]:
         assert status == 0 and not failed, failed
     else:
-        assert status == 1
-        assert set(program["fails"]) <= failed, (set(program["fails"]) - failed, failed)
+        verdicts = {f"{r['name']}.{v['expectation']}": v["detail"] for r in report["runs"] for v in r["verdicts"]}
+        assert status == 1, verdicts
+        assert set(program["fails"]) <= failed, (set(program["fails"]) - failed, verdicts)
         for r in report["runs"]:  # every failure comes with its highlighted ladder
             for v in r["verdicts"]:
                 if not v["passed"]:
