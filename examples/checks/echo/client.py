@@ -4,7 +4,7 @@ from socket import *
 MESSAGE = ('The quick brown fox jumps over the lazy dog. ' * 4500).encode()
 s = socket(AF_INET, SOCK_STREAM)
 s.settimeout(5)
-s.connect(('server', 50007))
+s.connect(('localhost', 50007))
 s.sendall(MESSAGE)
 received = b''
 while len(received) < len(MESSAGE):

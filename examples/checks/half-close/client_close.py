@@ -2,7 +2,7 @@
 from socket import *
 
 sock = socket(AF_INET, SOCK_STREAM)
-sock.connect(('server', 50007))
+sock.connect(('localhost', 50007))
 sock.sendall(b'half-close me')
 sock.close()
 print('done')

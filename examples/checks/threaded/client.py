@@ -4,7 +4,7 @@ from socket import *
 
 s = socket(AF_INET, SOCK_STREAM)
 s.settimeout(5)
-s.connect(('server', 2345))
+s.connect(('localhost', 2345))
 for line in (b'first line', b'second line'):
     s.sendall(line)
     reply = b''

@@ -2,7 +2,7 @@
 from socket import *
 
 s = socket(AF_INET, SOCK_STREAM)
-s.connect(('server', 8888))
+s.connect(('localhost', 8888))
 tm = b''
 while True:
     data = s.recv(1024)

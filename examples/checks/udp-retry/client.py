@@ -4,7 +4,7 @@ from socket import *
 clientSocket = socket(AF_INET, SOCK_DGRAM)
 clientSocket.settimeout(0.5)
 for attempt in range(5):
-    clientSocket.sendto(b'are you there?', ('server', 12000))
+    clientSocket.sendto(b'are you there?', ('localhost', 12000))
     try:
         reply, server = clientSocket.recvfrom(2048)
         print('got', reply.decode(), 'after', attempt + 1, 'tries')

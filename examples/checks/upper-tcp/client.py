@@ -2,7 +2,7 @@
 from socket import *
 
 clientSocket = socket(AF_INET, SOCK_STREAM)
-clientSocket.connect(('server', 12000))
+clientSocket.connect(('localhost', 12000))
 clientSocket.sendall('hello from the client'.encode())
 reply = b''
 while True:
