@@ -131,7 +131,7 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
             pass
         else:
             return _write_json_vector(write, frames, path, VectorEngine(), write_bytes)
-    engine = an.Engine(decode, batch=not keep)
+    engine = an.Engine(decode, batch=not keep and vector)
     kept: list = []
     write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
     buf: list[str] = []
@@ -231,6 +231,7 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
             pieces[0] = pieces[0][2:]  # the first line has no ",\n" before it
             first = False
         put(pieces)
+    engine.finish()
     info = an.capture_info(frames, engine.frames, path)
     capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
     if info.truncated_at:
