@@ -41,6 +41,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -133,7 +134,7 @@ NCS = 5
 CONVS, FREE = 0, 1  # meta[]: conversations made, free slots of the unacked pool
 
 
-def run_tcp(n, key, dirn, ts, flags, seq, ack, win, seglen, analyse, wscale, frame_no, trel,
+def run_tcp(i0, n, key, dirn, ts, flags, seq, ack, win, seglen, analyse, wscale, frame_no, trel,
             key_conv, cdir, CT, F, FT, uval, unext, ufree, meta, cfirst, CS,
             track_on, TS, CH, chmeta, NEXT,
             o_conv, o_fwd, o_seq, o_ack, o_len, o_win, o_bits):
@@ -150,11 +151,16 @@ def run_tcp(n, key, dirn, ts, flags, seq, ack, win, seglen, analyse, wscale, fra
     `cfirst` (the chunk position of the frame that made each conversation),
     CS (the per-stream summary), and, if `track_on`, the RFC 9293 states
     (viz.states.track: TS, CH, chmeta, NEXT) fed with `frame_no` numbers.
-    Outputs per frame: conversation, forward (sent by its first sender),
+    Runs frames i0..n-1 and returns where it stopped: n, or the first frame
+    for which the state arrays might be too small (the caller grows them and
+    calls again from there).  Outputs per frame: conversation, forward (sent by its first sender),
     relative seq, relative ack (-1: none), length (-1: none), the window as
     tshark shows it, the exported tags (see export_bits).
     """
-    for i in range(n):
+    for i in range(i0, n):
+        if (meta[CONVS] + 2 > len(cdir) or meta[FREE] < 1
+                or (track_on and (chmeta[0] + MAX_CHANGES_PER_FRAME) * NCH > len(CH))):
+            return i
         k = key[i]
         d = dirn[i]
         fl = flags[i]
@@ -239,6 +245,7 @@ def run_tcp(n, key, dirn, ts, flags, seq, ack, win, seglen, analyse, wscale, fra
                 F[ro + WSCALE] = WS_NONE
             elif fl & ACK and F[ro + WSCALE] == WS_NONE:
                 F[fo + WSCALE] = WS_NONE
+    return n
 
 
 def _new_conv(k, d, i, key_conv, cdir, CT, F, FT, meta, cfirst, CS, TS):
@@ -425,6 +432,7 @@ def _compiled():
     if not _COMPILED:
         fn = None
         if os.environ.get("SYNACK_NO_NUMBA") != "1":
+            _cache_dir()
             try:
                 import numba
             except ImportError:  # the same source runs interpreted
@@ -440,6 +448,21 @@ def _compiled():
                 fn = numba.njit(cache=True, nogil=True)(run_tcp)
         _COMPILED.insert(0, fn)
     return _COMPILED[0]
+
+
+def _cache_dir() -> None:
+    """numba keys its cache on this file's timestamp only, but the rules span
+    viz/states.py too: the cache lives in a folder named for both sources."""
+    if "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
+        return
+    import hashlib
+    from viz import states
+    h = hashlib.sha256()
+    for mod in (sys.modules[__name__], states):
+        with open(mod.__file__, "rb") as f:
+            h.update(f.read())
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(base, "synack", "numba-" + h.hexdigest()[:16])
 
 
 I64 = np.int64
@@ -484,10 +507,12 @@ class TcpTable:
         return out
 
     def _reserve(self, n: int) -> None:
+        """Room for n more frames' worth of conversations, unacked segments and changes
+        (run_tcp stops early if a chunk needs more)."""
         if len(self.pairs) > len(self.key_conv):
             m = max(2 * len(self.key_conv), len(self.pairs))
             self.key_conv = np.concatenate([self.key_conv, np.full(m - len(self.key_conv), -1, I64)])
-        need = self.count + n
+        need = self.count + n + 2
         cap = len(self.cdir)
         if need > cap:
             m = max(2 * cap, need)
@@ -502,9 +527,9 @@ class TcpTable:
         if self.track and need > len(self.CH):
             self.CH = _grow(self.CH, max(2 * len(self.CH), need))
         free = int(self.meta[FREE])
-        if free < n:
+        if free < n + 1:
             size = len(self.uval)
-            extra = max(size, n)
+            extra = max(size, n + 1)
             self.uval = _grow(self.uval, size + extra)
             self.unext = _grow(self.unext, size + extra)
             ufree = np.zeros(size + extra, dtype=I64)
@@ -522,20 +547,27 @@ class TcpTable:
         """Analyse a chunk of TCP frames (numpy columns); returns the output columns
         (conversation, forward, seq, ack, len, win, bits) as int64 arrays."""
         n = len(key)
-        self._reserve(n)
         outs = [np.empty(n, dtype=I64) for _ in range(7)]
         self.seen += n
         fn = _compiled() if self.seen >= COMPILE_AT else None
-        state = self._state()
         cols = [key, dirn, ts, flags, seq, ack, win, seglen, analyse, wscale, frame_no, trel]
         if fn is not None:
-            fn(n, *[np.ascontiguousarray(c) for c in cols], *state, *outs)
+            cols = [np.ascontiguousarray(c) for c in cols]
+            i = 0
+            step = 4096
+            while i < n:
+                self._reserve(min(step, n - i))
+                j = fn(i, n, *cols, *self._state(), *outs)
+                step = max(step, 2 * (j - i))
+                i = j
             return outs
-        # Interpreted: the same function over lists (numpy scalars are slow and
-        # would change nothing but the speed).
+        # Interpreted (small captures): the same function over lists (numpy
+        # scalars are slow and would change nothing but the speed).
+        self._reserve(n)
+        state = self._state()
         lists = [c.tolist() if isinstance(c, np.ndarray) else c for c in state]
         louts = [[0] * n for _ in range(7)]
-        run_tcp(n, *[c.tolist() for c in cols], *lists, *louts)
+        run_tcp(0, n, *[c.tolist() for c in cols], *lists, *louts)
         for arr, lst in zip(state, lists):
             if isinstance(arr, np.ndarray):
                 arr[:] = lst
@@ -548,7 +580,7 @@ class TcpTable:
         if not self.track:
             return [[] for _ in range(n)]
         from viz.states import C_FRAME, C_STREAM, change_tuples, finish_streams
-        self._reserve(0)
+        self._reserve(n)
         fin = _COMPILED[1] if len(_COMPILED) > 1 and _COMPILED[0] is not None else None
         if fin is not None:
             fin(self.TS, self.CH, self.chmeta, self.NEXT, n)

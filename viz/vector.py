@@ -452,6 +452,18 @@ def _bulk_streams(accs, inv, ep, ln, c, idx, t, o):
 
 
 
+def _slim(decoded: dict) -> dict:
+    """What the export needs of the general decoder's frames (sent between processes):
+    notes, SYN options, the addresses of frames that are neither TCP nor UDP."""
+    out = {}
+    for i, d in decoded.items():
+        if d.notes or d.proto not in ("tcp", "udp") or d.flags & SYN:
+            e = Decoded(d.proto)
+            e.src, e.dst, e.notes, e.options, e.flags = d.src, d.dst, d.notes, d.options, d.flags
+            out[i] = e
+    return out
+
+
 class Prepare:
     """`decode_chunk` plus the times' digits (relative to the first frame, as
     `VectorEngine` takes them).  Called chunk by chunk, in order, in the
@@ -463,6 +475,7 @@ class Prepare:
 
     def __call__(self, ch) -> Cols:
         c = decode_chunk(ch, self.addrs)
+        c.decoded = _slim(c.decoded)
         if self.t0 is None and c.n:
             self.t0 = float(c.ts[0])
         if c.n:
@@ -608,45 +621,25 @@ class JsonRows:
         self.eng = eng
         self.tags_json = tags_json
         self.flags_json = FLAGS_JSON
-        self.mid_row: dict[int, int] = {}
-        self.midT = np.zeros((0, 0), dtype=np.uint8)
-        self.midL = np.zeros(0, dtype=I64)
-        self.n_mid = 0
+        flags = [b.encode() for b in FLAGS_JSON]
+        self.flagT = np.zeros((256, max(map(len, flags))), dtype=np.uint8)
+        for i, b in enumerate(flags):
+            self.flagT[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+        self.flagL = np.array([len(b) for b in flags], dtype=I64)
+        self.tagT = np.zeros((1 << len(ta.TAG_NAMES), 256), dtype=np.uint8)
+        self.tagL = np.zeros(1 << len(ta.TAG_NAMES), dtype=I64)
         self.store: dict = {}
 
-    def _mid(self, key: int) -> bytes:
-        """`, "proto": ... "flags": [...], "seq": ` of a (stream, direction, flags) key."""
-        acc = self.eng._tcp_accs[key >> 9]
-        ep = (key >> 8) & 1
-        return (', "proto": "tcp", "src": "%s", "sport": %d, "dst": "%s", "dport": %d, '
-                '"stream": %d, "flags": %s, "seq": ' % (
-                    acc.addr[ep], acc.port[ep], acc.addr[1 - ep], acc.port[1 - ep], acc.id,
-                    self.flags_json[key & 255])).encode()
-
-    def _mid_rows(self, keys: list[int]):
-        """Rows of the persistent table of middle parts for these keys (added as needed)."""
-        get = self.mid_row.get
-        idx = [get(x, -1) for x in keys]
-        new = [x for x, i in zip(keys, idx) if i < 0]
-        if new:
-            texts = [self._mid(x) for x in new]
-            n0 = self.n_mid
-            n1 = n0 + len(new)
-            w = max(map(len, texts))
-            T, L = self.midT, self.midL
-            if n1 > T.shape[0] or w > T.shape[1]:  # grow geometrically
-                T = np.zeros((max(2 * n1, 1024), max(w, T.shape[1])), dtype=np.uint8)
-                T[:n0, :self.midT.shape[1]] = self.midT[:n0]
-                L = np.zeros(len(T), dtype=I64)
-                L[:n0] = self.midL[:n0]
-                self.midT, self.midL = T, L
-            for i, b in enumerate(texts):
-                T[n0 + i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
-                L[n0 + i] = len(b)
-                self.mid_row[new[i]] = n0 + i
-            self.n_mid = n1
-            idx = [get(x) for x in keys]
-        return np.array(idx, dtype=I64)
+    @staticmethod
+    def _addr(R, v) -> None:
+        """An IPv4 address as its four decimal octets."""
+        R.digits(v >> 24)
+        R.const(b".")
+        R.digits((v >> 16) & 255)
+        R.const(b".")
+        R.digits((v >> 8) & 255)
+        R.const(b".")
+        R.digits(v & 255)
 
     def render(self, o: Out) -> str:
         return "".join(str(b, "ascii") for b in self.render_bytes(o))
@@ -660,7 +653,7 @@ class JsonRows:
         first = o.ch.first
         ok_t, r_all = c.times if c.times is not None else _time_parts(o.t)
         regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & ok_t
-        regular &= o.bits == 0
+        regular &= (c.src < 1 << 32) & (c.dst < 1 << 32)  # IPv4
         for j in c.decoded:
             if c.decoded[j].notes:
                 regular[j] = False
@@ -668,9 +661,6 @@ class JsonRows:
         k = len(rows)
         if k:
             ti, tf = np.divmod(r_all[rows], 1_000_000_000)
-            key = (o.stream[rows] * 2 + o.ep[rows]) * 256 + c.flags[rows]
-            uk, minv = np.unique(key, return_inverse=True)
-            ridx = self._mid_rows(uk.tolist())
             R = _Rows(k, self.store)
             R.const(b',\n    {"frame": ')
             R.digits(rows + first)
@@ -678,7 +668,19 @@ class JsonRows:
             R.digits(ti)
             R.const(b".")
             R.digits(tf, 9, pad=True)
-            R.table(self.midT, self.midL, ridx[minv.reshape(-1)])
+            R.const(b', "proto": "tcp", "src": "')
+            self._addr(R, c.src[rows])
+            R.const(b'", "sport": ')
+            R.digits(c.sport[rows])
+            R.const(b', "dst": "')
+            self._addr(R, c.dst[rows])
+            R.const(b'", "dport": ')
+            R.digits(c.dport[rows])
+            R.const(b', "stream": ')
+            R.digits(o.stream[rows])
+            R.const(b', "flags": ')
+            R.table(self.flagT, self.flagL, c.flags[rows])
+            R.const(b', "seq": ')
             R.digits(o.seq[rows])
             R.const(b', "ack": ')
             R.digits(o.ack[rows])
@@ -686,7 +688,15 @@ class JsonRows:
             R.digits(o.length[rows])
             R.const(b', "win": ')
             R.digits(o.win[rows])
-            R.const(b', "analysis": []}')
+            bits = o.bits[rows]
+            for b in np.unique(bits).tolist():
+                if not self.tagL[b]:
+                    text = self.tags_json(b).encode()
+                    self.tagT[b, :len(text)] = np.frombuffer(text, dtype=np.uint8)
+                    self.tagL[b] = len(text)
+            R.const(b', "analysis": ')
+            R.table(self.tagT, self.tagL, bits)
+            R.const(b"}")
             body, rowlen = R.render()
         else:
             body, rowlen = np.zeros(0, np.uint8), np.zeros(0, I64)
