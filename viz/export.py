@@ -268,10 +268,15 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
     capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
     if info.truncated_at:
         capture["truncated_at"] = info.truncated_at
-    tail = ['\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture),
-            ",\n".join(["    " + stream_json(acc) for acc in engine.streams]),
-            "\n  ]\n}\n"]
-    put([s.encode() for s in tail])
+    put([('\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture)).encode()])
+    from viz.vector import streams_json
+    batch: list = []
+    for piece in streams_json(engine, rows.store):
+        batch.append(piece)
+        if len(batch) >= 4096:
+            put(batch)
+            batch = []
+    put(batch + [b"\n  ]\n}\n"])
     return engine
 
 

@@ -468,12 +468,17 @@ class StateTracker:
 
 
 class Changes:
-    """A stream's state changes as the engine made them (what StateTracker.finish returns)."""
+    """A stream's state changes as the engine made them (what StateTracker.finish
+    returns), rows k0..k1 of the engine's change table, made into tuples when asked."""
 
-    __slots__ = ("changes",)
+    __slots__ = ("table", "k0", "k1", "_list")
 
-    def __init__(self, changes: list[tuple]):
-        self.changes = changes
+    def __init__(self, table, k0: int, k1: int):
+        self.table, self.k0, self.k1 = table, k0, k1
+        self._list = None
 
     def finish(self) -> list[tuple]:
-        return self.changes
+        if self._list is None:
+            self._list = change_tuples(self.table[self.k0:self.k1].reshape(-1).tolist(), 0,
+                                       self.k1 - self.k0)
+        return self._list

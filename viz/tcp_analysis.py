@@ -573,13 +573,12 @@ class TcpTable:
                 arr[:] = lst
         return [np.array(lo, dtype=I64) for lo in louts]
 
-    def finish(self) -> list[list[tuple]]:
-        """Each conversation's state changes (see StateTracker.finish), FINs still
-        pending received: the capture ended."""
+    def finish(self):
+        """Every conversation's state changes, FINs still pending received (the
+        capture ended): (changes as rows of NCH fields sorted by stream and
+        frame, each stream's first row)."""
         n = self.count
-        if not self.track:
-            return [[] for _ in range(n)]
-        from viz.states import C_FRAME, C_STREAM, change_tuples, finish_streams
+        from viz.states import C_FRAME, C_STREAM, finish_streams
         self._reserve(n)
         fin = _COMPILED[1] if len(_COMPILED) > 1 and _COMPILED[0] is not None else None
         if fin is not None:
@@ -593,9 +592,8 @@ class TcpTable:
         ch = self.CH[:k * NCH].reshape(k, NCH)
         order = np.lexsort((ch[:, C_FRAME], ch[:, C_STREAM]))  # stable: a stream's own order
         ch = ch[order]
-        bounds = np.searchsorted(ch[:, C_STREAM], np.arange(n + 1)).tolist()
-        flat = ch.reshape(-1).tolist()
-        return [change_tuples(flat, bounds[c], bounds[c + 1]) for c in range(n)]
+        bounds = np.searchsorted(ch[:, C_STREAM], np.arange(n + 1))
+        return ch, bounds
 
 
 def _grow(a, size):

@@ -330,23 +330,27 @@ class VectorEngine:
             frames = np.concatenate([x[1] for x in self._tcp_frames])
             self._tcp_frames = []
             order = np.argsort(conv, kind="stable")
-            frames = frames[order].tolist()
-            bounds = np.searchsorted(conv[order], np.arange(n + 1)).tolist()
+            frames = frames[order]
+            bounds = np.searchsorted(conv[order], np.arange(n + 1))
         else:
-            frames, bounds = [], [0] * (n + 1)
+            frames, bounds = np.zeros(0, dtype=I64), np.zeros(n + 1, dtype=I64)
+        self.tcp_frames = (frames, bounds)  # every TCP stream's frames, for the JSON export
+        fl, bl = frames.tolist(), bounds.tolist()
         CS = tab.CS[:n * ta.NCS].reshape(n, ta.NCS).tolist()
         last = tab.CT[ta.LAST_T:n * ta.NCT:ta.NCT].tolist()
-        changes = tab.finish() if self.track_states else None
+        if self.track_states:
+            self.changes = ch, cb = tab.finish()
+            cb = cb.tolist()
         for c, acc in enumerate(self._tcp_accs):
-            acc.frames = frames[bounds[c]:bounds[c + 1]]
+            acc.frames = fl[bl[c]:bl[c + 1]]
             b0, b1, retrans, saw, client = CS[c]
             acc.bytes = [b0, b1]
             acc.retrans = retrans
             acc.saw_syn = bool(saw)
             acc.client = client
             acc.last_t = last[c]
-            if changes is not None:
-                acc.tracker = Changes(changes[c])
+            if self.track_states:
+                acc.tracker = Changes(ch, cb[c], cb[c + 1])
 
     # -- TCP ------------------------------------------------------------------
     def _tcp_rules(self, c, o, idx, t, new):
@@ -746,3 +750,80 @@ class JsonRows:
             import json
             line += ', "notes": ' + json.dumps(list(d.notes), separators=(", ", ": "))
         return line + "}"
+
+
+
+def _list_texts(R: "_Rows", bounds) -> list:
+    """Per group (rows bounds[g]..bounds[g+1]) the bytes of its rows, each row
+    ending in ", " and the group's last one cut there: one JSON list's items."""
+    body, rowlen = R.render()
+    ends = np.zeros(len(rowlen) + 1, dtype=I64)
+    np.cumsum(rowlen, out=ends[1:])
+    b = np.asarray(bounds)
+    start = ends[b[:-1]].tolist()
+    stop = np.maximum(ends[b[1:]] - 2, ends[b[:-1]]).tolist()
+    mv = memoryview(body)
+    return [mv[x:y] for x, y in zip(start, stop)]
+
+
+def streams_json(eng: VectorEngine, store: dict):
+    """The "streams" entries of a finished engine, as bytes pieces (`export.stream_json`
+    of each, with the TCP streams' frame lists and state changes rendered as byte
+    matrices: a capture of 100,000 connections has a million of each)."""
+    from viz.export import _jstr, _options_json, stream_json
+    from viz.states import C_AFTER, C_BEFORE, C_EP, C_EVENT, C_FRAME, C_STREAM, EVENT_TEXT, STATES
+    accs = eng._tcp_accs
+    frames, fb = eng.tcp_frames
+    ftexts = []
+    if len(frames):
+        R = _Rows(len(frames), store)
+        R.digits(frames)
+        R.const(b", ")
+        ftexts = _list_texts(R, fb)
+    stexts = None
+    if eng.track_states and accs:
+        ch, cb = eng.changes
+        if len(ch):
+            client = np.array([a.client for a in accs], dtype=I64)
+            side = (ch[:, C_EP] != client[ch[:, C_STREAM]]).astype(I64)  # 0 client, 1 server
+            ns, ne = len(STATES), len(EVENT_TEXT)
+            code = ((side * ns + ch[:, C_BEFORE]) * ns + ch[:, C_AFTER]) * ne + ch[:, C_EVENT]
+            T = np.zeros((2 * ns * ns * ne, 96), dtype=np.uint8)
+            L = np.zeros(len(T), dtype=I64)
+            for v in np.unique(code).tolist():
+                ev, rest = v % ne, v // ne
+                after, rest = rest % ns, rest // ns
+                before, sd = rest % ns, rest // ns
+                text = ('"side": "%s", "before": "%s", "after": "%s", "event": "%s"}, ' % (
+                    ("client", "server")[sd], STATES[before].value, STATES[after].value,
+                    EVENT_TEXT[ev])).encode()
+                T[v, :len(text)] = np.frombuffer(text, dtype=np.uint8)
+                L[v] = len(text)
+            R = _Rows(len(ch), store)
+            R.const(b'{"frame": ')
+            R.digits(ch[:, C_FRAME])
+            R.const(b", ")
+            R.table(T, L, code)
+            stexts = _list_texts(R, cb)
+        else:
+            stexts = [b""] * len(accs)
+    sep = b"    "
+    for acc in eng.streams:
+        if acc.proto != "tcp" or not ftexts:
+            yield sep + stream_json(acc).encode()
+        else:
+            c, s_ = acc.client, 1 - acc.client
+            yield sep + ('{"id": %d, "proto": "tcp", "client": %s, "server": %s, "frames": [' % (
+                acc.id, _jstr(str(acc.endpoint(c))), _jstr(str(acc.endpoint(s_))))).encode()
+            yield ftexts[acc.id]
+            tail = ('], "bytes_c2s": %d, "bytes_s2c": %d, "first_t": %r, "last_t": %r, '
+                    '"retransmissions": %d, "options": {"client": %s, "server": %s}' % (
+                        acc.bytes[c], acc.bytes[s_], round(acc.first_t, 9), round(acc.last_t, 9),
+                        acc.retrans, _options_json(acc.options[c]), _options_json(acc.options[s_])))
+            if stexts is None:
+                yield (tail + "}").encode()
+            else:
+                yield (tail + ', "states": [').encode()
+                yield stexts[acc.id]
+                yield b"]}"
+        sep = b",\n    "
