@@ -603,6 +603,7 @@ class _Rows:
         return mat[mask], rowlen
 
 
+RENDER_ROWS = 32768  # lines per byte matrix: bounds its memory
 POW10 = np.array([10 ** i for i in range(11)], dtype=np.uint64)
 
 
@@ -648,6 +649,49 @@ class JsonRows:
     def render(self, o: Out) -> str:
         return "".join(str(b, "ascii") for b in self.render_bytes(o))
 
+    def _regular(self, o: Out, rows, r_all, first):
+        """(bytes, length of each line) of the regular TCP lines `rows`."""
+        c = o.c
+        k = len(rows)
+        ti, tf = np.divmod(r_all[rows], 1_000_000_000)
+        R = _Rows(k, self.store)
+        R.const(b',\n    {"frame": ')
+        R.digits(rows + first)
+        R.const(b', "t": ')
+        R.digits(ti)
+        R.const(b".")
+        R.digits(tf, 9, pad=True)
+        R.const(b', "proto": "tcp", "src": "')
+        self._addr(R, c.src[rows])
+        R.const(b'", "sport": ')
+        R.digits(c.sport[rows])
+        R.const(b', "dst": "')
+        self._addr(R, c.dst[rows])
+        R.const(b'", "dport": ')
+        R.digits(c.dport[rows])
+        R.const(b', "stream": ')
+        R.digits(o.stream[rows])
+        R.const(b', "flags": ')
+        R.table(self.flagT, self.flagL, c.flags[rows])
+        R.const(b', "seq": ')
+        R.digits(o.seq[rows])
+        R.const(b', "ack": ')
+        R.digits(o.ack[rows])
+        R.const(b', "len": ')
+        R.digits(o.length[rows])
+        R.const(b', "win": ')
+        R.digits(o.win[rows])
+        bits = o.bits[rows]
+        for b in np.unique(bits).tolist():
+            if not self.tagL[b]:
+                text = self.tags_json(b).encode()
+                self.tagT[b, :len(text)] = np.frombuffer(text, dtype=np.uint8)
+                self.tagL[b] = len(text)
+        R.const(b', "analysis": ')
+        R.table(self.tagT, self.tagL, bits)
+        R.const(b"}")
+        return R.render()
+
     def render_bytes(self, o: Out) -> list:
         """The chunk's lines as a list of bytes-like pieces (valid until the next call)."""
         c = o.c
@@ -664,44 +708,13 @@ class JsonRows:
         rows = np.flatnonzero(regular)
         k = len(rows)
         if k:
-            ti, tf = np.divmod(r_all[rows], 1_000_000_000)
-            R = _Rows(k, self.store)
-            R.const(b',\n    {"frame": ')
-            R.digits(rows + first)
-            R.const(b', "t": ')
-            R.digits(ti)
-            R.const(b".")
-            R.digits(tf, 9, pad=True)
-            R.const(b', "proto": "tcp", "src": "')
-            self._addr(R, c.src[rows])
-            R.const(b'", "sport": ')
-            R.digits(c.sport[rows])
-            R.const(b', "dst": "')
-            self._addr(R, c.dst[rows])
-            R.const(b'", "dport": ')
-            R.digits(c.dport[rows])
-            R.const(b', "stream": ')
-            R.digits(o.stream[rows])
-            R.const(b', "flags": ')
-            R.table(self.flagT, self.flagL, c.flags[rows])
-            R.const(b', "seq": ')
-            R.digits(o.seq[rows])
-            R.const(b', "ack": ')
-            R.digits(o.ack[rows])
-            R.const(b', "len": ')
-            R.digits(o.length[rows])
-            R.const(b', "win": ')
-            R.digits(o.win[rows])
-            bits = o.bits[rows]
-            for b in np.unique(bits).tolist():
-                if not self.tagL[b]:
-                    text = self.tags_json(b).encode()
-                    self.tagT[b, :len(text)] = np.frombuffer(text, dtype=np.uint8)
-                    self.tagL[b] = len(text)
-            R.const(b', "analysis": ')
-            R.table(self.tagT, self.tagL, bits)
-            R.const(b"}")
-            body, rowlen = R.render()
+            parts = [self._regular(o, rows[i:i + RENDER_ROWS], r_all, first)
+                     for i in range(0, k, RENDER_ROWS)]
+            if len(parts) == 1:
+                body, rowlen = parts[0]
+            else:
+                body = np.concatenate([p[0] for p in parts])
+                rowlen = np.concatenate([p[1] for p in parts])
         else:
             body, rowlen = np.zeros(0, np.uint8), np.zeros(0, I64)
         irregular = np.flatnonzero(~regular)
@@ -769,61 +782,77 @@ def _list_texts(R: "_Rows", bounds) -> list:
 def streams_json(eng: VectorEngine, store: dict):
     """The "streams" entries of a finished engine, as bytes pieces (`export.stream_json`
     of each, with the TCP streams' frame lists and state changes rendered as byte
-    matrices: a capture of 100,000 connections has a million of each)."""
+    matrices, RENDER_ROWS rows at a time: a capture of 100,000 connections has a
+    million of each)."""
     from viz.export import _jstr, _options_json, stream_json
     from viz.states import C_AFTER, C_BEFORE, C_EP, C_EVENT, C_FRAME, C_STREAM, EVENT_TEXT, STATES
     accs = eng._tcp_accs
     frames, fb = eng.tcp_frames
-    ftexts = []
-    if len(frames):
-        R = _Rows(len(frames), store)
-        R.digits(frames)
+    track = eng.track_states
+    ch, cb = eng.changes if track else (None, None)
+    ns, ne = len(STATES), len(EVENT_TEXT)
+    T = np.zeros((2 * ns * ns * ne, 96), dtype=np.uint8)
+    L = np.zeros(len(T), dtype=I64)
+    client = np.array([a.client for a in accs], dtype=I64)
+    texts: dict = {}
+
+    def batch(a: int):
+        """Frame lists and state texts of the TCP streams a.. (a batch of them)."""
+        b = a + 1
+        step = 1
+        while b < len(accs) and fb[b] - fb[a] <= RENDER_ROWS and (
+                not track or cb[b] - cb[a] <= RENDER_ROWS):
+            b = min(len(accs), b + step)
+            step *= 2
+        texts.clear()
+        R = _Rows(int(fb[b] - fb[a]), store)
+        R.digits(frames[fb[a]:fb[b]])
         R.const(b", ")
-        ftexts = _list_texts(R, fb)
-    stexts = None
-    if eng.track_states and accs:
-        ch, cb = eng.changes
-        if len(ch):
-            client = np.array([a.client for a in accs], dtype=I64)
-            side = (ch[:, C_EP] != client[ch[:, C_STREAM]]).astype(I64)  # 0 client, 1 server
-            ns, ne = len(STATES), len(EVENT_TEXT)
-            code = ((side * ns + ch[:, C_BEFORE]) * ns + ch[:, C_AFTER]) * ne + ch[:, C_EVENT]
-            T = np.zeros((2 * ns * ns * ne, 96), dtype=np.uint8)
-            L = np.zeros(len(T), dtype=I64)
+        ftexts = _list_texts(R, fb[a:b + 1] - fb[a])
+        stexts = None
+        if track:
+            part = ch[cb[a]:cb[b]]
+            side = (part[:, C_EP] != client[part[:, C_STREAM]]).astype(I64)  # 0 client
+            code = ((side * ns + part[:, C_BEFORE]) * ns + part[:, C_AFTER]) * ne + part[:, C_EVENT]
             for v in np.unique(code).tolist():
-                ev, rest = v % ne, v // ne
-                after, rest = rest % ns, rest // ns
-                before, sd = rest % ns, rest // ns
-                text = ('"side": "%s", "before": "%s", "after": "%s", "event": "%s"}, ' % (
-                    ("client", "server")[sd], STATES[before].value, STATES[after].value,
-                    EVENT_TEXT[ev])).encode()
-                T[v, :len(text)] = np.frombuffer(text, dtype=np.uint8)
-                L[v] = len(text)
-            R = _Rows(len(ch), store)
+                if not L[v]:
+                    ev, rest = v % ne, v // ne
+                    after, rest = rest % ns, rest // ns
+                    before, sd = rest % ns, rest // ns
+                    text = ('"side": "%s", "before": "%s", "after": "%s", "event": "%s"}, ' % (
+                        ("client", "server")[sd], STATES[before].value, STATES[after].value,
+                        EVENT_TEXT[ev])).encode()
+                    T[v, :len(text)] = np.frombuffer(text, dtype=np.uint8)
+                    L[v] = len(text)
+            R = _Rows(len(part), store)
             R.const(b'{"frame": ')
-            R.digits(ch[:, C_FRAME])
+            R.digits(part[:, C_FRAME])
             R.const(b", ")
             R.table(T, L, code)
-            stexts = _list_texts(R, cb)
-        else:
-            stexts = [b""] * len(accs)
+            stexts = _list_texts(R, cb[a:b + 1] - cb[a]) if len(part) else [b""] * (b - a)
+        for i in range(a, b):
+            texts[i] = (ftexts[i - a], None if stexts is None else stexts[i - a])
+
     sep = b"    "
     for acc in eng.streams:
-        if acc.proto != "tcp" or not ftexts:
+        if acc.proto != "tcp":
             yield sep + stream_json(acc).encode()
         else:
+            if acc.id not in texts:
+                batch(acc.id)
+            ftext, stext = texts[acc.id]
             c, s_ = acc.client, 1 - acc.client
             yield sep + ('{"id": %d, "proto": "tcp", "client": %s, "server": %s, "frames": [' % (
                 acc.id, _jstr(str(acc.endpoint(c))), _jstr(str(acc.endpoint(s_))))).encode()
-            yield ftexts[acc.id]
+            yield ftext
             tail = ('], "bytes_c2s": %d, "bytes_s2c": %d, "first_t": %r, "last_t": %r, '
                     '"retransmissions": %d, "options": {"client": %s, "server": %s}' % (
                         acc.bytes[c], acc.bytes[s_], round(acc.first_t, 9), round(acc.last_t, 9),
                         acc.retrans, _options_json(acc.options[c]), _options_json(acc.options[s_])))
-            if stexts is None:
+            if stext is None:
                 yield (tail + "}").encode()
             else:
                 yield (tail + ', "states": [').encode()
-                yield stexts[acc.id]
+                yield stext
                 yield b"]}"
         sep = b",\n    "
