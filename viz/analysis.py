@@ -1,10 +1,9 @@
 """Frames -> the analysis model: per-frame records, streams, states, socket calls.
 
-One engine serves two consumers.  `analyze()` builds the immutable
-`viz.model.Analysis` the figures are drawn from; `Engine.rows()` yields one
-plain tuple per frame so the JSON export of a million-frame capture can be
-written while it is read, without a `Packet` per frame (see viz.export).
-Both see exactly the same numbers because both come from `Engine.rows()`.
+`analyze()` builds the immutable `viz.model.Analysis` the figures are drawn
+from; `Engine.rows()` yields one plain tuple per frame for the text export
+and the tracer.  Both take their numbers from the one engine,
+`viz.vector.VectorEngine`, whose columns the JSON export renders directly.
 
 Pure: frames come in as an iterable of `RawFrame`-like tuples (number, ts,
 linktype, data, wire_len, interface, comments); whoever opened the file
@@ -18,8 +17,6 @@ from typing import Callable, Iterable, Iterator
 from viz import tcp_analysis as ta
 from viz.decode import Decoded
 from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag
-from viz.states import StateTracker
-from viz.streams import StreamAcc
 
 RETRANS_ANY = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION
 
@@ -34,141 +31,85 @@ def _default_decoder() -> Callable:
 
 
 class Engine:
-    """Runs the per-frame analysis; holds the streams once rows() is exhausted.
+    """Rows of the one engine (`viz.vector.VectorEngine`); holds the streams once
+    rows() is exhausted.
 
     `bits` in a row are the exported analysis tags (tcp_analysis bit layout,
     fast/spurious retransmissions already also marked as retransmissions).
+    `batch=True` lets plain IPv4 TCP/UDP frames skip the per-frame decoder (their
+    rows then carry no Decoded); the analysis is the same either way.
     """
 
     def __init__(self, decode: Callable | None = None, track_states: bool = True,
                  batch: bool = False):
+        from viz.vector import VectorEngine
         self.batch = batch and decode is None
         self.decode = decode or _default_decoder()
-        self.track_states = track_states
-        self.streams: list[StreamAcc] = []
-        self.n_tcp = 0
-        self.n_udp = 0
-        self.frames = 0
-        self.t0: float | None = None
-        self.tcp = ta.TcpAnalyzer(self._new_tcp)
-        self._udp: dict[tuple, StreamAcc] = {}
-        self._pending: tuple | None = None
+        self.core = VectorEngine(track_states)
 
-    def _new_tcp(self, conv: ta.Conversation) -> None:
-        ts, t = self._pending
-        acc = StreamAcc(self.n_tcp, "tcp", len(self.streams), conv.src, conv.sport,
-                        conv.dst, conv.dport, t)
-        self.n_tcp += 1
-        acc.conv = conv
-        if self.track_states:
-            acc.tracker = StateTracker()
-        conv.index = len(self.streams)
-        self.streams.append(acc)
+    @property
+    def streams(self):
+        return self.core.streams
+
+    @property
+    def n_tcp(self) -> int:
+        return self.core.n_tcp
+
+    @property
+    def n_udp(self) -> int:
+        return self.core.n_udp
+
+    @property
+    def frames(self) -> int:
+        return self.core.frames
+
+    @property
+    def t0(self):
+        return self.core.t0
 
     def rows(self, frames: Iterable) -> Iterator[tuple]:
         """One tuple per frame (layout R_*); `decoded` is None for frames the
-        batch fast path decoded (see viz.fastpath), a Decoded otherwise."""
-        decode = self.decode
-        feed = self.tcp.feed
-        res = ta.TcpResult()
-        streams = self.streams
-        udp = self._udp
-        export_bits = ta.export_bits
-        SYN, ACK = ta.SYN, ta.ACK
-        t0 = self.t0
-        n = self.frames
-        batch_decode = _batch_decoder() if self.batch else None
-        for batch in _batches(frames, BATCH if batch_decode else 1):
-            if batch_decode is not None:
-                ok, (c_proto, c_src, c_dst, c_sport, c_dport, c_flags, c_seq, c_ack, c_win,
-                     c_len) = batch_decode(batch)
+        batch decoder took whole (see viz.vector.decode_chunk), a Decoded otherwise."""
+        import numpy as np
+
+        from viz.capture import FrameChunk
+        from viz.vector import P_TCP, P_UDP, decode_chunk, decode_frames
+        core = self.core
+        A = core.addrs
+        first = core.frames + 1
+        for batch in _batches(frames, BATCH):
+            if self.batch:
+                c = decode_chunk(FrameChunk.of_frames(batch, first, np), A)
             else:
-                ok = None
-            i = -1
-            for raw in batch:
-                i += 1
-                n += 1
-                ts = raw[1]
-                if t0 is None:
-                    t0 = self.t0 = ts
-                t = ts - t0
-                if ok is not None and ok[i]:
-                    d = None
-                    src, dst, sport, dport = c_src[i], c_dst[i], c_sport[i], c_dport[i]
-                    if c_proto[i] == 6:
-                        proto = "tcp"
-                        flags, seq, ack, win, length = (c_flags[i], c_seq[i], c_ack[i],
-                                                        c_win[i], c_len[i])
-                        analyse, opts = True, None
-                    else:
-                        proto = "udp"
-                        length = c_len[i]
+                c = decode_frames(batch, first, A, self.decode)
+            o = core.analyse(c)
+            dec = c.decoded
+            addr = A.str
+            t = o.t.tolist()
+            cols = zip(c.proto.tolist(), c.src.tolist(), c.dst.tolist(), c.sport.tolist(),
+                       c.dport.tolist(), c.flags.tolist(), o.stream.tolist(), o.seq.tolist(),
+                       o.ack.tolist(), o.length.tolist(), o.win.tolist(), o.bits.tolist())
+            for i, (raw, (p, src, dst, sport, dport, fl, sid, seq, ack, ln, win, bits)) in \
+                    enumerate(zip(batch, cols)):
+                d = dec.get(i)
+                n = first + i
+                if p == P_TCP:
+                    yield (n, raw[1], t[i], "tcp", addr(src), sport, addr(dst), dport, sid, fl,
+                           seq, None if ack < 0 else ack, None if ln < 0 else ln, win, bits, d, raw)
+                elif p == P_UDP:
+                    yield (n, raw[1], t[i], "udp", addr(src), sport, addr(dst), dport, sid, 0,
+                           None, None, None if ln < 0 else ln, None, 0, d, raw)
                 else:
-                    try:
-                        d = decode(raw[2], raw[3], raw[4])
-                    except Exception as exc:  # a decoder bug must not lose the rest of the file
-                        d = Decoded("other")
-                        d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
-                    proto = d.proto
-                    if proto == "tcp":
-                        src, sport, dst, dport, flags = d.src, d.sport, d.dst, d.dport, d.flags
-                        seq, ack, win, length = d.seq_raw, d.ack_raw, d.win_raw, d.tcp_len
-                        analyse, opts = d.seq_analysis, d.options
-                    elif proto == "udp":
-                        src, sport, dst, dport, length = d.src, d.sport, d.dst, d.dport, d.udp_len
-                if proto == "tcp":
-                    self._pending = (ts, t)
-                    feed(ts, src, sport, dst, dport, flags, seq, ack, win, length, analyse,
-                         opts.wscale if opts is not None else None, res)
-                    acc = streams[res.conv.index]
-                    ep = 0 if res.forward else 1
-                    bits = export_bits(res.bits) if res.bits else 0
-                    if flags & (SYN | ACK) == SYN and not acc.saw_syn:
-                        acc.saw_syn = True
-                        acc.client = ep
-                    if flags & SYN and opts is not None and acc.options[ep] is None:
-                        acc.options[ep] = opts
-                    length = res.len
-                    if length:
-                        acc.bytes[ep] += length
-                    if bits & RETRANS_ANY:
-                        acc.retrans += 1
-                    acc.frames.append(n)
-                    acc.last_t = t
-                    tr = acc.tracker
-                    if tr is not None and not (tr.quiet and not flags & 0x07):
-                        tr.feed(n, ep, flags, seq, ack, length)
-                    yield (n, ts, t, proto, src, sport, dst, dport, acc.id, flags, res.seq,
-                           res.ack, length, res.win, bits, d, raw)
-                elif proto == "udp":
-                    key = (src, sport, dst, dport)
-                    acc = udp.get(key)
-                    if acc is None:
-                        acc = StreamAcc(self.n_udp, "udp", len(streams), src, sport, dst, dport, t)
-                        self.n_udp += 1
-                        streams.append(acc)
-                        udp[key] = acc
-                        udp[(dst, dport, src, sport)] = acc
-                    if length:
-                        acc.bytes[0 if (src == acc.addr[0] and sport == acc.port[0]) else 1] += length
-                    acc.frames.append(n)
-                    acc.last_t = t
-                    yield (n, ts, t, proto, src, sport, dst, dport, acc.id, 0, None, None, length,
-                           None, 0, d, raw)
-                else:
-                    yield (n, ts, t, proto, d.src, None, d.dst, None, None, 0, None, None, None,
-                           None, 0, d, raw)
-        self.frames = n
+                    yield (n, raw[1], t[i], d.proto, d.src, None, d.dst, None, None, 0, None, None,
+                           None, None, 0, d, raw)
+            first += len(batch)
+        core.finish()
 
 
 BATCH = 4096
 
 
 def _batches(frames: Iterable, size: int) -> Iterator[list]:
-    if size == 1:
-        for raw in frames:
-            yield (raw,)
-        return
     batch: list = []
     add = batch.append
     for raw in frames:
@@ -179,14 +120,6 @@ def _batches(frames: Iterable, size: int) -> Iterator[list]:
             add = batch.append
     if batch:
         yield batch
-
-
-def _batch_decoder():
-    try:
-        from viz.fastpath import decode_batch
-    except ImportError:  # numpy missing: every frame takes the general decoder
-        return None
-    return decode_batch
 
 
 _FLAG_CACHE: dict[int, Flag] = {}

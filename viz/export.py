@@ -77,18 +77,50 @@ def stream_obj(acc: StreamAcc) -> dict:
 _CHANGE_TAIL: dict[tuple, str] = {}
 
 
+def _jstr(v: str) -> str:
+    if v.isascii() and v.isprintable() and '"' not in v and "\\" not in v:
+        return '"' + v + '"'
+    return json.dumps(v)
+
+
+def _jval(v) -> str:
+    """json.dumps of None, a bool, an int or a finite float."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float) and v - v != 0.0:
+        return json.dumps(v)
+    return repr(v)
+
+
+def _options_json(o: TcpOptions | None) -> str:
+    if o is None:
+        return "null"
+    return '{"mss": %s, "wscale": %s, "sack_perm": %s, "ts_val": %s, "ts_ecr": %s}' % (
+        _jval(o.mss), _jval(o.wscale), _jval(o.sack_perm), _jval(o.ts_val), _jval(o.ts_ecr))
+
+
 def stream_json(acc: StreamAcc) -> str:
-    """`_dump(stream_obj(acc))`, with the state changes (the bulk of a stream's
-    entry after its frame list) formatted from cached per-change text."""
+    """`_dump(stream_obj(acc))`, written directly: a capture of 100,000
+    connections has as many entries (tests/test_analysis.py checks the two agree)."""
+    c, s = acc.client, 1 - acc.client
+    head = ('{"id": %d, "proto": "%s", "client": %s, "server": %s, "frames": [%s], '
+            '"bytes_c2s": %d, "bytes_s2c": %d, "first_t": %s, "last_t": %s' % (
+                acc.id, acc.proto, _jstr(endpoint_text(acc.addr[c], acc.port[c])),
+                _jstr(endpoint_text(acc.addr[s], acc.port[s])), ", ".join(map(str, acc.frames)),
+                acc.bytes[c], acc.bytes[s], _jval(round(acc.first_t, 9)),
+                _jval(round(acc.last_t, 9))))
+    if acc.proto != "tcp":
+        return head + "}"
+    head += ', "retransmissions": %d, "options": {"client": %s, "server": %s}' % (
+        acc.retrans, _options_json(acc.options[c]), _options_json(acc.options[s]))
     tracker = acc.tracker
-    if acc.proto != "tcp" or tracker is None:
-        return _dump(stream_obj(acc))
-    acc.tracker = None
-    try:
-        head = _dump(stream_obj(acc))
-    finally:
-        acc.tracker = tracker
-    sides = ("client", "server") if acc.client == 0 else ("server", "client")
+    if tracker is None:
+        return head + "}"
+    sides = ("client", "server") if c == 0 else ("server", "client")
     tails = _CHANGE_TAIL
     parts = []
     for f, ep, b, a, ev in tracker.finish():
@@ -98,7 +130,7 @@ def stream_json(acc: StreamAcc) -> str:
             tail = tails[key] = _dump({"side": key[0], "before": b._value_, "after": a._value_,
                                        "event": ev})[1:]
         parts.append('{"frame": %d, %s' % (f, tail))
-    return head[:-1] + ', "states": [' + ", ".join(parts) + "]}"
+    return head + ', "states": [' + ", ".join(parts) + "]}"
 
 
 def call_obj(c: SocketCall) -> dict:
@@ -131,7 +163,7 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
             pass
         else:
             return _write_json_vector(write, frames, path, VectorEngine(), write_bytes)
-    engine = an.Engine(decode, batch=not keep)
+    engine = an.Engine(decode, batch=not keep and vector)
     kept: list = []
     write('{\n  "schema": "%s",\n  "packets": [\n' % SCHEMA)
     buf: list[str] = []
@@ -231,14 +263,20 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
             pieces[0] = pieces[0][2:]  # the first line has no ",\n" before it
             first = False
         put(pieces)
+    engine.finish()
     info = an.capture_info(frames, engine.frames, path)
     capture = {"path": info.path, "frames": info.frames, "link_types": list(info.link_types)}
     if info.truncated_at:
         capture["truncated_at"] = info.truncated_at
-    tail = ['\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture),
-            ",\n".join(["    " + stream_json(acc) for acc in engine.streams]),
-            "\n  ]\n}\n"]
-    put([s.encode() for s in tail])
+    put([('\n  ],\n  "capture": %s,\n  "streams": [\n' % _dump(capture)).encode()])
+    from viz.vector import streams_json
+    batch: list = []
+    for piece in streams_json(engine, rows.store):
+        batch.append(piece)
+        if len(batch) >= 4096:
+            put(batch)
+            batch = []
+    put(batch + [b"\n  ]\n}\n"])
     return engine
 
 

@@ -243,46 +243,182 @@ def initial_states(flags: int) -> tuple[TcpState, TcpState]:
     return S.ESTABLISHED, S.ESTABLISHED
 
 
-# The tracker runs on every non-quiet frame of million-frame captures, and an
-# enum's hash is a Python-level call: internally events are indices into
-# EVENTS and the table is looked up by the state object's id.
+# The rules of the tracker, written once over flat integer arrays so they run
+# compiled inside viz.tcp_analysis.run_tcp (every TCP frame of a capture) and
+# interpreted in StateTracker: states and events are indices into STATES and
+# EVENTS, NEXT[state * NE + event] the table.
+STATES = tuple(TcpState)
+NE = len(EVENTS)
+NEXT = [STATES.index(TRANSITIONS[(st, ev)]) for st in STATES for ev in EVENTS]
 _EV = {e: i for i, e in enumerate(EVENTS)}
-_EV_VALUE = tuple(e.value for e in EVENTS)
-_NEXT = {id(s): tuple(TRANSITIONS[(s, e)] for e in EVENTS) for s in TcpState}
 (_SEND_SYN, _SEND_SYN_ACK, _SEND_ACK, _SEND_FIN, _SEND_RST, _RECV_SYN, _RECV_SYN_ACK, _RECV_ACK,
  _RECV_ACK_OF_FIN, _RECV_FIN, _RECV_RST) = (_EV[e] for e in (
      E.SEND_SYN, E.SEND_SYN_ACK, E.SEND_ACK, E.SEND_FIN, E.SEND_RST, E.RECV_SYN, E.RECV_SYN_ACK,
      E.RECV_ACK, E.RECV_ACK_OF_FIN, E.RECV_FIN, E.RECV_RST))
+FIRST_SEEN = NE  # the event index of a "first seen" entry
+EVENT_TEXT = tuple(e.value for e in EVENTS) + ("first seen",)
+_CLOSED, _LISTEN, _SYN_SENT, _SYN_RECEIVED, _ESTABLISHED = (STATES.index(x) for x in (
+    S.CLOSED, S.LISTEN, S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED))
+
+# Per-stream state, flat: TS[stream * NS + field]; -1 is "none".
+(ST0, ST1, FIN0, FIN1, PEND0, PEND1, STARTED, QUIET, GUESS_EP, GUESS_IX) = range(10)
+NS = 10
+# A change: CH[k * NCH + field]; chmeta[0] counts them.
+C_FRAME, C_STREAM, C_EP, C_BEFORE, C_AFTER, C_EVENT = range(6)
+NCH = 6
+MAX_CHANGES_PER_FRAME = 7
 
 
-def _send_ev(flags: int) -> int:
+def new_stream(TS, o):
+    for j in range(NS):
+        TS[o + j] = 0
+    TS[o + FIN0] = -1
+    TS[o + FIN1] = -1
+    TS[o + PEND0] = -1
+    TS[o + PEND1] = -1
+    TS[o + GUESS_EP] = -1
+
+
+def _change(CH, chmeta, frame, c, ep, before, after, ev):
+    k = chmeta[0]
+    chmeta[0] = k + 1
+    o = k * NCH
+    CH[o + C_FRAME] = frame
+    CH[o + C_STREAM] = c
+    CH[o + C_EP] = ep
+    CH[o + C_BEFORE] = before
+    CH[o + C_AFTER] = after
+    CH[o + C_EVENT] = ev
+
+
+def _apply(TS, o, CH, chmeta, NEXT, frame, c, ep, ev, record_first):
+    before = TS[o + ST0 + ep]
+    after = NEXT[before * NE + ev]
+    if after != before or record_first:
+        _change(CH, chmeta, frame, c, ep, before, after, ev)
+        TS[o + ST0 + ep] = after
+
+
+def _receive_pending(TS, o, CH, chmeta, NEXT, c, ep, frame):
+    f = TS[o + PEND0 + ep]
+    if f >= 0:
+        TS[o + PEND0 + ep] = -1
+        _apply(TS, o, CH, chmeta, NEXT, f if frame < 0 else frame, c, ep, _RECV_FIN, False)
+
+
+def track(TS, CH, chmeta, NEXT, c, frame, sender, flags, seq, ack, seglen):
+    """One segment of stream c from endpoint `sender` (0 or 1); raw seq/ack, seglen -1 if unknown."""
+    o = c * NS
+    receiver = 1 - sender
+    first = TS[o + STARTED] == 0
+    if first:
+        TS[o + STARTED] = 1
+        if flags & SYN and not flags & ACK:
+            s0, s1 = _CLOSED, _LISTEN
+        elif flags & SYN:
+            s0, s1 = _LISTEN, _SYN_SENT
+        else:
+            s0, s1 = _ESTABLISHED, _ESTABLISHED
+        TS[o + ST0 + sender] = s0
+        TS[o + ST0 + receiver] = s1
+    elif TS[o + QUIET] != 0 and not flags & (SYN | FIN | RST):
+        return
+    fin_in = (flags & FIN) != 0 and not flags & (SYN | RST)
+    if TS[o + PEND0 + sender] >= 0:
+        fe = TS[o + FIN0 + receiver]
+        if flags & RST:
+            TS[o + PEND0 + sender] = -1
+        elif flags & ACK and fe >= 0 and (ack - fe) & MASK < HALF:
+            _receive_pending(TS, o, CH, chmeta, NEXT, c, sender, -1)
+    if TS[o + PEND0 + receiver] >= 0:
+        _receive_pending(TS, o, CH, chmeta, NEXT, c, receiver, -1)  # an earlier FIN arrives first
+    if TS[o + GUESS_EP] == sender:
+        TS[o + GUESS_EP] = -1
+        if flags & RST and TS[o + ST0 + sender] == _SYN_RECEIVED:
+            # It answered the SYN with a reset: no listener, CLOSED all along.
+            k = TS[o + GUESS_IX] * NCH
+            CH[k + C_BEFORE] = _CLOSED
+            CH[k + C_AFTER] = _CLOSED
+            TS[o + ST0 + sender] = _CLOSED
+    if fin_in:
+        TS[o + FIN0 + sender] = (seq + (seglen if seglen > 0 else 0) + 1) & MASK
     if flags & RST:
-        return _SEND_RST
-    if flags & SYN:
-        return _SEND_SYN_ACK if flags & ACK else _SEND_SYN
-    if flags & FIN:
-        return _SEND_FIN
-    return _SEND_ACK
-
-
-def _recv_evs(flags: int, acks_our_fin: bool) -> tuple[int, ...]:
+        ev = _SEND_RST
+    elif flags & SYN:
+        ev = _SEND_SYN_ACK if flags & ACK else _SEND_SYN
+    elif flags & FIN:
+        ev = _SEND_FIN
+    else:
+        ev = _SEND_ACK
+    _apply(TS, o, CH, chmeta, NEXT, frame, c, sender, ev, first)
+    if fin_in and TS[o + PEND0 + sender] >= 0:
+        _receive_pending(TS, o, CH, chmeta, NEXT, c, sender, frame)  # simultaneous close
+    fe = TS[o + FIN0 + receiver]
+    acks_fin = (flags & ACK) != 0 and fe >= 0 and (ack - fe) & MASK < HALF
+    before_r = TS[o + ST0 + receiver]
+    # The receiver's events in processing order: the ACK field before the FIN
+    # (RFC 9293 §3.10.7.4 checks ACK in step five, FIN in step eight); the
+    # receipt of a FIN waits until the receiver shows it.
+    e1 = -1
+    e2 = -1
     if flags & RST:
-        return (_RECV_RST,)
-    if flags & SYN:
-        return (_RECV_SYN_ACK,) if flags & ACK else (_RECV_SYN,)
-    first = _RECV_ACK_OF_FIN if acks_our_fin else _RECV_ACK
-    if flags & FIN:
-        return (first, _RECV_FIN) if flags & ACK else (_RECV_FIN,)
-    return (first,)
+        e1 = _RECV_RST
+    elif flags & SYN:
+        e1 = _RECV_SYN_ACK if flags & ACK else _RECV_SYN
+    elif flags & FIN:
+        if flags & ACK:
+            e1 = _RECV_ACK_OF_FIN if acks_fin else _RECV_ACK
+            e2 = _RECV_FIN
+        else:
+            e1 = _RECV_FIN
+    else:
+        e1 = _RECV_ACK_OF_FIN if acks_fin else _RECV_ACK
+    if fin_in:
+        if e2 >= 0:
+            e2 = -1
+        else:
+            e1 = -1
+        TS[o + PEND0 + receiver] = frame
+    if e1 >= 0:
+        _apply(TS, o, CH, chmeta, NEXT, frame, c, receiver, e1, False)
+    if e2 >= 0:
+        _apply(TS, o, CH, chmeta, NEXT, frame, c, receiver, e2, False)
+    if first and before_r == _LISTEN and TS[o + ST0 + receiver] == _SYN_RECEIVED:
+        TS[o + GUESS_EP] = receiver
+        TS[o + GUESS_IX] = chmeta[0] - 1
+    if first and TS[o + ST0 + receiver] == before_r:
+        _change(CH, chmeta, frame, c, receiver, before_r, before_r, FIRST_SEEN)
+    TS[o + QUIET] = 1 if (TS[o + ST0] == _ESTABLISHED and TS[o + ST1] == _ESTABLISHED
+                          and TS[o + FIN0] < 0 and TS[o + FIN1] < 0) else 0
+
+
+def finish_streams(TS, CH, chmeta, NEXT, n):
+    """FINs still pending are received: the capture just ended."""
+    for c in range(n):
+        o = c * NS
+        if TS[o + STARTED] != 0:
+            for ep in range(2):
+                _receive_pending(TS, o, CH, chmeta, NEXT, c, ep, -1)
+
+
+def change_tuples(CH: list, k0: int, k1: int) -> list[tuple]:
+    """(frame, endpoint, before, after, event text) of changes k0..k1-1 of a flat list."""
+    out = []
+    for k in range(k0, k1):
+        o = k * NCH
+        out.append((CH[o + C_FRAME], CH[o + C_EP], STATES[CH[o + C_BEFORE]],
+                    STATES[CH[o + C_AFTER]], EVENT_TEXT[CH[o + C_EVENT]]))
+    return out
 
 
 class StateTracker:
     """Both endpoints of one TCP stream; endpoint 0 sent the stream's first frame.
 
-    `changes` collects (frame, endpoint, before, after, event) for every
-    transition, plus one entry per endpoint at the first frame (even without a
-    change) so the state before the first frame is recorded too.  Call
-    `finish()` once the stream has ended; it is idempotent.
+    The rules are `track` (the engine runs them inside the TCP analysis);
+    this feeds them one segment at a time.  `finish()` returns (frame,
+    endpoint, before, after, event) for every transition, plus one entry per
+    endpoint at the first frame (even without a change) so the state before
+    the first frame is recorded too, in frame order; it is idempotent.
 
     A FIN's receipt is left pending until the receiver shows it: its next
     segment acknowledges the FIN (then the receipt is dated at the FIN's frame),
@@ -291,92 +427,58 @@ class StateTracker:
     of the same sender arrives (in-order delivery), or the capture ends.
     """
 
-    __slots__ = ("state", "fin_end", "pending", "changes", "started", "quiet", "_sorted",
-                 "_listen_guess")
-
     def __init__(self):
-        self.state = [S.CLOSED, S.CLOSED]
-        self.fin_end: list[int | None] = [None, None]
-        self.pending: list[int | None] = [None, None]  # frame of a FIN not yet received
-        self.changes: list[tuple] = []
-        self.started = False
-        self.quiet = False  # both ESTABLISHED and no FIN sent: plain segments change nothing
-        self._sorted = True
-        # (endpoint, index in changes) while LISTEN is only assumed from a
-        # received SYN and that endpoint has sent nothing yet.
-        self._listen_guess: tuple[int, int] | None = None
+        self.TS = [0] * NS
+        new_stream(self.TS, 0)
+        self.CH: list[int] = []
+        self.chmeta = [0]
+        self._done = None
 
-    def _apply(self, frame: int, ep: int, event: int, record_first: bool = False) -> None:
-        """`event` is an index into EVENTS."""
-        before = self.state[ep]
-        after = _NEXT[id(before)][event]
-        if after is not before or record_first:
-            self.changes.append((frame, ep, before, after, _EV_VALUE[event]))
-            self.state[ep] = after
+    @property
+    def quiet(self) -> bool:
+        """Both ESTABLISHED and no FIN sent: plain segments change nothing."""
+        return self.TS[QUIET] != 0
 
-    def _receive_pending(self, ep: int, frame: int | None = None) -> None:
-        f = self.pending[ep]
-        if f is not None:
-            self.pending[ep] = None
-            if frame is None:
-                frame = f
-            if self.changes and frame < self.changes[-1][0]:
-                self._sorted = False
-            self._apply(frame, ep, _RECV_FIN)
+    @property
+    def state(self) -> list[TcpState]:
+        """The two endpoints' current states."""
+        return [STATES[self.TS[ST0]], STATES[self.TS[ST1]]]
+
+    @property
+    def changes(self) -> list[tuple]:
+        """The changes so far, in the order they were made."""
+        return change_tuples(self.CH, 0, self.chmeta[0])
 
     def feed(self, frame: int, sender: int, flags: int, seq: int, ack: int, seglen: int | None):
         """One segment from endpoint `sender` (0 or 1); raw seq/ack."""
-        receiver = 1 - sender
-        first = not self.started
-        if first:
-            self.started = True
-            s0, s1 = initial_states(flags)
-            self.state[sender], self.state[receiver] = s0, s1
-        elif self.quiet and not flags & (SYN | FIN | RST):
-            return
-        fin_in = flags & FIN and not flags & (SYN | RST)
-        if self.pending[sender] is not None:
-            fe = self.fin_end[receiver]
-            if flags & RST:
-                self.pending[sender] = None
-            elif flags & ACK and fe is not None and (ack - fe) & MASK < HALF:
-                self._receive_pending(sender)
-        if self.pending[receiver] is not None:
-            self._receive_pending(receiver)  # an earlier FIN arrives before this segment
-        guess = self._listen_guess
-        if guess is not None and guess[0] == sender:
-            self._listen_guess = None
-            if flags & RST and self.state[sender] is S.SYN_RECEIVED:
-                # It answered the SYN with a reset: no listener, CLOSED all along.
-                f0, ep, _before, _after, ev = self.changes[guess[1]]
-                self.changes[guess[1]] = (f0, ep, S.CLOSED, S.CLOSED, ev)
-                self.state[sender] = S.CLOSED
-        if fin_in:
-            self.fin_end[sender] = (seq + (seglen or 0) + 1) & MASK
-        self._apply(frame, sender, _send_ev(flags), first)
-        if fin_in and self.pending[sender] is not None:
-            self._receive_pending(sender, frame)  # simultaneous close
-        fe = self.fin_end[receiver]
-        acks_fin = bool(flags & ACK) and fe is not None and (ack - fe) & MASK < HALF
-        before_r = self.state[receiver]
-        events = _recv_evs(flags, acks_fin)
-        if fin_in:
-            events = events[:-1]
-            self.pending[receiver] = frame
-        for ev in events:
-            self._apply(frame, receiver, ev)
-        if first and before_r is S.LISTEN and self.state[receiver] is S.SYN_RECEIVED:
-            self._listen_guess = (receiver, len(self.changes) - 1)
-        if first and self.state[receiver] is before_r:
-            self.changes.append((frame, receiver, before_r, before_r, "first seen"))
-        self.quiet = (self.state[0] is S.ESTABLISHED and self.state[1] is S.ESTABLISHED
-                      and self.fin_end[0] is None and self.fin_end[1] is None)
+        self._done = None
+        self.CH.extend([0] * (MAX_CHANGES_PER_FRAME * NCH))
+        track(self.TS, self.CH, self.chmeta, NEXT, 0, frame, sender, flags, seq, ack,
+              -1 if seglen is None else seglen)
+        del self.CH[self.chmeta[0] * NCH:]
 
     def finish(self) -> list[tuple]:
         """Apply FINs still pending (received, the capture just ended); sorted changes."""
-        for ep in (0, 1):
-            self._receive_pending(ep)
-        if not self._sorted:
-            self.changes.sort(key=lambda c: c[0])
-            self._sorted = True
-        return self.changes
+        if self._done is None:
+            self.CH.extend([0] * (2 * NCH))
+            finish_streams(self.TS, self.CH, self.chmeta, NEXT, 1)
+            del self.CH[self.chmeta[0] * NCH:]
+            self._done = sorted(change_tuples(self.CH, 0, self.chmeta[0]), key=lambda c: c[0])
+        return self._done
+
+
+class Changes:
+    """A stream's state changes as the engine made them (what StateTracker.finish
+    returns), rows k0..k1 of the engine's change table, made into tuples when asked."""
+
+    __slots__ = ("table", "k0", "k1", "_list")
+
+    def __init__(self, table, k0: int, k1: int):
+        self.table, self.k0, self.k1 = table, k0, k1
+        self._list = None
+
+    def finish(self) -> list[tuple]:
+        if self._list is None:
+            self._list = change_tuples(self.table[self.k0:self.k1].reshape(-1).tolist(), 0,
+                                       self.k1 - self.k0)
+        return self._list
