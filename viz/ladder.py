@@ -31,6 +31,10 @@ COLLAPSE_ABOVE = 40
 KEEP_EDGE = 2
 MIN_BAND = 4
 PREVIEW_CHARS = 24
+MIN_WAIT = 1.0  # rows: a blocking call that returns sooner is drawn at its return only
+# A call record is written just before or after the system call, so its time may be this far
+# (seconds) from the call's: closer to a frame or an event than this, it is drawn beside it.
+CALL_SLACK = 0.001
 SHORT_DATA = 100  # bytes: every segment this short gets a preview, longer ones only when a message starts
 # Calls that explain nothing on a ladder; recorded, but left off the figure.
 QUIET_CALLS = frozenset({"getsockname", "getpeername", "settimeout", "setblocking", "fileno",
@@ -127,6 +131,16 @@ class CallMark:
 
 
 @dataclass(frozen=True, slots=True)
+class Wait:
+    """A blocking call on its lifeline from its entry (`recv (blocks)`) to its return, as in UNP."""
+
+    lifeline: int
+    y_start: float
+    y_end: float
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
 class Phase:
     name: str
     y_start: float
@@ -162,6 +176,7 @@ class Ladder:
     arrows: tuple[Arrow, ...]
     states: tuple[StateMark, ...] = ()
     calls: tuple[CallMark, ...] = ()
+    waits: tuple[Wait, ...] = ()
     phases: tuple[Phase, ...] = ()
     bands: tuple[Band, ...] = ()
     breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
@@ -446,8 +461,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     row_of = {r.frame: i for i, r in enumerate(rows)}
     top = min([a.y_send for a in arrows] + [b.y_start for b in bands])
     raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
-    raw_calls = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
-                       _outside_times(analysis, streams, frames))
+    raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
+                              _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
     states, calls = _notes(raw_states, raw_calls)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
@@ -455,12 +470,12 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     ys += [c.y for c in calls] + [s.y for s in states]
     y_min = min(ys, default=0.0)
     y_max = max(ys, default=1.0)
-    waits = any(s.state == "TIME_WAIT" for s in states)
+    time_wait = any(s.state == "TIME_WAIT" for s in states)
     states = tuple(replace(s, y_end=y_max + 1.0) if s.state == "TIME_WAIT" else s for s in states)
     ladder = Ladder(
-        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, phases=phases,
+        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, waits=tuple(waits), phases=phases,
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
-        numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if waits else 0.0),
+        numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
         caption=_caption(analysis, peer), streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
@@ -845,6 +860,7 @@ def _make_room(ladder: Ladder) -> Ladder:
         arrows=tuple(replace(a, y_send=f(a.y_send), y_recv=f(a.y_recv)) for a in ladder.arrows),
         states=tuple(replace(m, y=f(m.y), y_end=f(m.y_end)) for m in ladder.states),
         calls=tuple(replace(c, y=f(c.y)) for c in ladder.calls),
+        waits=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.waits),
         phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
         bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
         breaks=tuple(f(b) for b in ladder.breaks),
@@ -866,10 +882,19 @@ def _outside_times(analysis: Analysis, streams, frames) -> tuple[float, float]:
 
 
 def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
-           window=(float("-inf"), float("inf"))) -> list[tuple[int, float, float, str]]:
-    """Each call beside its lifeline, at the row of the frame it caused or of the last event before it."""
+           window=(float("-inf"), float("inf")), end_times=None):
+    """Each call beside its lifeline where it ran on the frames' clock.
+
+    A call is drawn at the row of the frame it caused or waited for when
+    nothing happened on its lifeline between the two (`connect (blocks)` beside
+    its SYN, `recv → 16` beside the segment it returned); otherwise between the
+    events it ran between (a server that sleeps reads long after the data
+    arrived).  An arrow a call caused never starts above the call.  A blocking
+    call whose return comes after other events on its lifeline is a `Wait`.
+    Returns (placed notes, waits): notes are (lifeline, y, t, text).
+    """
     if not analysis.calls:
-        return []
+        return [], []
     entered = {(c.host, c.pid, c.fd, c.call) for c in analysis.calls if c.phase == "call"}
     # Which lifeline a (host, pid, fd) talks through, learned from calls tied to frames.
     sock: dict[tuple[str, int, int | None], int] = {}
@@ -885,59 +910,105 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
         for name in (lf.host, lf.side, lf.role):
             if name:
                 host_lines.setdefault(name, set()).add(lf.index)
-    # Events per lifeline: (time, y, collapsed?) from kept and collapsed rows.
+    # Events per lifeline: (time at that end, y), from kept and collapsed rows.
+    t_send, t_recv = end_times if end_times else ([r.packet.t for r in rows], [r.packet.t for r in rows])
     events: dict[int, list[tuple[float, float]]] = {}
+    at: dict[tuple[int, int], tuple[float, float]] = {}  # (row, lifeline) -> (t, y)
     for i, r in enumerate(rows):
         p = r.packet
         s, d = where[Endpoint(p.src, p.sport)], where[Endpoint(p.dst, p.dport)]
         yb = _band_y(bands, rows, row_of, r.frame)
-        events.setdefault(s, []).append((p.t, yb if yb is not None else y_send[i]))
-        events.setdefault(d, []).append((p.t, yb if yb is not None else y_recv[i]))
+        at[(i, s)] = (t_send[i], yb if yb is not None else y_send[i])
+        at[(i, d)] = (t_recv[i], yb if yb is not None else y_recv[i])
+        events.setdefault(s, []).append(at[(i, s)])
+        events.setdefault(d, []).append(at[(i, d)])
     for ev in events.values():
         ev.sort()
-    placed: list[tuple[int, float, float, str]] = []
+    times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
+    placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
     for c in analysis.calls:
-        text = call_text(c, (c.host, c.pid, c.fd, c.call) in entered)
-        if text is None:
-            continue
         lf = sock.get((c.host, c.pid, c.fd))
         if lf is None:
             cands = host_lines.get(c.host, set())
             if len(cands) != 1:
                 continue
             lf = next(iter(cands))
-        y = None
-        if c.frame is not None and c.frame in row_of:
-            y = _band_y(bands, rows, row_of, c.frame)
-            if y is None:
-                y = _end_y(rows, row_of, y_send, y_recv, c.frame, lf, where)
-        elif c.frame is not None:
+        if c.frame is not None and c.frame not in row_of:
             continue  # tied to a frame outside the drawn range
-        elif not window[0] < c.t < window[1]:
+        if c.frame is None and not window[0] < c.t < window[1]:
             continue  # among segments the range leaves out
+        ev, ts = events.get(lf, []), times.get(lf, [])
+        k = bisect.bisect_right(ts, c.t)  # events on this lifeline at or before the call
+        y = None
+        if c.frame is not None and (row_of[c.frame], lf) in at:
+            tf, yf = at[(row_of[c.frame], lf)]
+            if _band_y(bands, rows, row_of, c.frame) is not None:
+                y = yf
+            elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
+                near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
+                y = yf if near else min(_between(ev, k), yf)
+            else:  # returned after the segment it waited for
+                near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
+                y = yf if near else max(_between(ev, k), yf)
         if y is None:
-            ev = events.get(lf, [])
-            k = bisect.bisect_right(ev, (c.t, float("inf")))
             if k == 0:
                 if c.t > frame_hi or c.t < frame_lo - 60:
                     continue
                 y = top - 1.0
+            elif (c.t > frame_hi + 1.0 and k == len(ev)) or c.t - ev[k - 1][0] <= CALL_SLACK:
+                y = ev[k - 1][1]  # just after an event: beside it
             else:
-                if c.t > frame_hi + 1.0 and k == len(ev):
-                    y = ev[-1][1]
-                else:
-                    y = ev[k - 1][1]
-        placed.append((lf, y, c.t, text))
+                y = _between(ev, k)
+        placed.append((lf, y, c.t, c))
     # A lifeline's calls happen in order: a read of an old segment cannot sit above an earlier send.
     placed.sort(key=lambda p: (p[0], p[2]))
     out = []
     floor: dict[int, float] = {}
-    for lf, y, t, text in placed:
+    for lf, y, t, c in placed:
         y = max(y, floor.get(lf, y))
         floor[lf] = y
-        out.append((lf, y, t, text))
-    return out
+        out.append((lf, y, t, c))
+    return _call_notes(out, entered)
+
+
+def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) -> float:
+    """The height for a call that ran after the lifeline's k-th event and before the next one."""
+    if k == 0:
+        y = ev[0][1] - 0.5
+    elif k >= len(ev) or ev[k][1] <= ev[k - 1][1]:
+        y = ev[k - 1][1] if k >= len(ev) else ev[k][1]
+        if k >= len(ev):
+            y += 0.5
+    else:
+        y = (ev[k - 1][1] + ev[k][1]) / 2
+    return min(y, cap) if cap is not None else y
+
+
+def _call_notes(placed, entered) -> tuple[list[tuple[int, float, float, str]], list[Wait]]:
+    """Texts of the placed calls; a blocking call that returned at another height waits there."""
+    texts: list[tuple[int, float, float, str]] = []
+    waits: list[Wait] = []
+    open_: dict[tuple, tuple[int, float, float]] = {}  # (host, pid, fd, call) -> (note index, y) of the entry
+    for lf, y, t, c in placed:
+        key = (c.host, c.pid, c.fd, c.call)
+        if c.phase == "call" and c.call in BLOCKING_CALLS:
+            open_[key] = (len(texts), y, t)
+            texts.append((lf, y, t, call_text(c, key in entered) or ""))
+            continue
+        text = call_text(c, key in entered)
+        entry = open_.pop(key, None) if c.phase == "return" else None
+        if entry is not None:
+            idx, y0, t0 = entry
+            if y - y0 >= MIN_WAIT and t - t0 > CALL_SLACK and not c.error:
+                waits.append(Wait(lf, y0, y, c.call))
+                if not texts[idx][3]:
+                    texts[idx] = (lf, y0, texts[idx][2], f"{c.call} (blocks)")
+                if text is None and c.call in SEND_CALLS:
+                    text = f"{c.call} returns"
+        if text is not None:
+            texts.append((lf, y, t, text))
+    return [n for n in texts if n[3]], waits
 
 
 def _host_matches(host: str, lf: Lifeline) -> bool:
@@ -1099,5 +1170,5 @@ def _merge_peer(analysis: Analysis, peer: Analysis, rows: list[_Row]) -> list[_R
     return out
 
 
-__all__ = ["Arrow", "Band", "CallMark", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+__all__ = ["Arrow", "Band", "CallMark", "Wait", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
            "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]

@@ -221,6 +221,14 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             waits.append(((x, g.y(s.y) - LINE_IN * 0.6), (x, g.y(s.y_end))))
     if waits:
         ax.add_collection(LineCollection(waits, colors=th.accent, linewidths=3.0, alpha=0.5, zorder=2))
+    blocked = []
+    for w in ladder.waits:  # a blocking call: a bar on its lifeline from entry to return (UNP)
+        on_left = w.lifeline == 0 and last > 0
+        x = g.xs[w.lifeline] + (-0.05 if on_left else 0.05)
+        blocked.append(((x, g.y(w.y_start) - LINE_IN * 0.5), (x, g.y(w.y_end) + LINE_IN * 0.5)))
+    if blocked:
+        ax.add_collection(LineCollection(blocked, colors=th.foreground, linewidths=2.0, alpha=0.55, zorder=2,
+                                         gid="ladder-blocked"))
 
     # Time margin, breaks, phases, caption.
     if ladder.times:
