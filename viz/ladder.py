@@ -17,6 +17,7 @@ import bisect
 from pathlib import PurePath
 from dataclasses import dataclass, replace
 
+from viz import ladder_loss as L
 from viz.errors import SynackError
 from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Tag, TcpState, flag_label
 
@@ -25,6 +26,7 @@ TIME_MODES = ("schematic", "scaled")
 
 # More lifelines than this do not fit one slide-sized figure legibly.
 MAX_LIFELINES = 5
+MAX_ALL = 8  # --stream all: the most lifelines a ladder lays out
 # A stream with more arrows than this is collapsed unless full=True.
 COLLAPSE_ABOVE = 40
 # Arrows kept on each side of a collapsed run, and the shortest run worth a band.
@@ -105,6 +107,16 @@ class Arrow:
     t_recv: float | None = None
 
     @property
+    def inferred(self) -> bool:
+        """Drawn from a gap in the sequence space, not from a captured frame (its frame is -(the next one))."""
+        return self.frame < 0
+
+    @property
+    def says_lost(self) -> bool:
+        """A tag already says how it was lost (inferred, never arrived): no second `lost`."""
+        return self.lost and not any(t.startswith(("lost", "never arrived", "not captured")) for t in self.tags)
+
+    @property
     def y_end(self) -> float:
         """Where the shaft stops: the receiver, or two thirds of the way for a lost segment."""
         if self.lost:
@@ -177,6 +189,7 @@ class Ladder:
     states: tuple[StateMark, ...] = ()
     calls: tuple[CallMark, ...] = ()
     waits: tuple[Wait, ...] = ()
+    timers: tuple[L.Timer, ...] = ()
     phases: tuple[Phase, ...] = ()
     bands: tuple[Band, ...] = ()
     breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
@@ -207,7 +220,7 @@ class Ladder:
 
 
 def parse_stream(text: str) -> tuple[str | None, int]:
-    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2)."""
+    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2).  ('all' is select_streams' to read.)"""
     t = text.strip().lower()
     proto = None
     for p in ("tcp", "udp"):
@@ -227,6 +240,12 @@ def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple
     streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP or UDP conversation to draw")
+    if stream is not None and str(stream).strip().lower() == "all":
+        ends = {e for s in streams for e in (s.client, s.server)}
+        if len(ends) > MAX_ALL:
+            raise SynackError(f"--stream all: {len(streams)} streams between {len(ends)} endpoints do not fit one "
+                              f"ladder (at most {MAX_ALL} lifelines); choose one with --stream N")
+        return tuple(streams)
     if stream is not None:
         proto, n = parse_stream(str(stream))
         for p in ((proto,) if proto else ("tcp", "udp")):
@@ -403,6 +422,7 @@ class _Row:
     t_recv: float | None = None
     lost: bool = False
     frame: int = 0
+    extra: tuple[str, ...] = ()  # marks the analysis adds: inferred loss, recovery
 
 
 def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames: tuple[int, int] | None = None,
@@ -415,6 +435,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     if time not in TIME_MODES:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream)
+    streams, role_notes = _with_roles(analysis, streams)
     rows = _rows(analysis, streams, frames)
     if peer is not None:
         rows = _merge_peer(analysis, peer, rows)
@@ -423,6 +444,16 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     for r in rows:
         if r.frame in lost:
             r.lost = True
+    seen_at = {id(s): L.vantage(analysis, s) for s in streams}
+    points = {k: v[0] for k, v in seen_at.items()}
+    if peer is None:
+        rows = L.gap_rows(rows, points, lambda r, ghost, tag: _Row(ghost, r.stream, r.from_client, lost=True,
+                                                                  frame=ghost.frame, extra=(tag,)))
+        for j, tag in L.infer_lost(rows, points).items():
+            rows[j].lost = True
+            rows[j].extra += (tag,)
+    for k in L.recovery_rows(rows):
+        rows[k].extra += (L.RECOVERY,)
     lifelines, where = _lifelines(analysis, streams)
     dup_number = _dup_ack_numbers(analysis, streams)
     probes = _window_probes(analysis, streams)
@@ -449,6 +480,12 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             tags = tuple(f"{t} #{dup_number[r.frame]}" if t == TAG_TEXT[Tag.DUP_ACK] else t for t in tags)
         if r.frame in probes:
             tags = tuple(WINDOW_PROBE if t == TAG_TEXT[Tag.KEEP_ALIVE] else t for t in tags)
+        if r.frame in dup_number:
+            mine, theirs = ("J", "K") if r.from_client else ("K", "J")
+            sack = L.sack_text(p, lambda rel, raw: _seq_text(rel, raw, theirs, numbers))
+            if sack:
+                tags = tuple(f"{t} {sack}" if t.startswith(TAG_TEXT[Tag.DUP_ACK]) else t for t in tags)
+        tags += r.extra
         arrows.append(Arrow(
             frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
@@ -463,6 +500,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
     raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                               _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
+    timers = _timers(rows, row_of, y_send, where, bands)
+    raw_calls += [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text) for tm in timers]
     states, calls = _notes(raw_states, raw_calls)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
@@ -473,13 +512,72 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     time_wait = any(s.state == "TIME_WAIT" for s in states)
     states = tuple(replace(s, y_end=y_max + 1.0) if s.state == "TIME_WAIT" else s for s in states)
     ladder = Ladder(
-        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, waits=tuple(waits), phases=phases,
+        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, waits=tuple(waits),
+        timers=tuple(timers), phases=phases,
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
-        caption=_caption(analysis, peer), streams=tuple((s.proto, s.id) for s in streams))
+        caption=_caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
+                         _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)), streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
     return ladder
+
+
+# Ports below this are a server's (IANA system ports); at or above EPHEMERAL a client's (Linux's range).
+WELL_KNOWN = 1024
+EPHEMERAL = 32768
+
+
+def _with_roles(analysis: Analysis, streams) -> tuple[tuple[Stream, ...], list[str]]:
+    """Streams whose client is the active opener by evidence: the SYN's sender; without a handshake
+    in the capture, the host that called listen(), a well-known port, an ephemeral one.  A stream
+    whose roles were guessed gets a note; one whose first sender turns out to be the server is
+    turned round (its states follow their endpoints)."""
+    out, notes = [], []
+    listeners = {c.host for c in analysis.calls if c.call == "listen"}
+    for s in streams:
+        first = analysis.packet(s.frames[0]) if s.frames and s.frames[0] <= len(analysis.packets) else None
+        if first is None or (s.proto == "tcp" and first.flags & Flag.SYN):
+            out.append(s)
+            continue
+        c, v = s.client.port, s.server.port
+        why = ""
+        flip = False
+        hosts = {e: _host_of(analysis, e.addr) for e in (s.client, s.server)}
+        if hosts[s.client] in listeners and hosts[s.server] not in listeners:
+            flip, why = True, f"{s.client} listened"
+        elif hosts[s.server] in listeners:
+            why = f"{s.server} listened"
+        elif (c < WELL_KNOWN) != (v < WELL_KNOWN):
+            flip = c < WELL_KNOWN
+            why = f"port {min(c, v)} is well known"
+        elif (c >= EPHEMERAL) != (v >= EPHEMERAL):
+            flip = v >= EPHEMERAL
+            why = f"port {max(c, v)} is ephemeral"
+        else:
+            why = "the first sender is taken for the client"
+        side = {"client": "server", "server": "client"}
+        if flip:
+            s = replace(s, client=s.server, server=s.client, bytes_c2s=s.bytes_s2c, bytes_s2c=s.bytes_c2s,
+                        syn_options={side.get(k, k): o for k, o in s.syn_options.items()},
+                        states=tuple(replace(x, side=side[x.side]) for x in s.states))
+        out.append(s)
+        what = "no handshake captured" if s.proto == "tcp" else "UDP"
+        notes.append(f"roles guessed ({what}: {why})")
+    return tuple(out), list(dict.fromkeys(notes))
+
+
+def _timers(rows, row_of, y_send, where, bands) -> list[L.Timer]:
+    """An RTO timer from each transmission to its timeout retransmission, on the sender."""
+    out = []
+    for i, j in sorted(L.originals(rows).items()):
+        p = rows[i].packet
+        if Tag.FAST_RETRANSMISSION in p.analysis or not rows[i].keep:
+            continue
+        y0 = _band_y(bands, rows, row_of, rows[j].frame)
+        out.append(L.Timer(where[Endpoint(p.src, p.sport)], y_send[j] if y0 is None else y0, y_send[i],
+                           L.timer_for(rows, i, j), rows[i].frame))
+    return out
 
 
 def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, int] | None) -> list[_Row]:
@@ -690,13 +788,15 @@ def _end_times(rows: list[_Row], analysis: Analysis, merged: bool) -> tuple[list
 
 
 def _owd(rows: list[_Row]) -> float:
-    """The one-way delay of the far end when only one end was captured: half the handshake RTT."""
-    syn = next((r for r in rows if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK), None)
+    """The one-way delay of the far end when only one end was captured: half the handshake RTT
+    (from the SYN the SYN/ACK answered, the last one before it: a lost SYN was retried)."""
+    sa = next((k for k, r in enumerate(rows) if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
     rtt = 0.0
-    if syn is not None:
-        sa = next((r for r in rows if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
-        if sa is not None:
-            rtt = abs(sa.packet.t - syn.packet.t)
+    if sa is not None:
+        syn = next((r for r in reversed(rows[:sa]) if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK),
+                   None)
+        if syn is not None:
+            rtt = abs(rows[sa].packet.t - syn.packet.t)
     return max(rtt / 2, 1e-7)
 
 
@@ -861,6 +961,7 @@ def _make_room(ladder: Ladder) -> Ladder:
         states=tuple(replace(m, y=f(m.y), y_end=f(m.y_end)) for m in ladder.states),
         calls=tuple(replace(c, y=f(c.y)) for c in ladder.calls),
         waits=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.waits),
+        timers=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.timers),
         phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
         bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
         breaks=tuple(f(b) for b in ladder.breaks),
@@ -919,9 +1020,10 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
         s, d = where[Endpoint(p.src, p.sport)], where[Endpoint(p.dst, p.dport)]
         yb = _band_y(bands, rows, row_of, r.frame)
         at[(i, s)] = (t_send[i], yb if yb is not None else y_send[i])
-        at[(i, d)] = (t_recv[i], yb if yb is not None else y_recv[i])
         events.setdefault(s, []).append(at[(i, s)])
-        events.setdefault(d, []).append(at[(i, d)])
+        if not r.lost:  # a segment that never arrived is no event at its receiver
+            at[(i, d)] = (t_recv[i], yb if yb is not None else y_recv[i])
+            events.setdefault(d, []).append(at[(i, d)])
     for ev in events.values():
         ev.sort()
     times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
@@ -1075,9 +1177,36 @@ def _times(arrows, bands, rows, band_rows, y_send) -> tuple[tuple[TimeMark, ...]
     return tuple(sorted(marks, key=lambda m: m.y)), unit
 
 
-def _caption(analysis: Analysis, peer: Analysis | None) -> str:
+def _dropped_dirs(analysis: Analysis) -> set[str]:
+    return {d.get("dir") for d in (analysis.capture.meta or {}).get("dropped") or () if isinstance(d, dict)}
+
+
+def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapsed) -> list[str]:
+    """What the figure chose that a reader cannot see: vantage, numbering, what was left out."""
+    notes = []
     meta = analysis.capture.meta or {}
-    parts = []
+    if not meta.get("capture_point") and streams:
+        side, _ = seen_at.get(id(streams[0]), (None, True))
+        notes.append(f"captured at the {side} (inferred from the handshake's timing)" if side
+                     else "capture point unknown")
+    if any(s.proto == "tcp" for s in streams):
+        notes.append({"relative": "seq/ack relative to the ISNs", "absolute": "raw seq/ack",
+                      "symbolic": "ISNs written J (client) and K (server)"}[numbers])
+    notes += role_notes
+    drawable = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
+    if len(streams) < len(drawable):
+        which = ", ".join(f"{s.proto} {s.id}" for s in streams)
+        notes.append(f"{which} of {len(drawable)} streams drawn (--stream N, --stream all)")
+    if frames:
+        notes.append(f"frames {frames[0]}-{frames[1] if frames[1] < 1 << 60 else 'end'} only")
+    if collapsed:
+        notes.append("long runs collapsed (--full draws every segment)")
+    return notes
+
+
+def _caption(analysis: Analysis, peer: Analysis | None, case: str = "", notes: list[str] = ()) -> str:
+    meta = analysis.capture.meta or {}
+    parts = [case] if case else []
     if meta.get("scenario"):
         parts.append(f"scenario {meta['scenario']}")
     # The file's name, not the folder it was read from: a slide has no working directory.
@@ -1095,7 +1224,7 @@ def _caption(analysis: Analysis, peer: Analysis | None) -> str:
     if isinstance(redirect, dict) and redirect.get("client"):
         how = "resolved to" if redirect.get("via") == "name" else "redirected to"
         parts.append(f"{', '.join(map(str, redirect['client']))} {how} the server host")
-    return " · ".join(parts)
+    return " · ".join(parts + list(notes))
 
 
 # ---------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             head_colors.append(color)
         widths.append(DATA_LW if data else CONTROL_LW)
         colors.append(color)
-        styles.append((0, (5, 2.5)) if a.reset else "solid")
+        styles.append((0, (5, 2.5)) if a.reset else (0, (1.5, 2.0)) if a.inferred else "solid")
         angle = _upright(dx, dy)
         rad = math.radians(angle)
         nx, ny = -math.sin(rad), math.cos(rad)  # unit normal pointing "up" for the reader
@@ -159,7 +159,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
         mx, my = x0 + ux * span * f_label, y0 + uy * span * f_label
         label(mx + nx * 0.035, my + ny * 0.035, a.label, LABEL_PT, th.foreground, angle, va="bottom",
               weight="bold" if data else "normal")
-        below = "  ".join(([a.preview] if a.preview else []) + list(a.tags) + (["lost"] if a.lost else []))
+        below = "  ".join(([a.preview] if a.preview else []) + list(a.tags) + (["lost"] if a.says_lost else []))
         if below:
             alert = bool(a.tags or a.lost)
             btext = len(below) * CHAR_IN * 1.1
@@ -226,6 +226,14 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
         on_left = w.lifeline == 0 and last > 0
         x = g.xs[w.lifeline] + (-0.05 if on_left else 0.05)
         blocked.append(((x, g.y(w.y_start) - LINE_IN * 0.5), (x, g.y(w.y_end) + LINE_IN * 0.5)))
+    timer_segs = []
+    for tm in ladder.timers:  # the RTO: a bracket beside the sender from transmission to retransmission
+        side = -1.0 if tm.lifeline == 0 and last > 0 else 1.0
+        x = g.xs[tm.lifeline] + side * 0.09
+        y0, y1 = g.y(tm.y_start), g.y(tm.y_end)
+        timer_segs += [((x, y0), (x, y1)), ((x - side * 0.04, y0), (x, y0)), ((x - side * 0.04, y1), (x, y1))]
+    if timer_segs:
+        ax.add_collection(LineCollection(timer_segs, colors=th.alert, linewidths=1.4, zorder=2, gid="ladder-timers"))
     if blocked:
         ax.add_collection(LineCollection(blocked, colors=th.foreground, linewidths=2.0, alpha=0.55, zorder=2,
                                          gid="ladder-blocked"))

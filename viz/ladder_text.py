@@ -147,7 +147,7 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
                     first_time = None
                 lines.append(row)
                 extra = " ".join(([item.preview] if item.preview else []) + [f"[{t}]" for t in item.tags])
-                if item.lost:
+                if item.says_lost:
                     extra = (extra + " " if extra else "") + "[lost]"
                 if extra:
                     row2 = blank(y)

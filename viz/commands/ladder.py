@@ -34,8 +34,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="write OUT instead of printing: .svg .pdf .png (figure), .pgf (the TikZ picture, to "
                    "\\input), .tex (a standalone LaTeX document), .txt (the text ladder)")
-    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one; default: "
-                   "every stream if they fit one figure, else the first)")
+    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one, all for every "
+                   "stream up to 8 lifelines; default: every stream if they fit one figure, else the first, "
+                   "and the caption says so)")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (1-based, as in Wireshark)")
     nums = p.add_mutually_exclusive_group()
     nums.add_argument("--absolute", action="store_const", dest="numbers", const="absolute",
