@@ -497,7 +497,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     bands = _bands(rows, band_rows, where, y_send, y_recv)
     row_of = {r.frame: i for i, r in enumerate(rows)}
     top = min([a.y_send for a in arrows] + [b.y_start for b in bands])
-    raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
+    raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top, lifelines)
     raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                               _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
     timers = _timers(rows, row_of, y_send, where, bands)
@@ -872,13 +872,28 @@ def _band_y(bands: list[Band], rows, row_of, frame: int) -> float | None:
     return None
 
 
-def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top) -> list[tuple[StateMark, float]]:
-    """Each state change at the sender's or receiver's end of its frame, timed by that frame."""
+def _shared(streams, where) -> dict[int, int]:
+    """Lifeline -> how many drawn streams it takes part in (a server with several clients)."""
+    n: dict[int, int] = {}
+    for s in streams:
+        for e in (s.client, s.server):
+            n[where[e]] = n.get(where[e], 0) + 1
+    return n
+
+
+def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top,
+            lifelines=()) -> list[tuple[StateMark, float]]:
+    """Each state change at the sender's or receiver's end of its frame, timed by that frame.  On a
+    lifeline several connections share, each state names its connection (`ESTABLISHED [client 2]`)
+    and the one listening socket's LISTEN is written once."""
     out: list[tuple[StateMark, float]] = []
+    shared = _shared(streams, where)
+    listening: set[int] = set()
     for s in streams:
         if s.proto != "tcp":
             continue
         lines = {"client": where[s.client], "server": where[s.server]}
+        peer = {"client": where[s.server], "server": where[s.client]}
         first_seen: set[str] = set()
         for sc in s.states:
             lf = lines.get(sc.side)
@@ -886,14 +901,18 @@ def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top) 
                 continue
             if sc.side not in first_seen:
                 first_seen.add(sc.side)
-                if sc.before == TcpState.LISTEN:
+                if sc.before == TcpState.LISTEN and lf not in listening:
+                    listening.add(lf)
                     listen = [c.t for c in analysis.calls if c.call == "listen"]
                     t = listen[0] + 1e-9 if listen else float("-inf")
                     out.append((StateMark(lf, top - 1.0, TcpState.LISTEN.value, "listen"), t))
             y = _band_y(bands, rows, row_of, sc.frame)
             if y is None:
                 y = _end_y(rows, row_of, y_send, y_recv, sc.frame, lf, where)
-            out.append((StateMark(lf, y, sc.after.value, sc.event), rows[row_of[sc.frame]].packet.t))
+            name = sc.after.value
+            if shared.get(lf, 1) > 1 and lifelines:
+                name = f"{name} [{lifelines[peer[sc.side]].role}]"
+            out.append((StateMark(lf, y, name, sc.event), rows[row_of[sc.frame]].packet.t))
     return out
 
 
@@ -999,6 +1018,8 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
     entered = {(c.host, c.pid, c.fd, c.call) for c in analysis.calls if c.phase == "call"}
     # Which lifeline a (host, pid, fd) talks through, learned from calls tied to frames.
     sock: dict[tuple[str, int, int | None], int] = {}
+    peer_of: dict[tuple[str, int, int | None], set[int]] = {}
+    frame_peer: dict[tuple[int, int], int] = {}
     host_lines: dict[str, set[int]] = {}
     for c in analysis.calls:
         if c.frame is not None and c.frame in row_of:
@@ -1006,6 +1027,8 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             src, dst = where.get(Endpoint(p.src, p.sport)), where.get(Endpoint(p.dst, p.dport))
             lf = src if _host_matches(c.host, lifelines[src]) else dst if _host_matches(c.host, lifelines[dst]) else src
             sock[(c.host, c.pid, c.fd)] = lf
+            peer_of.setdefault((c.host, c.pid, c.fd), set()).add(dst if lf == src else src)
+            frame_peer[(c.frame, lf)] = dst if lf == src else src
             host_lines.setdefault(c.host, set()).add(lf)
     for lf in lifelines:
         for name in (lf.host, lf.side, lf.role):
@@ -1063,6 +1086,18 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             else:
                 y = _between(ev, k)
         placed.append((lf, y, c.t, c))
+    shared: dict[int, set[int]] = {}
+    for key, peers in peer_of.items():
+        shared.setdefault(sock[key], set()).update(peers)
+    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
+    for lf, y, t, c in placed:
+        if len(shared.get(lf, ())) < 2:
+            continue
+        peer = frame_peer.get((c.frame, lf))
+        if peer is None and len(peer_of.get((c.host, c.pid, c.fd), ())) == 1:
+            peer = next(iter(peer_of[(c.host, c.pid, c.fd)]))
+        if peer is not None:
+            tags[id(c)] = lifelines[peer].role
     # A lifeline's calls happen in order: a read of an old segment cannot sit above an earlier send.
     placed.sort(key=lambda p: (p[0], p[2]))
     out = []
@@ -1071,7 +1106,7 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
         y = max(y, floor.get(lf, y))
         floor[lf] = y
         out.append((lf, y, t, c))
-    return _call_notes(out, entered)
+    return _call_notes(out, entered, tags)
 
 
 def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) -> float:
@@ -1087,8 +1122,10 @@ def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) ->
     return min(y, cap) if cap is not None else y
 
 
-def _call_notes(placed, entered) -> tuple[list[tuple[int, float, float, str]], list[Wait]]:
-    """Texts of the placed calls; a blocking call that returned at another height waits there."""
+def _call_notes(placed, entered, tags=None) -> tuple[list[tuple[int, float, float, str]], list[Wait]]:
+    """Texts of the placed calls; a blocking call that returned at another height waits there.
+    `tags`: id(call) -> the connection's name, on a lifeline several connections share."""
+    tags = tags or {}
     texts: list[tuple[int, float, float, str]] = []
     waits: list[Wait] = []
     open_: dict[tuple, tuple[int, float, float]] = {}  # (host, pid, fd, call) -> (note index, y) of the entry
@@ -1110,6 +1147,13 @@ def _call_notes(placed, entered) -> tuple[list[tuple[int, float, float, str]], l
                     text = f"{c.call} returns"
         if text is not None:
             texts.append((lf, y, t, text))
+    tag_at = {}
+    for lf, y, t, c in placed:
+        tag = tags.get(id(c))
+        if tag:
+            tag_at[(lf, y, t)] = tag
+    texts = [(lf, y, t, f"{text} [{tag_at[(lf, y, t)]}]" if text and (lf, y, t) in tag_at else text)
+             for lf, y, t, text in texts]
     return [n for n in texts if n[3]], waits
 
 
@@ -1299,5 +1343,76 @@ def _merge_peer(analysis: Analysis, peer: Analysis, rows: list[_Row]) -> list[_R
     return out
 
 
-__all__ = ["Arrow", "Band", "CallMark", "Wait", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+# ---------------------------------------------------------------------------
+# Pages
+
+
+def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
+    """The ladder cut into pages of at most `rows` row units each, at heights no arrow or band
+    crosses, so every arrow is whole on one page.  Each page keeps the lifelines (a renderer
+    repeats their heads), the notes and marks in its range (a note on a cut goes with the arrow
+    that starts there), and says which page it is in its caption."""
+    if ladder.y_max - ladder.y_min <= rows:
+        return (ladder,)
+    spans = [(a.y_send, a.y_recv) for a in ladder.arrows] + [(b.y_start, b.y_end) for b in ladder.bands]
+    cuts = sorted({a.y_send for a in ladder.arrows} | {b.y_start for b in ladder.bands})
+
+    def crossed(y: float) -> bool:
+        return any(lo < y < hi for lo, hi in spans)
+
+    cuts = [c for c in cuts if not crossed(c)]
+    bounds = [ladder.y_min]
+    while ladder.y_max - bounds[-1] > rows:
+        lo = bounds[-1]
+        fit = [c for c in cuts if lo < c <= lo + rows]
+        nxt = fit[-1] if fit else next((c for c in cuts if c > lo), None)
+        if nxt is None:
+            break
+        bounds.append(nxt)
+    bounds.append(ladder.y_max + 1e-9)
+    pages = []
+    n = len(bounds) - 1
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        last = k == n - 1
+
+        def inside(y: float) -> bool:
+            return lo <= y < hi or (last and y == hi)
+
+        def clip(a: float, b: float) -> tuple[float, float] | None:
+            a2, b2 = max(a, lo), min(b, hi)
+            return (a2, b2) if a2 < b2 or (a2 == b2 and inside(a2)) else None
+
+        def clipped(items, start="y_start", end="y_end"):
+            out = []
+            for it in items:
+                c = clip(getattr(it, start), getattr(it, end))
+                if c is not None:
+                    out.append(replace(it, **{start: c[0], end: c[1]}))
+            return tuple(out)
+
+        y_top = lo
+        y_bottom = max([min(hi, ladder.y_max)] + [a.y_recv for a in ladder.arrows if inside(a.y_send)])
+        states = []
+        for s in ladder.states:
+            if inside(s.y):
+                states.append(replace(s, y_end=None if s.y_end is None else min(s.y_end, y_bottom)))
+            elif s.y_end is not None and s.y < lo <= s.y_end:  # TIME_WAIT carries on to this page
+                states.append(replace(s, y=lo, y_end=min(s.y_end, y_bottom), event="(continued)"))
+        caption = f"{ladder.caption} · page {k + 1} of {n}" if ladder.caption else f"page {k + 1} of {n}"
+        pages.append(replace(
+            ladder,
+            arrows=tuple(a for a in ladder.arrows if inside(a.y_send)),
+            states=tuple(states),
+            calls=tuple(c for c in ladder.calls if inside(c.y)),
+            waits=clipped(ladder.waits), timers=clipped(ladder.timers),
+            phases=clipped(ladder.phases),
+            bands=tuple(b for b in ladder.bands if inside(b.y_start)),
+            breaks=tuple(b for b in ladder.breaks if inside(b)),
+            times=tuple(t for t in ladder.times if inside(t.y)),
+            y_min=y_top, y_max=y_bottom, caption=caption))
+    return tuple(pages)
+
+
+__all__ = ["Arrow", "Band", "CallMark", "Wait", "paginate", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
            "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]
