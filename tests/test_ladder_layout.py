@@ -300,7 +300,8 @@ def test_a_range_leaves_out_the_calls_of_segments_it_leaves_out():
 @pytest.mark.parametrize("path", [Path(__file__).parent.parent / "captures" / "fast-retransmit.pcapng",
                                   CORPUS_DIR / "example2.pcap"], ids=lambda p: p.name)
 def test_dup_ack_numbers_are_tsharks(path):
-    """`dup ACK #3` on the arrow is tshark's tcp.analysis.duplicate_ack_num."""
+    """`dup ACK #3 SACK 8689-13033` on the arrow is tshark's tcp.analysis.duplicate_ack_num and
+    its tcp.options.sack_le/sack_re (relative, as tshark shows them)."""
     import subprocess
 
     from viz.analysis import analyze
@@ -312,13 +313,28 @@ def test_dup_ack_numbers_are_tsharks(path):
     with open_capture(str(path)) as cap:
         an = analyze(cap, path=str(path))
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "tcp.analysis.duplicate_ack", "-T", "fields",
-                          "-e", "frame.number", "-e", "tcp.analysis.duplicate_ack_num"],
+                          "-e", "frame.number", "-e", "tcp.analysis.duplicate_ack_num", "-e", "tcp.options.sack_le",
+                          "-e", "tcp.options.sack_re", "-e", "tcp.ack"],
                          capture_output=True, text=True, check=True).stdout
-    truth = {int(a): int(b) for a, b in (line.split("\t") for line in out.splitlines())}
+    rows = [line.split("\t") for line in out.splitlines()]
+    truth = {int(r[0]): int(r[1]) for r in rows}
     assert truth and _dup_ack_numbers(an, an.streams) == truth
-    lad = build_ladder(an, full=True)
-    shown = {a.frame: t for a in lad.arrows for t in a.tags if t.startswith("dup ACK")}
-    assert all(shown[f] == f"dup ACK #{n}" for f, n in truth.items() if f in shown)
+
+    def sack(le: str, re_: str, ack: str) -> str:
+        if not le:
+            return ""
+        blocks = list(zip(le.split(","), re_.split(",")))
+        dsack = int(blocks[0][1]) <= int(ack)
+        return (" D-SACK " if dsack else " SACK ") + ", ".join(f"{a}-{b}" for a, b in blocks)
+
+    shown = {}
+    for sid in sorted({an.packet(f).stream for f in truth}):
+        lad = build_ladder(an, full=True, stream=str(sid))
+        shown.update({a.frame: t for a in lad.arrows for t in a.tags if t.startswith("dup ACK")})
+    want = {int(r[0]): f"dup ACK #{r[1]}" + sack(r[2], r[3], r[4]) for r in rows}
+    assert set(shown) == set(truth) and all(shown[f] == want[f] for f in truth)
+    if path.name == "fast-retransmit.pcapng":
+        assert "SACK" in " ".join(shown.values())
 
 
 def test_keep_alive_into_a_zero_window_is_called_a_window_probe():
@@ -346,4 +362,31 @@ def test_keep_alive_into_a_zero_window_is_called_a_window_probe():
 def test_caption_names_scenario_file_and_capture_point():
     """The caption is for a slide: the file's name, not the folder it was read from."""
     assert F.refused().capture.path == "captures/tcp-refused.pcapng"
-    assert build_ladder(F.refused()).caption == "scenario tcp-refused · tcp-refused.pcapng · captured at client"
+    assert build_ladder(F.refused()).caption == ("scenario tcp-refused · tcp-refused.pcapng · captured at client"
+                                                 " · seq/ack relative to the ISNs")
+    assert build_ladder(F.refused(), numbers="symbolic").caption.endswith("ISNs written J (client) and K (server)")
+
+
+def test_caption_says_what_was_left_out_and_guessed():
+    """No silent choices: a stream of several, a range, collapsed runs, roles without a handshake."""
+    two = F.two_clients()
+    one = build_ladder(two, stream="1")
+    assert "tcp 1 of 2 streams drawn (--stream N, --stream all)" in one.caption
+    assert "streams drawn" not in build_ladder(two, stream="all").caption
+    assert "long runs collapsed" in build_ladder(F.bulk()).caption
+    assert "frames 2-5 only" in build_ladder(F.tcp_echo(), frames=(2, 5)).caption
+
+
+@pytest.mark.parametrize("name,port", [("650HttpResponses.pcap", 80), ("sll2.pcap", 443)])
+def test_a_capture_starting_mid_connection_calls_the_well_known_port_the_server(name, port):
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+
+    path = CORPUS_DIR / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    with open_capture(str(path)) as cap:
+        lad = build_ladder(analyze(cap, path=str(path)))
+    (server,) = [l for l in lad.lifelines if l.role == "server"]
+    assert server.endpoint.port == port and server.index == len(lad.lifelines) - 1
+    assert f"roles guessed (no handshake captured: port {port} is well known)" in lad.caption

@@ -104,8 +104,32 @@ def test_byte_identical_across_processes(tmp_path, ext):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         subprocess.run([sys.executable, "-m", "tracer", "ladder", cap, "-o", str(out), "--options", "--win"],
                        cwd=ROOT, env=env, check=True, capture_output=True)
-        digests.append(_digest(out))
+        pages = sorted(tmp_path.glob(f"run{k}*.{ext}"))  # one file, or run0-1.svg, run0-2.svg ...
+        assert pages
+        digests.append([_digest(p) for p in pages])
     assert digests[0] == digests[1]
+
+
+def test_slide_pages_repeat_the_heads_and_keep_every_arrow_whole(tmp_path):
+    """`-o fig.svg` on a long exchange: fig-1.svg, fig-2.svg ..., each a 13.33x7.5 in slide with the
+    lifeline heads, every arrow on exactly one page; `-o fig.pdf`: one file, a page each."""
+    lad = build_ladder(F.tcp_echo())
+    paths = write_ladder(lad, tmp_path / "fig.svg", page="slide")
+    assert len(paths) >= 2 and [Path(p).name for p in paths] == [f"fig-{k}.svg" for k in range(1, len(paths) + 1)]
+    labels = []
+    for k, p in enumerate(paths, 1):
+        root = ET.parse(p).getroot()
+        assert (root.get("width"), root.get("height")) == ("959.76pt", "540pt")
+        texts = ["".join(t.itertext()) for t in root.iter(SVG + "text")]
+        assert "client" in texts and "server" in texts and "192.0.2.2:10000" in texts
+        assert any(t.endswith(f"page {k} of {len(paths)}") for t in texts)
+        labels += [a.label for a in lad.arrows if a.label in texts]
+    assert sorted(labels) == sorted(a.label for a in lad.arrows)  # each once, on one page
+    pdf = tmp_path / "fig.pdf"
+    assert write_ladder(lad, pdf, page="slide") == [str(pdf)]
+    body = pdf.read_bytes()
+    assert body.count(b"/Type /Page") - body.count(b"/Type /Pages") == len(paths)
+    assert write_ladder(lad, tmp_path / "one.svg", page="none") == [str(tmp_path / "one.svg")]
 
 
 def _cli(*args):

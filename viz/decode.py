@@ -161,7 +161,8 @@ _LAYERS: dict[int, tuple] = {}
 _OPTS: dict[bytes, TcpOptions] = {}
 
 
-_set_tcpopt = tuple(getattr(TcpOptions, k).__set__ for k in ("mss", "wscale", "sack_perm", "ts_val", "ts_ecr"))
+_set_tcpopt = tuple(getattr(TcpOptions, k).__set__ for k in ("mss", "wscale", "sack_perm", "ts_val", "ts_ecr",
+                                                             "sack"))
 _NOP_NOP_TS = b"\x01\x01\x08\x0a"
 
 
@@ -172,7 +173,8 @@ def _options_of(raw: bytes) -> TcpOptions | None:
         # change every millisecond, so build it directly (3x cheaper than parse +
         # the frozen dataclass's __init__) instead of caching it.
         o = _new(TcpOptions)
-        mss, ws, sp, tv, te = _set_tcpopt
+        mss, ws, sp, tv, te, sk = _set_tcpopt
+        sk(o, ())
         mss(o, None)
         ws(o, None)
         sp(o, False)
@@ -920,6 +922,7 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
 def _tcp_options(data: bytes, p: int, stop: int, notes: list) -> TcpOptions | None:
     mss = wscale = ts_val = ts_ecr = None
     sack_perm = False
+    sack: list[tuple[int, int]] = []
     seen = False
     while p < stop:
         kind = data[p]
@@ -947,7 +950,10 @@ def _tcp_options(data: bytes, p: int, stop: int, notes: list) -> TcpOptions | No
         elif kind == 8 and ln == 10:
             ts_val, ts_ecr = _TS(data, p + 2)
             seen = True
+        elif kind == 5 and ln in (10, 18, 26, 34):
+            sack += [_TS(data, q) for q in range(p + 2, p + ln, 8)]
+            seen = True
         p += ln
     if not seen:
         return None
-    return TcpOptions(mss, wscale, sack_perm, ts_val, ts_ecr)
+    return TcpOptions(mss, wscale, sack_perm, ts_val, ts_ecr, tuple(sack))

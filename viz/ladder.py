@@ -17,6 +17,7 @@ import bisect
 from pathlib import PurePath
 from dataclasses import dataclass, replace
 
+from viz import ladder_loss as L
 from viz.errors import SynackError
 from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Tag, TcpState, flag_label
 
@@ -25,12 +26,17 @@ TIME_MODES = ("schematic", "scaled")
 
 # More lifelines than this do not fit one slide-sized figure legibly.
 MAX_LIFELINES = 5
+MAX_ALL = 8  # --stream all: the most lifelines a ladder lays out
 # A stream with more arrows than this is collapsed unless full=True.
 COLLAPSE_ABOVE = 40
 # Arrows kept on each side of a collapsed run, and the shortest run worth a band.
 KEEP_EDGE = 2
 MIN_BAND = 4
 PREVIEW_CHARS = 24
+MIN_WAIT = 1.0  # rows: a blocking call that returns sooner is drawn at its return only
+# A call record is written just before or after the system call, so its time may be this far
+# (seconds) from the call's: closer to a frame or an event than this, it is drawn beside it.
+CALL_SLACK = 0.001
 SHORT_DATA = 100  # bytes: every segment this short gets a preview, longer ones only when a message starts
 # Calls that explain nothing on a ladder; recorded, but left off the figure.
 QUIET_CALLS = frozenset({"getsockname", "getpeername", "settimeout", "setblocking", "fileno",
@@ -101,6 +107,16 @@ class Arrow:
     t_recv: float | None = None
 
     @property
+    def inferred(self) -> bool:
+        """Drawn from a gap in the sequence space, not from a captured frame (its frame is -(the next one))."""
+        return self.frame < 0
+
+    @property
+    def says_lost(self) -> bool:
+        """A tag already says how it was lost (inferred, never arrived): no second `lost`."""
+        return self.lost and not any(t.startswith(("lost", "never arrived", "not captured")) for t in self.tags)
+
+    @property
     def y_end(self) -> float:
         """Where the shaft stops: the receiver, or two thirds of the way for a lost segment."""
         if self.lost:
@@ -124,6 +140,16 @@ class CallMark:
     y: float
     lines: tuple[str, ...]  # one or more call texts at this height, in time order
     order: int = 0  # position among the notes (states and calls) at this lifeline and height
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A blocking call on its lifeline from its entry (`recv (blocks)`) to its return, as in UNP."""
+
+    lifeline: int
+    y_start: float
+    y_end: float
+    call: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +188,8 @@ class Ladder:
     arrows: tuple[Arrow, ...]
     states: tuple[StateMark, ...] = ()
     calls: tuple[CallMark, ...] = ()
+    waits: tuple[Wait, ...] = ()
+    timers: tuple[L.Timer, ...] = ()
     phases: tuple[Phase, ...] = ()
     bands: tuple[Band, ...] = ()
     breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
@@ -192,7 +220,7 @@ class Ladder:
 
 
 def parse_stream(text: str) -> tuple[str | None, int]:
-    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2)."""
+    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2).  ('all' is select_streams' to read.)"""
     t = text.strip().lower()
     proto = None
     for p in ("tcp", "udp"):
@@ -212,6 +240,12 @@ def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple
     streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP or UDP conversation to draw")
+    if stream is not None and str(stream).strip().lower() == "all":
+        ends = {e for s in streams for e in (s.client, s.server)}
+        if len(ends) > MAX_ALL:
+            raise SynackError(f"--stream all: {len(streams)} streams between {len(ends)} endpoints do not fit one "
+                              f"ladder (at most {MAX_ALL} lifelines); choose one with --stream N")
+        return tuple(streams)
     if stream is not None:
         proto, n = parse_stream(str(stream))
         for p in ((proto,) if proto else ("tcp", "udp")):
@@ -388,6 +422,7 @@ class _Row:
     t_recv: float | None = None
     lost: bool = False
     frame: int = 0
+    extra: tuple[str, ...] = ()  # marks the analysis adds: inferred loss, recovery
 
 
 def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames: tuple[int, int] | None = None,
@@ -400,6 +435,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     if time not in TIME_MODES:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream)
+    streams, role_notes = _with_roles(analysis, streams)
     rows = _rows(analysis, streams, frames)
     if peer is not None:
         rows = _merge_peer(analysis, peer, rows)
@@ -408,6 +444,16 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     for r in rows:
         if r.frame in lost:
             r.lost = True
+    seen_at = {id(s): L.vantage(analysis, s) for s in streams}
+    points = {k: v[0] for k, v in seen_at.items()}
+    if peer is None:
+        rows = L.gap_rows(rows, points, lambda r, ghost, tag: _Row(ghost, r.stream, r.from_client, lost=True,
+                                                                  frame=ghost.frame, extra=(tag,)))
+        for j, tag in L.infer_lost(rows, points).items():
+            rows[j].lost = True
+            rows[j].extra += (tag,)
+    for k in L.recovery_rows(rows):
+        rows[k].extra += (L.RECOVERY,)
     lifelines, where = _lifelines(analysis, streams)
     dup_number = _dup_ack_numbers(analysis, streams)
     probes = _window_probes(analysis, streams)
@@ -434,6 +480,12 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             tags = tuple(f"{t} #{dup_number[r.frame]}" if t == TAG_TEXT[Tag.DUP_ACK] else t for t in tags)
         if r.frame in probes:
             tags = tuple(WINDOW_PROBE if t == TAG_TEXT[Tag.KEEP_ALIVE] else t for t in tags)
+        if r.frame in dup_number:
+            mine, theirs = ("J", "K") if r.from_client else ("K", "J")
+            sack = L.sack_text(p, lambda rel, raw: _seq_text(rel, raw, theirs, numbers))
+            if sack:
+                tags = tuple(f"{t} {sack}" if t.startswith(TAG_TEXT[Tag.DUP_ACK]) else t for t in tags)
+        tags += r.extra
         arrows.append(Arrow(
             frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
@@ -445,9 +497,11 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     bands = _bands(rows, band_rows, where, y_send, y_recv)
     row_of = {r.frame: i for i, r in enumerate(rows)}
     top = min([a.y_send for a in arrows] + [b.y_start for b in bands])
-    raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top)
-    raw_calls = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
-                       _outside_times(analysis, streams, frames))
+    raw_states = _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top, lifelines)
+    raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
+                              _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
+    timers = _timers(rows, row_of, y_send, where, bands)
+    raw_calls += [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text) for tm in timers]
     states, calls = _notes(raw_states, raw_calls)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
@@ -455,16 +509,75 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     ys += [c.y for c in calls] + [s.y for s in states]
     y_min = min(ys, default=0.0)
     y_max = max(ys, default=1.0)
-    waits = any(s.state == "TIME_WAIT" for s in states)
+    time_wait = any(s.state == "TIME_WAIT" for s in states)
     states = tuple(replace(s, y_end=y_max + 1.0) if s.state == "TIME_WAIT" else s for s in states)
     ladder = Ladder(
-        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, phases=phases,
+        lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, waits=tuple(waits),
+        timers=tuple(timers), phases=phases,
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
-        numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if waits else 0.0),
-        caption=_caption(analysis, peer), streams=tuple((s.proto, s.id) for s in streams))
+        numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
+        caption=_caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
+                         _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)), streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
     return ladder
+
+
+# Ports below this are a server's (IANA system ports); at or above EPHEMERAL a client's (Linux's range).
+WELL_KNOWN = 1024
+EPHEMERAL = 32768
+
+
+def _with_roles(analysis: Analysis, streams) -> tuple[tuple[Stream, ...], list[str]]:
+    """Streams whose client is the active opener by evidence: the SYN's sender; without a handshake
+    in the capture, the host that called listen(), a well-known port, an ephemeral one.  A stream
+    whose roles were guessed gets a note; one whose first sender turns out to be the server is
+    turned round (its states follow their endpoints)."""
+    out, notes = [], []
+    listeners = {c.host for c in analysis.calls if c.call == "listen"}
+    for s in streams:
+        first = analysis.packet(s.frames[0]) if s.frames and s.frames[0] <= len(analysis.packets) else None
+        if first is None or (s.proto == "tcp" and first.flags & Flag.SYN):
+            out.append(s)
+            continue
+        c, v = s.client.port, s.server.port
+        why = ""
+        flip = False
+        hosts = {e: _host_of(analysis, e.addr) for e in (s.client, s.server)}
+        if hosts[s.client] in listeners and hosts[s.server] not in listeners:
+            flip, why = True, f"{s.client} listened"
+        elif hosts[s.server] in listeners:
+            why = f"{s.server} listened"
+        elif (c < WELL_KNOWN) != (v < WELL_KNOWN):
+            flip = c < WELL_KNOWN
+            why = f"port {min(c, v)} is well known"
+        elif (c >= EPHEMERAL) != (v >= EPHEMERAL):
+            flip = v >= EPHEMERAL
+            why = f"port {max(c, v)} is ephemeral"
+        else:
+            why = "the first sender is taken for the client"
+        side = {"client": "server", "server": "client"}
+        if flip:
+            s = replace(s, client=s.server, server=s.client, bytes_c2s=s.bytes_s2c, bytes_s2c=s.bytes_c2s,
+                        syn_options={side.get(k, k): o for k, o in s.syn_options.items()},
+                        states=tuple(replace(x, side=side[x.side]) for x in s.states))
+        out.append(s)
+        what = "no handshake captured" if s.proto == "tcp" else "UDP"
+        notes.append(f"roles guessed ({what}: {why})")
+    return tuple(out), list(dict.fromkeys(notes))
+
+
+def _timers(rows, row_of, y_send, where, bands) -> list[L.Timer]:
+    """An RTO timer from each transmission to its timeout retransmission, on the sender."""
+    out = []
+    for i, j in sorted(L.originals(rows).items()):
+        p = rows[i].packet
+        if Tag.FAST_RETRANSMISSION in p.analysis or not rows[i].keep:
+            continue
+        y0 = _band_y(bands, rows, row_of, rows[j].frame)
+        out.append(L.Timer(where[Endpoint(p.src, p.sport)], y_send[j] if y0 is None else y0, y_send[i],
+                           L.timer_for(rows, i, j), rows[i].frame))
+    return out
 
 
 def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, int] | None) -> list[_Row]:
@@ -675,13 +788,15 @@ def _end_times(rows: list[_Row], analysis: Analysis, merged: bool) -> tuple[list
 
 
 def _owd(rows: list[_Row]) -> float:
-    """The one-way delay of the far end when only one end was captured: half the handshake RTT."""
-    syn = next((r for r in rows if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK), None)
+    """The one-way delay of the far end when only one end was captured: half the handshake RTT
+    (from the SYN the SYN/ACK answered, the last one before it: a lost SYN was retried)."""
+    sa = next((k for k, r in enumerate(rows) if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
     rtt = 0.0
-    if syn is not None:
-        sa = next((r for r in rows if r.packet.flags & Flag.SYN and r.packet.flags & Flag.ACK), None)
-        if sa is not None:
-            rtt = abs(sa.packet.t - syn.packet.t)
+    if sa is not None:
+        syn = next((r for r in reversed(rows[:sa]) if r.packet.flags & Flag.SYN and not r.packet.flags & Flag.ACK),
+                   None)
+        if syn is not None:
+            rtt = abs(rows[sa].packet.t - syn.packet.t)
     return max(rtt / 2, 1e-7)
 
 
@@ -757,13 +872,28 @@ def _band_y(bands: list[Band], rows, row_of, frame: int) -> float | None:
     return None
 
 
-def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top) -> list[tuple[StateMark, float]]:
-    """Each state change at the sender's or receiver's end of its frame, timed by that frame."""
+def _shared(streams, where) -> dict[int, int]:
+    """Lifeline -> how many drawn streams it takes part in (a server with several clients)."""
+    n: dict[int, int] = {}
+    for s in streams:
+        for e in (s.client, s.server):
+            n[where[e]] = n.get(where[e], 0) + 1
+    return n
+
+
+def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top,
+            lifelines=()) -> list[tuple[StateMark, float]]:
+    """Each state change at the sender's or receiver's end of its frame, timed by that frame.  On a
+    lifeline several connections share, each state names its connection (`ESTABLISHED [client 2]`)
+    and the one listening socket's LISTEN is written once."""
     out: list[tuple[StateMark, float]] = []
+    shared = _shared(streams, where)
+    listening: set[int] = set()
     for s in streams:
         if s.proto != "tcp":
             continue
         lines = {"client": where[s.client], "server": where[s.server]}
+        peer = {"client": where[s.server], "server": where[s.client]}
         first_seen: set[str] = set()
         for sc in s.states:
             lf = lines.get(sc.side)
@@ -771,14 +901,18 @@ def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top) 
                 continue
             if sc.side not in first_seen:
                 first_seen.add(sc.side)
-                if sc.before == TcpState.LISTEN:
+                if sc.before == TcpState.LISTEN and lf not in listening:
+                    listening.add(lf)
                     listen = [c.t for c in analysis.calls if c.call == "listen"]
                     t = listen[0] + 1e-9 if listen else float("-inf")
                     out.append((StateMark(lf, top - 1.0, TcpState.LISTEN.value, "listen"), t))
             y = _band_y(bands, rows, row_of, sc.frame)
             if y is None:
                 y = _end_y(rows, row_of, y_send, y_recv, sc.frame, lf, where)
-            out.append((StateMark(lf, y, sc.after.value, sc.event), rows[row_of[sc.frame]].packet.t))
+            name = sc.after.value
+            if shared.get(lf, 1) > 1 and lifelines:
+                name = f"{name} [{lifelines[peer[sc.side]].role}]"
+            out.append((StateMark(lf, y, name, sc.event), rows[row_of[sc.frame]].packet.t))
     return out
 
 
@@ -845,6 +979,8 @@ def _make_room(ladder: Ladder) -> Ladder:
         arrows=tuple(replace(a, y_send=f(a.y_send), y_recv=f(a.y_recv)) for a in ladder.arrows),
         states=tuple(replace(m, y=f(m.y), y_end=f(m.y_end)) for m in ladder.states),
         calls=tuple(replace(c, y=f(c.y)) for c in ladder.calls),
+        waits=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.waits),
+        timers=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.timers),
         phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
         bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
         breaks=tuple(f(b) for b in ladder.breaks),
@@ -866,13 +1002,24 @@ def _outside_times(analysis: Analysis, streams, frames) -> tuple[float, float]:
 
 
 def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
-           window=(float("-inf"), float("inf"))) -> list[tuple[int, float, float, str]]:
-    """Each call beside its lifeline, at the row of the frame it caused or of the last event before it."""
+           window=(float("-inf"), float("inf")), end_times=None):
+    """Each call beside its lifeline where it ran on the frames' clock.
+
+    A call is drawn at the row of the frame it caused or waited for when
+    nothing happened on its lifeline between the two (`connect (blocks)` beside
+    its SYN, `recv → 16` beside the segment it returned); otherwise between the
+    events it ran between (a server that sleeps reads long after the data
+    arrived).  An arrow a call caused never starts above the call.  A blocking
+    call whose return comes after other events on its lifeline is a `Wait`.
+    Returns (placed notes, waits): notes are (lifeline, y, t, text).
+    """
     if not analysis.calls:
-        return []
+        return [], []
     entered = {(c.host, c.pid, c.fd, c.call) for c in analysis.calls if c.phase == "call"}
     # Which lifeline a (host, pid, fd) talks through, learned from calls tied to frames.
     sock: dict[tuple[str, int, int | None], int] = {}
+    peer_of: dict[tuple[str, int, int | None], set[int]] = {}
+    frame_peer: dict[tuple[int, int], int] = {}
     host_lines: dict[str, set[int]] = {}
     for c in analysis.calls:
         if c.frame is not None and c.frame in row_of:
@@ -880,64 +1027,134 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             src, dst = where.get(Endpoint(p.src, p.sport)), where.get(Endpoint(p.dst, p.dport))
             lf = src if _host_matches(c.host, lifelines[src]) else dst if _host_matches(c.host, lifelines[dst]) else src
             sock[(c.host, c.pid, c.fd)] = lf
+            peer_of.setdefault((c.host, c.pid, c.fd), set()).add(dst if lf == src else src)
+            frame_peer[(c.frame, lf)] = dst if lf == src else src
             host_lines.setdefault(c.host, set()).add(lf)
     for lf in lifelines:
         for name in (lf.host, lf.side, lf.role):
             if name:
                 host_lines.setdefault(name, set()).add(lf.index)
-    # Events per lifeline: (time, y, collapsed?) from kept and collapsed rows.
+    # Events per lifeline: (time at that end, y), from kept and collapsed rows.
+    t_send, t_recv = end_times if end_times else ([r.packet.t for r in rows], [r.packet.t for r in rows])
     events: dict[int, list[tuple[float, float]]] = {}
+    at: dict[tuple[int, int], tuple[float, float]] = {}  # (row, lifeline) -> (t, y)
     for i, r in enumerate(rows):
         p = r.packet
         s, d = where[Endpoint(p.src, p.sport)], where[Endpoint(p.dst, p.dport)]
         yb = _band_y(bands, rows, row_of, r.frame)
-        events.setdefault(s, []).append((p.t, yb if yb is not None else y_send[i]))
-        events.setdefault(d, []).append((p.t, yb if yb is not None else y_recv[i]))
+        at[(i, s)] = (t_send[i], yb if yb is not None else y_send[i])
+        events.setdefault(s, []).append(at[(i, s)])
+        if not r.lost:  # a segment that never arrived is no event at its receiver
+            at[(i, d)] = (t_recv[i], yb if yb is not None else y_recv[i])
+            events.setdefault(d, []).append(at[(i, d)])
     for ev in events.values():
         ev.sort()
-    placed: list[tuple[int, float, float, str]] = []
+    times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
+    placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
     for c in analysis.calls:
-        text = call_text(c, (c.host, c.pid, c.fd, c.call) in entered)
-        if text is None:
-            continue
         lf = sock.get((c.host, c.pid, c.fd))
         if lf is None:
             cands = host_lines.get(c.host, set())
             if len(cands) != 1:
                 continue
             lf = next(iter(cands))
-        y = None
-        if c.frame is not None and c.frame in row_of:
-            y = _band_y(bands, rows, row_of, c.frame)
-            if y is None:
-                y = _end_y(rows, row_of, y_send, y_recv, c.frame, lf, where)
-        elif c.frame is not None:
+        if c.frame is not None and c.frame not in row_of:
             continue  # tied to a frame outside the drawn range
-        elif not window[0] < c.t < window[1]:
+        if c.frame is None and not window[0] < c.t < window[1]:
             continue  # among segments the range leaves out
+        ev, ts = events.get(lf, []), times.get(lf, [])
+        k = bisect.bisect_right(ts, c.t)  # events on this lifeline at or before the call
+        y = None
+        if c.frame is not None and (row_of[c.frame], lf) in at:
+            tf, yf = at[(row_of[c.frame], lf)]
+            if _band_y(bands, rows, row_of, c.frame) is not None:
+                y = yf
+            elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
+                near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
+                y = yf if near else min(_between(ev, k), yf)
+            else:  # returned after the segment it waited for
+                near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
+                y = yf if near else max(_between(ev, k), yf)
         if y is None:
-            ev = events.get(lf, [])
-            k = bisect.bisect_right(ev, (c.t, float("inf")))
             if k == 0:
                 if c.t > frame_hi or c.t < frame_lo - 60:
                     continue
                 y = top - 1.0
+            elif (c.t > frame_hi + 1.0 and k == len(ev)) or c.t - ev[k - 1][0] <= CALL_SLACK:
+                y = ev[k - 1][1]  # just after an event: beside it
             else:
-                if c.t > frame_hi + 1.0 and k == len(ev):
-                    y = ev[-1][1]
-                else:
-                    y = ev[k - 1][1]
-        placed.append((lf, y, c.t, text))
+                y = _between(ev, k)
+        placed.append((lf, y, c.t, c))
+    shared: dict[int, set[int]] = {}
+    for key, peers in peer_of.items():
+        shared.setdefault(sock[key], set()).update(peers)
+    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
+    for lf, y, t, c in placed:
+        if len(shared.get(lf, ())) < 2:
+            continue
+        peer = frame_peer.get((c.frame, lf))
+        if peer is None and len(peer_of.get((c.host, c.pid, c.fd), ())) == 1:
+            peer = next(iter(peer_of[(c.host, c.pid, c.fd)]))
+        if peer is not None:
+            tags[id(c)] = lifelines[peer].role
     # A lifeline's calls happen in order: a read of an old segment cannot sit above an earlier send.
     placed.sort(key=lambda p: (p[0], p[2]))
     out = []
     floor: dict[int, float] = {}
-    for lf, y, t, text in placed:
+    for lf, y, t, c in placed:
         y = max(y, floor.get(lf, y))
         floor[lf] = y
-        out.append((lf, y, t, text))
-    return out
+        out.append((lf, y, t, c))
+    return _call_notes(out, entered, tags)
+
+
+def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) -> float:
+    """The height for a call that ran after the lifeline's k-th event and before the next one."""
+    if k == 0:
+        y = ev[0][1] - 0.5
+    elif k >= len(ev) or ev[k][1] <= ev[k - 1][1]:
+        y = ev[k - 1][1] if k >= len(ev) else ev[k][1]
+        if k >= len(ev):
+            y += 0.5
+    else:
+        y = (ev[k - 1][1] + ev[k][1]) / 2
+    return min(y, cap) if cap is not None else y
+
+
+def _call_notes(placed, entered, tags=None) -> tuple[list[tuple[int, float, float, str]], list[Wait]]:
+    """Texts of the placed calls; a blocking call that returned at another height waits there.
+    `tags`: id(call) -> the connection's name, on a lifeline several connections share."""
+    tags = tags or {}
+    texts: list[tuple[int, float, float, str]] = []
+    waits: list[Wait] = []
+    open_: dict[tuple, tuple[int, float, float]] = {}  # (host, pid, fd, call) -> (note index, y) of the entry
+    for lf, y, t, c in placed:
+        key = (c.host, c.pid, c.fd, c.call)
+        if c.phase == "call" and c.call in BLOCKING_CALLS:
+            open_[key] = (len(texts), y, t)
+            texts.append((lf, y, t, call_text(c, key in entered) or ""))
+            continue
+        text = call_text(c, key in entered)
+        entry = open_.pop(key, None) if c.phase == "return" else None
+        if entry is not None:
+            idx, y0, t0 = entry
+            if y - y0 >= MIN_WAIT and t - t0 > CALL_SLACK and not c.error:
+                waits.append(Wait(lf, y0, y, c.call))
+                if not texts[idx][3]:
+                    texts[idx] = (lf, y0, texts[idx][2], f"{c.call} (blocks)")
+                if text is None and c.call in SEND_CALLS:
+                    text = f"{c.call} returns"
+        if text is not None:
+            texts.append((lf, y, t, text))
+    tag_at = {}
+    for lf, y, t, c in placed:
+        tag = tags.get(id(c))
+        if tag:
+            tag_at[(lf, y, t)] = tag
+    texts = [(lf, y, t, f"{text} [{tag_at[(lf, y, t)]}]" if text and (lf, y, t) in tag_at else text)
+             for lf, y, t, text in texts]
+    return [n for n in texts if n[3]], waits
 
 
 def _host_matches(host: str, lf: Lifeline) -> bool:
@@ -1004,9 +1221,36 @@ def _times(arrows, bands, rows, band_rows, y_send) -> tuple[tuple[TimeMark, ...]
     return tuple(sorted(marks, key=lambda m: m.y)), unit
 
 
-def _caption(analysis: Analysis, peer: Analysis | None) -> str:
+def _dropped_dirs(analysis: Analysis) -> set[str]:
+    return {d.get("dir") for d in (analysis.capture.meta or {}).get("dropped") or () if isinstance(d, dict)}
+
+
+def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapsed) -> list[str]:
+    """What the figure chose that a reader cannot see: vantage, numbering, what was left out."""
+    notes = []
     meta = analysis.capture.meta or {}
-    parts = []
+    if not meta.get("capture_point") and streams:
+        side, _ = seen_at.get(id(streams[0]), (None, True))
+        notes.append(f"captured at the {side} (inferred from the handshake's timing)" if side
+                     else "capture point unknown")
+    if any(s.proto == "tcp" for s in streams):
+        notes.append({"relative": "seq/ack relative to the ISNs", "absolute": "raw seq/ack",
+                      "symbolic": "ISNs written J (client) and K (server)"}[numbers])
+    notes += role_notes
+    drawable = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
+    if len(streams) < len(drawable):
+        which = ", ".join(f"{s.proto} {s.id}" for s in streams)
+        notes.append(f"{which} of {len(drawable)} streams drawn (--stream N, --stream all)")
+    if frames:
+        notes.append(f"frames {frames[0]}-{frames[1] if frames[1] < 1 << 60 else 'end'} only")
+    if collapsed:
+        notes.append("long runs collapsed (--full draws every segment)")
+    return notes
+
+
+def _caption(analysis: Analysis, peer: Analysis | None, case: str = "", notes: list[str] = ()) -> str:
+    meta = analysis.capture.meta or {}
+    parts = [case] if case else []
     if meta.get("scenario"):
         parts.append(f"scenario {meta['scenario']}")
     # The file's name, not the folder it was read from: a slide has no working directory.
@@ -1024,7 +1268,7 @@ def _caption(analysis: Analysis, peer: Analysis | None) -> str:
     if isinstance(redirect, dict) and redirect.get("client"):
         how = "resolved to" if redirect.get("via") == "name" else "redirected to"
         parts.append(f"{', '.join(map(str, redirect['client']))} {how} the server host")
-    return " · ".join(parts)
+    return " · ".join(parts + list(notes))
 
 
 # ---------------------------------------------------------------------------
@@ -1099,5 +1343,76 @@ def _merge_peer(analysis: Analysis, peer: Analysis, rows: list[_Row]) -> list[_R
     return out
 
 
-__all__ = ["Arrow", "Band", "CallMark", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+# ---------------------------------------------------------------------------
+# Pages
+
+
+def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
+    """The ladder cut into pages of at most `rows` row units each, at heights no arrow or band
+    crosses, so every arrow is whole on one page.  Each page keeps the lifelines (a renderer
+    repeats their heads), the notes and marks in its range (a note on a cut goes with the arrow
+    that starts there), and says which page it is in its caption."""
+    if ladder.y_max - ladder.y_min <= rows:
+        return (ladder,)
+    spans = [(a.y_send, a.y_recv) for a in ladder.arrows] + [(b.y_start, b.y_end) for b in ladder.bands]
+    cuts = sorted({a.y_send for a in ladder.arrows} | {b.y_start for b in ladder.bands})
+
+    def crossed(y: float) -> bool:
+        return any(lo < y < hi for lo, hi in spans)
+
+    cuts = [c for c in cuts if not crossed(c)]
+    bounds = [ladder.y_min]
+    while ladder.y_max - bounds[-1] > rows:
+        lo = bounds[-1]
+        fit = [c for c in cuts if lo < c <= lo + rows]
+        nxt = fit[-1] if fit else next((c for c in cuts if c > lo), None)
+        if nxt is None:
+            break
+        bounds.append(nxt)
+    bounds.append(ladder.y_max + 1e-9)
+    pages = []
+    n = len(bounds) - 1
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        last = k == n - 1
+
+        def inside(y: float) -> bool:
+            return lo <= y < hi or (last and y == hi)
+
+        def clip(a: float, b: float) -> tuple[float, float] | None:
+            a2, b2 = max(a, lo), min(b, hi)
+            return (a2, b2) if a2 < b2 or (a2 == b2 and inside(a2)) else None
+
+        def clipped(items, start="y_start", end="y_end"):
+            out = []
+            for it in items:
+                c = clip(getattr(it, start), getattr(it, end))
+                if c is not None:
+                    out.append(replace(it, **{start: c[0], end: c[1]}))
+            return tuple(out)
+
+        y_top = lo
+        y_bottom = max([min(hi, ladder.y_max)] + [a.y_recv for a in ladder.arrows if inside(a.y_send)])
+        states = []
+        for s in ladder.states:
+            if inside(s.y):
+                states.append(replace(s, y_end=None if s.y_end is None else min(s.y_end, y_bottom)))
+            elif s.y_end is not None and s.y < lo <= s.y_end:  # TIME_WAIT carries on to this page
+                states.append(replace(s, y=lo, y_end=min(s.y_end, y_bottom), event="(continued)"))
+        caption = f"{ladder.caption} · page {k + 1} of {n}" if ladder.caption else f"page {k + 1} of {n}"
+        pages.append(replace(
+            ladder,
+            arrows=tuple(a for a in ladder.arrows if inside(a.y_send)),
+            states=tuple(states),
+            calls=tuple(c for c in ladder.calls if inside(c.y)),
+            waits=clipped(ladder.waits), timers=clipped(ladder.timers),
+            phases=clipped(ladder.phases),
+            bands=tuple(b for b in ladder.bands if inside(b.y_start)),
+            breaks=tuple(b for b in ladder.breaks if inside(b)),
+            times=tuple(t for t in ladder.times if inside(t.y)),
+            y_min=y_top, y_max=y_bottom, caption=caption))
+    return tuple(pages)
+
+
+__all__ = ["Arrow", "Band", "CallMark", "Wait", "paginate", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
            "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]

@@ -11,20 +11,60 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from viz.figure import SLIDE_SIZE, THEMES, Theme, new_figure, save
 from viz.ladder import Ladder, build_ladder
+from viz.ladder_place import Placer, box, measure
 
-LABEL_PT = 10.5
-NOTE_PT = 10.0
-SMALL_PT = 9.0
-HEAD_PT = 13.0
-ROW_IN = 0.42  # preferred row pitch: a label above and a preview below each shaft stay apart
+# Sizes at slide scale: 14 pt is the smallest text read from the back of a lecture room on a
+# 13.33 in (16:9) slide; geometry below is in inches at 10.5 pt and scales with the page's text.
+LABEL_PT = 14.0
+NOTE_PT = 14.0
+SMALL_PT = 14.0
+HEAD_PT = 16.0
+BASE_PT = 10.5
+ROW_IN = 0.40  # row pitch at BASE_PT: a label above and a preview below each shaft stay apart
 CHAR_IN = 0.074  # mean advance of a 10 pt DejaVu Sans character, to size the side columns
-LINE_IN = 0.17  # one note line at NOTE_PT
+LINE_IN = 0.17  # one note line at 10 pt
 DATA_LW, CONTROL_LW = 2.6, 1.1
-TOP_IN, BOTTOM_IN = 1.0, 0.45
+TOP_IN, BOTTOM_IN = 0.75, 0.25
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page kind: its size (height None: grows with the rows) and its text sizes."""
+
+    name: str
+    width: float
+    height: float | None
+    label: float = LABEL_PT
+    note: float = NOTE_PT
+    small: float = SMALL_PT
+    head: float = HEAD_PT
+
+    @property
+    def k(self) -> float:
+        return self.label / BASE_PT
+
+
+PAGES = {
+    "slide": Page("slide", SLIDE_SIZE[0], SLIDE_SIZE[1]),
+    "a4": Page("a4", 11.69, 8.27, label=11.0, note=11.0, small=10.0, head=13.0),  # landscape, for handouts
+    "none": Page("none", SLIDE_SIZE[0], None),
+}
+PAGE_KINDS = tuple(PAGES)
+
+
+def page_of(name: str | Page | None) -> Page:
+    from viz.errors import SynackError
+
+    if isinstance(name, Page):
+        return name
+    try:
+        return PAGES[name or "none"]
+    except KeyError:
+        raise SynackError(f"--page {name!r}: choose from {', '.join(PAGES)}") from None
 
 
 @dataclass(frozen=True)
@@ -37,43 +77,90 @@ class _Geometry:
     top: float  # display y of ladder.y_min
     pitch: float
     y_min: float
+    page: Page = PAGES["none"]
+    caption_lines: tuple[str, ...] = ()
 
     def y(self, row: float) -> float:
         return self.top - (row - self.y_min) * self.pitch
 
+    @property
+    def line(self) -> float:
+        return LINE_IN * self.page.note / 10.0
 
-def _note_width(ladder: Ladder, lifeline: int) -> float:
+
+def _char(page: Page, pt: float) -> float:
+    return CHAR_IN * pt / 10.0
+
+
+def _note_width(ladder: Ladder, lifeline: int, page: Page) -> float:
     texts = [s.state for s in ladder.states if s.lifeline == lifeline]
     texts += [line for c in ladder.calls if c.lifeline == lifeline for line in c.lines]
     # Bold state names run wider than the mean advance: size the column for them.
-    return min(max((len(t) for t in texts), default=0) * CHAR_IN * 1.12 + 0.3, 2.8)
+    return min(max((len(t) for t in texts), default=0) * _char(page, page.note) * 1.12 + 0.3, 2.8 * page.k)
 
 
-def _geometry(ladder: Ladder, size: tuple[float, float] | None) -> _Geometry:
+def caption_lines(caption: str, width: float, page: Page) -> tuple[str, ...]:
+    """The caption wrapped at its ` · ` joints to the page's width."""
+    if not caption:
+        return ()
+    room = max(20, int((width - 0.4) / (_char(page, page.small) * 1.08)))
+    lines: list[str] = []
+    for part in caption.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= room:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return tuple(lines)
+
+
+def _margins(ladder: Ladder, width: float, page: Page) -> tuple[float, float, tuple[str, ...]]:
+    cap = caption_lines(ladder.caption, width, page)
+    top = TOP_IN * page.k + 0.1
+    bottom = BOTTOM_IN + len(cap) * LINE_IN * page.small / 10.0 * 1.25
+    return top, bottom, cap
+
+
+def rows_per_page(ladder: Ladder, page: Page) -> float:
+    """How many row units fit one page of `page` (its caption as the whole ladder's, plus a page count)."""
+    top, bottom, _ = _margins(replace(ladder, caption=ladder.caption + " · page 10 of 10"), page.width, page)
+    return max(2.0, (page.height - top - bottom) / (ROW_IN * page.k) - 1.0)
+
+
+def _geometry(ladder: Ladder, size: tuple[float, float] | None, page: Page | str | None = None,
+              xs_of: Ladder | None = None) -> _Geometry:
+    """Where everything goes.  `xs_of`: lay the columns out for that ladder (all pages of one
+    ladder, or all steps of a playback, share their lifelines' positions)."""
+    page = page_of(page)
     n = len(ladder.lifelines)
     span_rows = ladder.y_max - ladder.y_min + 1.0
-    width = size[0] if size else SLIDE_SIZE[0]
+    width = size[0] if size else page.width
+    top_in, bottom_in, cap = _margins(ladder, width, page)
     if size:
         height = size[1]
-        pitch = max((height - TOP_IN - BOTTOM_IN) / span_rows, 0.05)
+        pitch = max((height - top_in - bottom_in) / span_rows, 0.05)
+    elif page.height is None:
+        pitch = ROW_IN * page.k
+        height = max(SLIDE_SIZE[1], top_in + bottom_in + span_rows * pitch)
+        pitch = (height - top_in - bottom_in) / span_rows
     else:
-        pitch = ROW_IN
-        height = max(SLIDE_SIZE[1], TOP_IN + BOTTOM_IN + span_rows * pitch)
-        pitch = (height - TOP_IN - BOTTOM_IN) / span_rows
-    time_w = 0.75 if ladder.times else 0.0
-    phase_w = 1.35 if ladder.phases else 0.0
-    left = 0.2 + time_w + (_note_width(ladder, 0) if n > 1 else 0.0)
-    right = width - 0.2 - phase_w - _note_width(ladder, n - 1)
-    heads = [max(len(l.role), len(l.address)) * CHAR_IN * 1.1 / 2 for l in ladder.lifelines]
+        height = page.height
+        pitch = ROW_IN * page.k
+    cols = xs_of or ladder
+    time_w = 0.75 * page.k if cols.times else 0.0
+    phase_w = 1.35 * page.k if cols.phases else 0.0
+    left = 0.2 + time_w + (_note_width(cols, 0, page) if n > 1 else 0.0)
+    right = width - 0.2 - phase_w - _note_width(cols, n - 1, page)
+    heads = [max(len(l.role) * _char(page, page.head), len(l.address) * _char(page, page.note)) * 1.1 / 2
+             for l in ladder.lifelines]
     left = max(left, 0.2 + time_w + heads[0])
     right = min(right, width - 0.2 - phase_w - heads[-1])
     if n == 1:
         xs = ((left + right) / 2,)
     else:
         xs = tuple(left + (right - left) * i / (n - 1) for i in range(n))
-    top = height - TOP_IN - pitch * 0.5
+    top = height - top_in - pitch * 0.5
     return _Geometry(width, height, xs, 0.2 + time_w - 0.1, width - 0.2 - phase_w + 0.15, top, pitch,
-                     ladder.y_min)
+                     ladder.y_min, page, cap)
 
 
 def _upright(dx: float, dy: float) -> float:
@@ -86,8 +173,10 @@ def _upright(dx: float, dy: float) -> float:
 
 
 def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[float, float] | None = None,
-                  frame_of: Ladder | None = None):
-    """A pyplot-free Figure of `ladder`; height grows with the rows unless `size` is given.
+                  frame_of: Ladder | None = None, page: Page | str | None = None, xs_of: Ladder | None = None):
+    """A pyplot-free Figure of `ladder` on one page of kind `page` (default "none": the height
+    grows with the rows), or of `size` with the rows fitted to it.  `xs_of`: place the lifelines
+    as for that ladder (the pages of one ladder line up).
 
     `frame_of` sizes the figure from another ladder (the whole one, when
     `ladder` is a playback step showing its first arrows) so every step of a
@@ -100,7 +189,10 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     from viz.text_batch import Style, TextBatch
 
     th = THEMES[theme] if isinstance(theme, str) else theme
-    g = _geometry(frame_of or ladder, size)
+    pg = page_of(page)
+    g = _geometry(frame_of, size, pg) if frame_of is not None else _geometry(ladder, size, pg, xs_of)
+    LABEL, NOTE, SMALL, HEAD, k = pg.label, pg.note, pg.small, pg.head, pg.k
+    line_in = g.line
     fig = new_figure((g.width, g.height), th)
     # Agg refuses huge canvases; a tall --full ladder still rasterises at a lower resolution.
     fig.dpi = min(100.0, 30000.0 / g.height, 30000.0 / g.width)
@@ -119,12 +211,19 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     y_top = g.y(ladder.y_min) + g.pitch * 0.5
     y_bottom = g.y(ladder.y_max) - g.pitch * 0.3
     life_segs = [((x, y_top), (x, y_bottom)) for x in g.xs]
+    fixed: list = []  # boxes of texts whose place is fixed: what the placed ones must avoid
     for x, l in zip(g.xs, ladder.lifelines):
-        label(x, g.height - 0.35, l.role, HEAD_PT, th.foreground, weight="bold")
-        label(x, g.height - 0.58, l.address, NOTE_PT, th.muted)
+        label(x, g.height - 0.35 * k, l.role, HEAD, th.foreground, weight="bold")
+        label(x, g.height - 0.62 * k, l.address, NOTE, th.muted)
+        for t, y_, size_, wt in ((l.role, g.height - 0.35 * k, HEAD, "bold"), (l.address, g.height - 0.62 * k, NOTE,
+                                                                                   "normal")):
+            w, a_, d_ = measure(t, size_, wt)
+            fixed.append(box(x, y_, w, a_, d_))
     ax.add_collection(LineCollection(life_segs, colors=th.muted, linewidths=1.3, zorder=1))
 
-    # Arrow shafts, heads, labels.
+    # Arrow shafts, heads; their labels are placed once every fixed text is known.
+    requests: list = []
+    unders: list = []
     shafts, widths, colors, styles, heads, head_colors, crosses = [], [], [], [], [], [], []
     for a in ladder.arrows:
         x0, x1 = g.xs[a.src], g.xs[a.dst]
@@ -147,29 +246,27 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             head_colors.append(color)
         widths.append(DATA_LW if data else CONTROL_LW)
         colors.append(color)
-        styles.append((0, (5, 2.5)) if a.reset else "solid")
+        styles.append((0, (5, 2.5)) if a.reset else (0, (1.5, 2.0)) if a.inferred else "solid")
         angle = _upright(dx, dy)
         rad = math.radians(angle)
         nx, ny = -math.sin(rad), math.cos(rad)  # unit normal pointing "up" for the reader
         # In a zigzag the gap above an arrow opens toward its receiver and the gap below toward
         # its sender, so the label leans to the receiver end and the preview to the sender end.
         span = length if not a.lost else length * 2 / 3
-        ltext = len(a.label) * CHAR_IN * LABEL_PT / 10 * (1.08 if data else 1.0)
-        f_label = min(0.66, max(0.5, 1 - (ltext / 2 + 0.45) / span)) if not a.lost else 0.5
-        mx, my = x0 + ux * span * f_label, y0 + uy * span * f_label
-        label(mx + nx * 0.035, my + ny * 0.035, a.label, LABEL_PT, th.foreground, angle, va="bottom",
-              weight="bold" if data else "normal")
-        below = "  ".join(([a.preview] if a.preview else []) + list(a.tags) + (["lost"] if a.lost else []))
+        weight = "bold" if data else "normal"
+        lw_, la_, ld_ = measure(a.label, LABEL, weight)
+        f_label = min(0.66, max(0.5, 1 - (lw_ / 2 + 0.45 * k) / span)) if not a.lost else 0.5
+        geo = (x0, y0, ux, uy, nx, ny, span, angle)
+        requests.append((len(shafts) - 1, geo, a.label, f_label, 1.0, LABEL, Style(LABEL, th.foreground, weight=weight,
+                                                                               va="bottom")))
+        below = "  ".join(([a.preview] if a.preview else []) + list(a.tags) + (["lost"] if a.says_lost else []))
         if below:
             alert = bool(a.tags or a.lost)
-            btext = len(below) * CHAR_IN * 1.1
-            f_below = max(0.34, min(0.5, (btext / 2 + 0.45) / span))
-            bx_, by_ = x0 + ux * span * f_below, y0 + uy * span * f_below
-            label(bx_ - nx * 0.04, by_ - ny * 0.04, below, SMALL_PT + 0.5, th.alert if alert else th.foreground,
-                  angle, va="top", style="italic" if alert else "normal",
-                  family="monospace" if a.preview and not alert else "sans-serif")
-    ax.add_artist(TextBatch(labels, gid="ladder-labels"))
-    labels = []
+            st = Style(SMALL, th.alert if alert else th.foreground, style="italic" if alert else "normal",
+                       family="monospace" if a.preview and not alert else "sans-serif", va="top")
+            bw_ = measure(below, SMALL, "normal", st.style, st.family)[0]
+            f_below = max(0.34, min(0.5, (bw_ / 2 + 0.45 * k) / span))
+            unders.append((len(shafts) - 1, geo, below, f_below, -1.0, SMALL, st))
     # gids name the groups in SVG output, so tests (and users' CSS) can find the arrows.
     # One RGBA per distinct colour: a list of names would be parsed once per arrow, twice.
     rgba = {c: to_rgba(c) for c in {th.alert, th.data, th.control}}
@@ -190,47 +287,25 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             xl, xr = g.xs[b.left] + 0.12, g.xs[b.right] - 0.12
             yt, yb = g.y(b.y_start) - g.pitch * 0.1, g.y(b.y_end) + g.pitch * 0.1
             polys.append(((xl, yt), (xr, yt), (xr, yb), (xl, yb)))
-            text((xl + xr) / 2, (yt + yb) / 2, b.text, ha="center", va="center", fontsize=LABEL_PT,
+            w, a_, d_ = measure(b.text, LABEL, "normal", "italic")
+            fixed.append(box((xl + xr) / 2, (yt + yb) / 2, w + 0.2, a_ + 0.05, d_ + 0.05, va="center"))
+            text((xl + xr) / 2, (yt + yb) / 2, b.text, ha="center", va="center", fontsize=LABEL,
                  fontstyle="italic", color=th.foreground,
                  bbox={"boxstyle": "round,pad=0.25", "facecolor": th.fills[1], "edgecolor": "none"})
         ax.add_collection(PolyCollection(polys, facecolors=th.fills[1], edgecolors=th.muted, linewidths=0.6,
                                          linestyles="dotted", zorder=2))
 
-    # States and socket calls beside their lifelines, stacked in time order.
-    marks: dict[tuple[int, float], list] = {}
-    for s in ladder.states:
-        marks.setdefault((s.lifeline, s.y), []).append((s.order, "state", (s.state,)))
-    for c in ladder.calls:
-        marks.setdefault((c.lifeline, c.y), []).append((c.order, "call", c.lines))
-    last = len(ladder.lifelines) - 1
-    for (lf, row), items in marks.items():
-        lines = [(kind, line) for _, kind, ls in sorted(items) for line in ls]
-        on_left = lf == 0 and last > 0
-        x = g.xs[lf] + (-0.12 if on_left else 0.12)
-        y0 = g.y(row) + (len(lines) - 1) * LINE_IN / 2
-        for k, (kind, line) in enumerate(lines):
-            state = kind == "state"
-            label(x, y0 - k * LINE_IN, line, NOTE_PT, th.accent if state else th.foreground,
-                  ha="right" if on_left else "left", va="center", weight="bold" if state else "normal",
-                  style="normal" if state else "italic")
-    waits = []
-    for s in ladder.states:
-        if s.y_end is not None:
-            on_left = s.lifeline == 0 and last > 0
-            x = g.xs[s.lifeline] + (-0.05 if on_left else 0.05)
-            waits.append(((x, g.y(s.y) - LINE_IN * 0.6), (x, g.y(s.y_end))))
-    if waits:
-        ax.add_collection(LineCollection(waits, colors=th.accent, linewidths=3.0, alpha=0.5, zorder=2))
-
     # Time margin, breaks, phases, caption.
     if ladder.times:
-        label(g.time_x, g.height - 0.58, f"time ({ladder.time_unit})", SMALL_PT, th.muted, ha="right")
+        label(g.time_x, g.height - 0.62 * k, f"time ({ladder.time_unit})", SMALL, th.muted, ha="right")
         last_y = None
         for t in ladder.times:
             y = g.y(t.y)
-            if last_y is not None and last_y - y < 0.16:
+            if last_y is not None and last_y - y < line_in:
                 continue  # scaled mode: keep the margin readable
-            label(g.time_x, y, t.text, SMALL_PT, th.muted, ha="right", va="center", family="monospace")
+            label(g.time_x, y, t.text, SMALL, th.muted, ha="right", va="center", family="monospace")
+            w, a_, d_ = measure(t.text, SMALL, family="monospace")
+            fixed.append(box(g.time_x, y, w, a_, d_, ha="right", va="center"))
             last_y = y
     if ladder.breaks:
         marks_ = []
@@ -247,27 +322,136 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             x = g.phase_x
             brackets += [((x - 0.08, ya), (x, ya)), ((x, ya), (x, yb)), ((x - 0.08, yb), (x, yb))]
             text(x + 0.1, (ya + yb) / 2, p.name.replace(" ", "\n", 1), ha="left", va="center",
-                 fontsize=NOTE_PT, color=th.muted, linespacing=1.1)
+                 fontsize=NOTE, color=th.muted, linespacing=1.1)
+            w = max(measure(part, NOTE)[0] for part in p.name.split(" ", 1))
+            fixed.append(box(x + 0.1, (ya + yb) / 2, w, line_in * 1.1, line_in * 1.1, ha="left", va="center"))
         ax.add_collection(LineCollection(brackets, colors=th.muted, linewidths=1.2))
     if ladder.caption:
-        label(0.2, 0.18, ladder.caption, SMALL_PT, th.muted, ha="left")
+        for j, cap_line in enumerate(reversed(g.caption_lines)):
+            label(0.2, 0.18 + j * line_in * SMALL / NOTE * 1.25, cap_line, SMALL, th.muted, ha="left")
+            w, a_, d_ = measure(cap_line, SMALL)
+            fixed.append(box(0.2, 0.18 + j * line_in * SMALL / NOTE * 1.25, w, a_, d_, ha="left"))
+
+    # States and socket calls beside their lifelines, stacked in time order.
+    marks: dict[tuple[int, float], list] = {}
+    for s in ladder.states:
+        marks.setdefault((s.lifeline, s.y), []).append((s.order, "state", (s.state,)))
+    for c in ladder.calls:
+        marks.setdefault((c.lifeline, c.y), []).append((c.order, "call", c.lines))
+    last = len(ladder.lifelines) - 1
+    placer = Placer(g.width, g.height, shafts)
+    for poly in fixed:
+        placer.add(poly)
+    for (lf, row), items in sorted(marks.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        lines = [(kind, line) for _, kind, ls in sorted(items) for line in ls]
+        styles_ = [Style(NOTE, th.accent if kind == "state" else th.foreground,
+                         weight="bold" if kind == "state" else "normal",
+                         style="normal" if kind == "state" else "italic", va="center") for kind, _ in lines]
+        wide = max(measure(line, NOTE, st.weight, st.style)[0] for (_, line), st in zip(lines, styles_))
+        tall = len(lines) * line_in
+        sides = [-1.0] if lf == 0 and last > 0 else [1.0] if lf == last and last > 0 else [1.0, -1.0]
+        cands = []
+        for dy in (0.0, -0.3 * g.pitch, 0.3 * g.pitch, -0.6 * g.pitch, 0.6 * g.pitch):
+            for side in sides:
+                x = g.xs[lf] + 0.12 * side
+                yc = g.y(row) + dy
+                xl = x if side > 0 else x - wide
+                poly = ((xl, yc - tall / 2), (xl + wide, yc - tall / 2), (xl + wide, yc + tall / 2), (xl, yc + tall / 2))
+                cands.append((poly, x, yc, side))
+        _, x, yc, side = placer.choose(cands)
+        y0 = yc + (len(lines) - 1) * line_in / 2
+        for j, ((kind, line), st) in enumerate(zip(lines, styles_)):
+            labels.append((x, y0 - j * line_in, line, 0.0, replace(st, ha="right" if side < 0 else "left")))
+    arrow_labels: list = []
+    for reqs in (requests, unders):
+        for own, (x0, y0, ux, uy, nx, ny, span, angle), txt, pref, sign, size_, st in reqs:
+            w, a_, d_ = measure(txt, size_, st.weight, st.style, st.family)
+            lo, hi = (min(0.5, (w / 2 + 0.05) / span), max(0.5, 1 - (w / 2 + 0.05) / span))
+            fs = [pref] + [pref + d for step in (0.08, 0.16, 0.24, 0.32) for d in (step, -step)]
+            fs = [min(hi, max(lo, f)) for f in fs]
+            cands = []
+            for side in (sign, -sign):
+                off = 0.035 if side > 0 else 0.04
+                va = "bottom" if side > 0 else "top"
+                for f in dict.fromkeys(fs):
+                    mx, my = x0 + ux * span * f + nx * off * side, y0 + uy * span * f + ny * off * side
+                    cands.append((box(mx, my, w, a_, d_, angle, "center", va), mx, my, va))
+            _, mx, my, va = placer.choose(cands, own)
+            arrow_labels.append((mx, my, txt, angle, replace(st, va=va)))
+    ax.add_artist(TextBatch(arrow_labels, gid="ladder-labels"))
+    waits = []
+    for s in ladder.states:
+        if s.y_end is not None:
+            on_left = s.lifeline == 0 and last > 0
+            x = g.xs[s.lifeline] + (-0.05 if on_left else 0.05)
+            waits.append(((x, g.y(s.y) - line_in * 0.6), (x, g.y(s.y_end))))
+    if waits:
+        ax.add_collection(LineCollection(waits, colors=th.accent, linewidths=3.0, alpha=0.5, zorder=2))
+    blocked = []
+    for w in ladder.waits:  # a blocking call: a bar on its lifeline from entry to return (UNP)
+        on_left = w.lifeline == 0 and last > 0
+        x = g.xs[w.lifeline] + (-0.05 if on_left else 0.05)
+        blocked.append(((x, g.y(w.y_start) - line_in * 0.5), (x, g.y(w.y_end) + line_in * 0.5)))
+    timer_segs = []
+    for tm in ladder.timers:  # the RTO: a bracket beside the sender from transmission to retransmission
+        side = -1.0 if tm.lifeline == 0 and last > 0 else 1.0
+        x = g.xs[tm.lifeline] + side * 0.09
+        y0, y1 = g.y(tm.y_start), g.y(tm.y_end)
+        timer_segs += [((x, y0), (x, y1)), ((x - side * 0.04, y0), (x, y0)), ((x - side * 0.04, y1), (x, y1))]
+    if timer_segs:
+        ax.add_collection(LineCollection(timer_segs, colors=th.alert, linewidths=1.4, zorder=2, gid="ladder-timers"))
+    if blocked:
+        ax.add_collection(LineCollection(blocked, colors=th.foreground, linewidths=2.0, alpha=0.55, zorder=2,
+                                         gid="ladder-blocked"))
+
     ax.add_artist(TextBatch(labels, gid="ladder-notes"))
     return fig
 
 
+def render_pages(ladder: Ladder, *, theme: str | Theme = "light", page: Page | str | None = "slide",
+                 size: tuple[float, float] | None = None) -> list:
+    """One Figure per page: "slide" and "a4" cut a long exchange where no arrow is crossed and
+    repeat the lifeline heads on every page; "none" (or a `size`) is one figure of it all."""
+    pg = page_of(page)
+    if size is not None or pg.height is None:
+        return [render_ladder(ladder, theme=theme, size=size, page=pg)]
+    from viz.ladder import paginate
+
+    pages = paginate(ladder, rows_per_page(ladder, pg))
+    return [render_ladder(p, theme=theme, page=pg, xs_of=ladder) for p in pages]
+
+
 def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | None = None,
-                peer=None, **options):
+                peer=None, page: str | None = None, **options):
     """The library entry point: an Analysis (and optionally the other end's) -> a Figure.
 
     `options` are `viz.ladder.build_ladder`'s (stream, frames, numbers, win,
-    options, time, full, lost_frames).
+    options, time, full, lost_frames); `page` "slide" or "a4" gives the first page
+    (`render_pages` gives them all), default one figure of everything.
     """
-    return render_ladder(build_ladder(analysis, peer=peer, **options), theme=theme, size=size)
+    lad = build_ladder(analysis, peer=peer, **options)
+    if page and page != "none":
+        return render_pages(lad, theme=theme, page=page, size=size)[0]
+    return render_ladder(lad, theme=theme, size=size)
+
+
+def page_paths(path: str | os.PathLike, pages: int) -> list[str]:
+    """`fig.svg` for one page; `fig-1.svg`, `fig-2.svg` ... for several."""
+    from pathlib import Path
+
+    p = Path(path)
+    if pages <= 1:
+        return [str(path)]
+    return [str(p.with_name(f"{p.stem}-{k}{p.suffix}")) for k in range(1, pages + 1)]
 
 
 def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light",
-                 size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False) -> None:
-    """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt."""
+                 size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False,
+                 page: str | None = None) -> list[str]:
+    """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt.
+
+    `page` "slide" or "a4" paginates the figure formats: a .pdf gets a page each, .svg and
+    .png one file each (`page_paths`).  Returns the files written."""
     from pathlib import Path
 
     from viz.figure import check_writable
@@ -291,6 +475,33 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         from viz import output
 
         output.write_text(path, body)
-        return
-    fig = render_ladder(ladder, theme=theme, size=size)
-    save(fig, path)
+        return [str(path)]
+    figs = render_pages(ladder, theme=theme, page=page or "none", size=size)
+    if suffix == ".pdf" and len(figs) > 1:
+        save_pdf_pages(figs, path)
+        return [str(path)]
+    paths = page_paths(path, len(figs))
+    for fig, target in zip(figs, paths):
+        save(fig, target)
+    return paths
+
+
+def save_pdf_pages(figs, path: str | os.PathLike) -> None:
+    """Several figures as the pages of one PDF, deterministically (viz.figure.save's rules)."""
+    import matplotlib
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
+
+    from viz import output
+    from viz.figure import _RC, check_writable
+
+    check_writable(path)
+    matplotlib.rcParams.update(_RC)
+    meta = {"CreationDate": None, "ModDate": None, "Creator": "synack", "Producer": "synack"}
+
+    def write(tmp) -> None:
+        with PdfPages(tmp, metadata=meta) as pdf:
+            for fig in figs:
+                FigureCanvasPdf(fig)
+                pdf.savefig(fig, facecolor=fig.get_facecolor())
+
+    output.write_with(path, write)

@@ -26,10 +26,11 @@ class Glyphs:
     band: str
     rule: str
     ellipsis: str
+    blocked: str  # a lifeline while one of its calls blocks (UNP's bar)
 
 
-BOX = Glyphs("│", "┆", "━", "─", "▶", "◀", "✕", "┄", "─", "…")
-ASCII = Glyphs("|", ":", "=", "-", ">", "<", "X", ".", "-", "...")
+BOX = Glyphs("│", "┆", "━", "─", "▶", "◀", "✕", "┄", "─", "…", "┃")
+ASCII = Glyphs("|", ":", "=", "-", ">", "<", "X", ".", "-", "...", "#")
 
 MIN_GAP = 24
 
@@ -99,7 +100,8 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
         row = [" "] * total
         for i, x in enumerate(xs):
             waiting = y is not None and i in waits and y > waits[i]
-            row[x] = g.wait_bar if waiting else g.bar
+            blocked = y is not None and any(w.lifeline == i and w.y_start < y <= w.y_end for w in ladder.waits)
+            row[x] = g.wait_bar if waiting else g.blocked if blocked else g.bar
         return row
 
     def put(row: list[str], x: int, text: str) -> None:
@@ -145,7 +147,7 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
                     first_time = None
                 lines.append(row)
                 extra = " ".join(([item.preview] if item.preview else []) + [f"[{t}]" for t in item.tags])
-                if item.lost:
+                if item.says_lost:
                     extra = (extra + " " if extra else "") + "[lost]"
                 if extra:
                     row2 = blank(y)

@@ -72,7 +72,7 @@ def render_tikz(ladder: Ladder, theme: Theme, standalone: bool = True) -> str:
         below += [f"\\textcolor{{syalert}}{{\\textit{{{tex(t)}}}}}" for t in a.tags]
         if a.lost:
             xe, ye = x0 + (x1 - x0) * 2 / 3, y0 + (y1 - y0) * 2 / 3
-            sub = "~~".join(below + [LOST])
+            sub = "~~".join(below + ([LOST] if a.says_lost else []))
             out.append(f"\\draw[{style},-] ({x0:.3f},{y0:.3f}) -- node[lbl,pos=0.5] {{{label}}}"
                        f" node[sub,pos=0.5] {{{sub}}} ({xe:.3f},{ye:.3f});")
             out.append(f"\\node[text=syalert,font=\\bfseries\\Large] at ({xe:.3f},{ye:.3f}) {{$\\times$}};")

@@ -75,13 +75,14 @@ class Tag(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TcpOptions:
-    """The SYN options a lecture talks about; None where absent."""
+    """The options a lecture talks about (the SYN's, and SACK blocks on ACKs); None where absent."""
 
     mss: int | None = None
     wscale: int | None = None
     sack_perm: bool = False
     ts_val: int | None = None
     ts_ecr: int | None = None
+    sack: tuple[tuple[int, int], ...] = ()  # SACK blocks (left, right edge), raw sequence numbers
 
 
 @dataclass(frozen=True, slots=True)

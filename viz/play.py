@@ -116,8 +116,8 @@ def build_playback(analysis: Analysis, ladder: Ladder, nested_of=None) -> Playba
     steps = []
     n = len(ladder.arrows)
     for k, a in enumerate(ladder.arrows, 1):
-        pkt = analysis.packet(a.frame)
-        nested = nested_of(a.frame) if nested_of else None
+        pkt = analysis.packet(a.frame) if not a.inferred else None  # a gap's segment was never captured
+        nested = nested_of(a.frame) if nested_of and pkt is not None else None
         fields = field_lines(nested, pkt) if nested is not None else ()
         head = f"step {k}/{n} \u00b7 frame {a.frame} \u00b7 {a.t:.6f} s \u00b7 {a.label}"
         steps.append(Step(k, a.frame, a.t, prefix(ladder, k), a, head, fields))

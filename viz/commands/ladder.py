@@ -22,6 +22,7 @@ def register(subparsers) -> None:
         epilog="examples:\n"
         "  synack ladder captures/tcp-echo.pcapng\n"
         "  synack ladder captures/tcp-echo.pcapng -o echo.svg --options\n"
+        "  synack ladder captures/zero-window.pcapng -o zw.pdf    # one slide per page\n"
         "  synack ladder captures/tcp-echo.pcapng --symbolic -o echo.pdf --theme print\n"
         "  synack ladder captures/bulk.pcapng --time scaled -o bulk.svg\n"
         "  synack ladder A.client.pcapng A.server.pcapng -o true-slopes.svg   # both ends\n"
@@ -34,8 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="write OUT instead of printing: .svg .pdf .png (figure), .pgf (the TikZ picture, to "
                    "\\input), .tex (a standalone LaTeX document), .txt (the text ladder)")
-    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one; default: "
-                   "every stream if they fit one figure, else the first)")
+    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one, all for every "
+                   "stream up to 8 lifelines; default: every stream if they fit one figure, else the first, "
+                   "and the caption says so)")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (1-based, as in Wireshark)")
     nums = p.add_mutually_exclusive_group()
     nums.add_argument("--absolute", action="store_const", dest="numbers", const="absolute",
@@ -52,8 +54,12 @@ def register(subparsers) -> None:
                    "when the same exchange is traced again, as `synack build` draws them")
     p.add_argument("--full", action="store_true", help="draw every segment; do not collapse long runs")
     figure.add_theme_argument(p)
-    p.add_argument("--size", metavar="WxH", help="figure size in inches (default: 13.33 wide, height "
-                   "fitted to the rows, at least 7.5)")
+    p.add_argument("--page", default="slide", choices=("slide", "a4", "none"),
+                   help="figure pages: slide (default: 13.33x7.5 in, text at 14 pt; a longer exchange is cut "
+                   "into pages that repeat the lifeline heads: one .pdf with a page each, or fig-1.svg, "
+                   "fig-2.svg ...), a4 (landscape handout pages), none (one figure, as tall as the rows)")
+    p.add_argument("--size", metavar="WxH", help="one figure of this size in inches, the rows fitted to it "
+                   "(instead of --page)")
     p.add_argument("--ascii", action="store_true", help="text ladder in plain ASCII (no box drawing)")
     p.add_argument("--width", type=int, metavar="COLS", help="text ladder width (default: the terminal's)")
     p.set_defaults(run=run, numbers="relative")
@@ -104,5 +110,8 @@ def run(args) -> int:
         return 0
     from viz.ladder_mpl import write_ladder
 
-    write_ladder(ladder, args.output, theme=args.theme, size=size, width=args.width or 100, ascii=args.ascii)
+    written = write_ladder(ladder, args.output, theme=args.theme, size=size, width=args.width or 100,
+                           ascii=args.ascii, page=args.page)
+    if len(written) > 1:
+        print(f"{len(written)} pages: {written[0]} ... {written[-1]}")
     return 0

@@ -1,0 +1,98 @@
+"""Loss figures show the timer, the lost arrow, the recovery and name the case (issue 11), checked
+against tshark's reading of the same captures."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from corpus_path import CORPUS_DIR
+from viz.analysis import analyze
+from viz.capture import open_capture
+from viz.ladder import build_ladder
+from viz.ladder_loss import INFERRED_LOST, NOT_CAPTURED, RECOVERY
+
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
+pytestmark = pytest.mark.skipif(not shutil.which("tshark"), reason="needs tshark")
+
+
+def _load(path):
+    with open_capture(str(path)) as cap:
+        return analyze(cap, path=str(path))
+
+
+def _tshark(path, filt, *fields):
+    out = subprocess.run(["tshark", "-r", str(path), "-Y", filt, "-T", "fields",
+                          *[x for f in fields for x in ("-e", f)]], capture_output=True, text=True, check=True)
+    return [line.split("\t") for line in out.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("name,case", [("lost-segment", "lost segment: retransmission timeout (RTO)"),
+                                       ("syn-retry", "SYN lost: retried after the initial RTO"),
+                                       ("lost-ack", "lost ACK: spurious retransmission after the RTO")])
+def test_rto_timer_runs_from_the_original_to_the_retransmission(name, case):
+    path = CAPTURES / f"{name}.pcapng"
+    lad = build_ladder(_load(path))
+    (retx,) = _tshark(path, "tcp.analysis.retransmission", "frame.number", "frame.time_relative",
+                      "tcp.seq", "tcp.flags.syn")
+    first = _tshark(path, f"tcp.seq == {retx[2]} && tcp.flags.syn == {retx[3]} && !tcp.analysis.retransmission "
+                          f"&& (tcp.len > 0 || tcp.flags.syn == 1) && ip.src == 192.0.2.1",
+                    "frame.number", "frame.time_relative")[0]
+    (timer,) = lad.timers
+    a_retx, a_orig = lad.arrow(int(retx[0])), lad.arrow(int(first[0]))
+    assert (timer.lifeline, timer.y_start, timer.y_end) == (a_retx.src, a_orig.y_send, a_retx.y_send)
+    rto = float(retx[1]) - float(first[1])
+    value = timer.text.split()[1:]
+    got = float(value[0]) * (1e-3 if value[1] == "ms" else 1.0)
+    assert got == pytest.approx(rto, rel=0.01)
+    assert any(timer.text in c.lines for c in lad.calls)  # written beside the sender
+    assert lad.caption.startswith(case)
+
+
+def test_recovery_is_the_ack_that_covers_the_retransmission():
+    path = CAPTURES / "lost-segment.pcapng"
+    lad = build_ladder(_load(path))
+    (retx,) = _tshark(path, "tcp.analysis.retransmission", "frame.number", "tcp.nxtseq")
+    acks = _tshark(path, f"frame.number > {retx[0]} && tcp.ack >= {retx[1]} && ip.src == 192.0.2.2", "frame.number")
+    marked = [a.frame for a in lad.arrows if RECOVERY in a.tags]
+    assert marked == [int(acks[0][0])]
+
+
+def test_fast_retransmit_names_the_case_with_tsharks_dup_ack_count():
+    path = CAPTURES / "fast-retransmit.pcapng"
+    lad = build_ladder(_load(path))
+    dups = _tshark(path, "tcp.analysis.duplicate_ack", "frame.number")
+    assert lad.caption.startswith(f"fast retransmit after {len(dups)} duplicate ACKs")
+    assert lad.timers == ()  # the dup ACKs, not a timer, triggered it
+
+
+def test_a_plain_pcap_at_the_sender_draws_the_original_lost(tmp_path):
+    """Without the tracer's metadata (editcap to pcap, as from tcpdump) the retransmission is the proof."""
+    if not shutil.which("editcap"):
+        pytest.skip("needs editcap")
+    pcap = tmp_path / "lost.pcap"
+    subprocess.run(["editcap", "-F", "pcap", str(CAPTURES / "lost-segment.pcapng"), str(pcap)], check=True)
+    an = _load(pcap)
+    assert not an.capture.meta.get("dropped")
+    lad = build_ladder(an)
+    (retx,) = _tshark(pcap, "tcp.analysis.retransmission", "frame.number")
+    lost = [a for a in lad.arrows if a.lost]
+    assert len(lost) == 1 and INFERRED_LOST in lost[0].tags and lost[0].frame < int(retx[0])
+    assert "captured at the client (inferred" in lad.caption
+
+
+def test_a_gap_in_the_sequence_space_is_an_inferred_arrow():
+    path = CORPUS_DIR / "unidirectional_tcp_stream_with_missing_packet.pcap"
+    if not path.exists():
+        pytest.skip("corpus not present")
+    lad = build_ladder(_load(path))
+    (after,) = _tshark(path, "tcp.analysis.lost_segment", "frame.number", "tcp.seq")
+    ghost = [a for a in lad.arrows if a.inferred]
+    assert len(ghost) == 1 and ghost[0].frame == -int(after[0]) and ghost[0].lost
+    assert NOT_CAPTURED in ghost[0].tags
+    before = max((a for a in lad.arrows if 0 < a.frame < int(after[0]) and a.length), key=lambda a: a.frame)
+    seq_before = int(before.label.split("seq=")[1].split()[0])
+    assert f"seq={seq_before + before.length} " in ghost[0].label
+    assert f"len={int(after[1]) - seq_before - before.length}" in ghost[0].label
