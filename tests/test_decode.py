@@ -244,7 +244,7 @@ def test_transport_inside_transport_is_not_looked_through():
             / Eth() / IP(src=A, dst=B) / TCP(sport=1, dport=2))
     assert (d.proto, d.src, d.dport) == ("udp", "10.0.0.1", 4789)
     d = dec(Eth() / IP(src="10.0.0.1", dst=A) / ICMP(type=3, code=3) / IP(src=A, dst=B) / UDP(sport=9, dport=53))
-    assert (d.proto, d.src, d.sport, d.icmp) == ("icmp", "10.0.0.1", None, (3, 3))
+    assert (d.proto, d.src, d.sport, d.icmp[:2]) == ("icmp", "10.0.0.1", None, (3, 3))
 
 
 def test_arp():

@@ -237,7 +237,7 @@ def test_bad_input_is_one_line():
     with pytest.raises(SynackError, match="--frames"):
         parse_frames("9-3")
     icmp = Analysis(CaptureInfo("icmp.pcap", 1, ("EN10MB",)), (Packet(1, 0.0, 0.0, "icmp"),), (), ())
-    with pytest.raises(SynackError, match="no TCP or UDP"):
+    with pytest.raises(SynackError, match="no TCP, UDP or ICMP conversation"):
         build_ladder(icmp)
     with pytest.raises(SynackError, match="--time"):
         build_ladder(an, time="log")

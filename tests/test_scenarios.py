@@ -118,12 +118,15 @@ def test_registry_shape():
     assert set(names) == {
         "tcp-echo", "tcp-hello", "tcp-time", "tcp-upper", "udp-upper", "udp-spew", "socketserver-tcp",
         "socketserver-udp", "threading-tcp", "forking-tcp", "half-close", "refused", "http-get", "bulk",
-        "udp-timeout", "reuseaddr",
+        "udp-timeout", "reuseaddr", "ping", "traceroute", "dns",  # ICMP and DNS: test_icmp.py
         "lost-segment", "fast-retransmit", "lost-ack", "zero-window", "syn-retry"}  # faults: test_faults.py
     for sc in scenarios.all():
         assert os.path.isfile(sc.path), sc.path
-        assert sc.transport in ("tcp", "udp")
-        assert sc.ready in (("bind",) if sc.transport == "udp" else ("listen", None))
+        assert sc.transport in ("tcp", "udp", "icmp")
+        if sc.has_server:
+            assert sc.ready == ("bind" if sc.transport == "udp" else "listen")
+        else:  # the server host's kernel answers (refused, ping, traceroute)
+            assert sc.ready is None
         assert sc.description and "\n" not in sc.description and sc.seed
         argv = sc.client_argv(scenarios.Options())
         assert argv[-2:] == [sc.path, "client"]
@@ -364,11 +367,13 @@ TRANSPORT_CHECKS = {
     "reuseaddr": "client 2 received",
     "tcp-hello": "received Hello ('::1', ",
     "tcp-time": "The time is ",
+    "dns": "www.example.test: 2001:db8::80 (TTL 300)",
 }
 
 
 @needs_netns
-@pytest.mark.parametrize("name", [n for n in scenarios.names() if not scenarios.get(n).faults])
+@pytest.mark.parametrize("name", [n for n in scenarios.names() if not scenarios.get(n).faults
+                                  and scenarios.get(n).transport != "icmp" and "ipv6" in scenarios.get(n).options])
 def test_ipv6(netns, tmp_path, name):
     run = run_scenario(netns, tmp_path, name, ipv6=True, bytes=100_000)
     assert all(c["args"] == "AF_INET6, " + c["args"].split(", ")[1] for c in run.calls if c["call"] == "socket")

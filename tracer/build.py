@@ -45,7 +45,7 @@ USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
 THEMES = ("light", "print", "dark")
 LADDER_KEYS = {"stream": (int, str), "frames": str, "numbers": str, "win": bool, "options": bool,
                "time": str, "full": bool, "theme": str, "size": str, "times": bool, "width": int,
-               "ascii": bool, "phase": str, "at": str, "compare": (bool, str)}
+               "ascii": bool, "phase": str, "at": str, "compare": (bool, str), "arp": bool}
 LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
 LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
                "compare": (bool, str)}
@@ -574,7 +574,8 @@ def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str)
                 peer = analyze(cap, path=relpath(other, out_dir))
         lad = build_ladder(an, stream=fig.opt("stream"), frames=frames, numbers=fig.opt("numbers", "relative"),
                            win=fig.opt("win", False), options=fig.opt("options", False),
-                           time=fig.opt("time", "schematic"), full=fig.opt("full", False), peer=peer)
+                           time=fig.opt("time", "schematic"), full=fig.opt("full", False), peer=peer,
+                           arp=fig.opt("arp", False))
         if not fig.opt("times", fig.opt("time") == "scaled"):
             lad = dataclasses.replace(lad, times=())  # wall-clock jitter would change the bytes every trace
         write_ladder(lad, target, theme=th_name, size=size, width=fig.opt("width", 100),
@@ -639,7 +640,7 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
                 args += [f"--{k}", str(o[k])]
         if o.get("numbers", "relative") != "relative":
             args.append(f"--{o['numbers']}")
-        for k in ("win", "options", "full", "ascii"):
+        for k in ("win", "options", "full", "ascii", "arp"):
             if o.get(k):
                 args.append(f"--{k}")
         if o.get("time", "schematic") != "schematic":

@@ -430,8 +430,12 @@ class Hosts:
         self.hosts = {"client": host, "server": host}
 
     def _configure_ns(self, ifname: str) -> list[str]:
-        """Runs inside the namespace: sysctls before the link is up, offloads."""
+        """Runs inside the namespace: sysctls before the link is up, offloads.
+
+        Any user may open ICMP echo sockets (SOCK_DGRAM, IPPROTO_ICMP), as systemd
+        sets by default, so a ping program runs as nobody without a raw socket."""
         write_sysctl("net.ipv4.ip_unprivileged_port_start", 0)
+        write_sysctl("net.ipv4.ping_group_range", "0 2147483647")
         if self.ipv6:
             for scope in ("all", "default", ifname):
                 write_sysctl(f"net.ipv6.conf.{scope}.accept_ra", 0)

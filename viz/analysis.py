@@ -158,6 +158,7 @@ def packet_of(row: tuple) -> Packet:
         interface=raw[5] if len(raw) > 5 else 0,
         comments=tuple(raw[6]) if len(raw) > 6 and raw[6] else (),
         notes=tuple(d.notes) if d.notes else (),
+        icmp=d.icmp if d is not None and proto[:4] == "icmp" else None,
     )
 
 

@@ -146,7 +146,7 @@ def _figure_class():
 def draw_ladder(capture: Any, *, theme: str = "light", size: tuple[float, float] | None = None,
            phase: str | None = None, times: bool = True, peer: Any = None, **options):
     """A ladder diagram Figure.  `options` are `viz.ladder.build_ladder`'s (stream, frames=(a, b),
-    numbers="relative"|"absolute"|"symbolic", win, options, time, full); `phase` ("handshake",
+    numbers="relative"|"absolute"|"symbolic", win, options, time, full, arp); `phase` ("handshake",
     "data", "teardown") picks the frames by meaning; times=False drops the time margin."""
     import dataclasses
 

@@ -37,7 +37,8 @@ class Decoded:
         "payload",  # first <= 64 bytes of transport payload (bytes)
         "_layers", "_shape",  # see the `layers` property
         "notes",  # tuple of str: why something could not be decoded
-        "icmp",  # (type, code) of an ICMP/ICMPv6 header, else None
+        "icmp",  # (type, code, identifier, sequence) of an ICMP/ICMPv6 header (the last two
+                 # are the header's bytes 4-7, None when cut short), else None
     )
 
     def __init__(self, proto: str = "other"):
@@ -783,6 +784,8 @@ def _arp(data: bytes, off: int, layers: list, notes: list) -> Decoded:
         _htype, ptype, hlen, plen, _op = _ARP(data, off)
         total = 8 + 2 * (hlen + plen)
         layers.append(("ARP", off, min(total, n - off)))
+        if n - off >= total:
+            d.payload = data[off:off + total]  # the whole ARP message: op and hardware addresses
         if ptype == ET_IPV4 and plen == 4 and n - off >= total:
             d.src = _a4(data[off + 8 + hlen:off + 12 + hlen])
             d.dst = _a4(data[off + 12 + 2 * hlen:off + 16 + 2 * hlen])
@@ -895,8 +898,10 @@ def _transport(proto, data, off, ip_end, rep_end, src, dst, ipv, fragmented, lay
         d.src = src
         d.dst = dst
         have = cap_end - off
-        if have >= 2:
-            d.icmp = (data[off], data[off + 1])
+        if have >= 8:
+            d.icmp = (data[off], data[off + 1], _H(data, off + 4)[0], _H(data, off + 6)[0])
+        elif have >= 2:
+            d.icmp = (data[off], data[off + 1], None, None)
         hl = 8 if have >= 8 else max(have, 0)
         layers.append(("ICMP" if proto == IP_ICMP else "ICMPv6", off, hl))
         if have < 8:

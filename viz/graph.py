@@ -14,48 +14,15 @@ from viz.model import Analysis, Stream, TcpState
 
 S = TcpState
 
-# RFC 9293 §3.3.2, Figure 5: (from, to, event / action).  FIN_WAIT_1 -> TIME_WAIT is the
-# combined FIN+ACK case the RFC's text allows and Stevens' diagram draws.
-RFC9293_TRANSITIONS = (
-    (S.CLOSED, S.LISTEN, "passive OPEN / create TCB"),
-    (S.CLOSED, S.SYN_SENT, "active OPEN / snd SYN"),
-    (S.LISTEN, S.SYN_RECEIVED, "rcv SYN / snd SYN,ACK"),
-    (S.LISTEN, S.SYN_SENT, "SEND / snd SYN"),
-    (S.LISTEN, S.CLOSED, "CLOSE / delete TCB"),
-    (S.SYN_SENT, S.SYN_RECEIVED, "rcv SYN / snd SYN,ACK"),
-    (S.SYN_SENT, S.ESTABLISHED, "rcv SYN,ACK / snd ACK"),
-    (S.SYN_SENT, S.CLOSED, "CLOSE / delete TCB"),
-    (S.SYN_RECEIVED, S.ESTABLISHED, "rcv ACK of SYN"),
-    (S.SYN_RECEIVED, S.FIN_WAIT_1, "CLOSE / snd FIN"),
-    (S.SYN_RECEIVED, S.LISTEN, "rcv RST"),
-    (S.ESTABLISHED, S.FIN_WAIT_1, "CLOSE / snd FIN"),
-    (S.ESTABLISHED, S.CLOSE_WAIT, "rcv FIN / snd ACK"),
-    (S.FIN_WAIT_1, S.FIN_WAIT_2, "rcv ACK of FIN"),
-    (S.FIN_WAIT_1, S.CLOSING, "rcv FIN / snd ACK"),
-    (S.FIN_WAIT_1, S.TIME_WAIT, "rcv FIN,ACK / snd ACK"),
-    (S.FIN_WAIT_2, S.TIME_WAIT, "rcv FIN / snd ACK"),
-    (S.CLOSING, S.TIME_WAIT, "rcv ACK of FIN"),
-    (S.CLOSE_WAIT, S.LAST_ACK, "CLOSE / snd FIN"),
-    (S.LAST_ACK, S.CLOSED, "rcv ACK of FIN"),
-    (S.TIME_WAIT, S.CLOSED, "timeout = 2MSL / delete TCB"),
-)
+from viz.state_diagram import RFC9293_TRANSITIONS  # noqa: E402  (the one table of the RFC's edges)
 
-# The RFC figure's arrangement: opening at the top, the two closing paths below.
-STATE_POS = {
-    S.CLOSED: (0.0, 7.0), S.LISTEN: (0.0, 5.8),
-    S.SYN_RECEIVED: (-3.2, 4.6), S.SYN_SENT: (3.2, 4.6),
-    S.ESTABLISHED: (0.0, 3.4),
-    S.FIN_WAIT_1: (-3.2, 2.2), S.CLOSE_WAIT: (3.2, 2.2),
-    S.FIN_WAIT_2: (-3.2, 0.0), S.CLOSING: (0.0, 1.1), S.LAST_ACK: (3.2, 0.0),
-    S.TIME_WAIT: (0.0, 0.0),
-}
-# Where the crowded labels go (the rest sit at their edge's midpoint).
-LABEL_POS = {
-    (S.CLOSED, S.LISTEN): (-1.45, 6.4), (S.LISTEN, S.CLOSED): (1.15, 6.4),
-    (S.CLOSED, S.SYN_SENT): (2.0, 6.05), (S.SYN_SENT, S.CLOSED): (3.6, 6.55),
-    (S.LISTEN, S.SYN_RECEIVED): (-2.3, 5.45), (S.SYN_RECEIVED, S.LISTEN): (-1.2, 4.75),
-    (S.LISTEN, S.SYN_SENT): (1.75, 5.05),
-}
+# The RFC figure's arrangement (viz.state_diagram holds the whole layout).
+def _positions():
+    from viz.state_diagram import BOXES
+    return {st: xy for key, (st, xy) in BOXES.items() if key != "CLOSED_END"}
+
+
+STATE_POS = _positions()
 TWO_MSL_NOTE = "TIME_WAIT lasts 2 MSL (twice the maximum segment lifetime; Linux: 60 s)"
 
 
@@ -350,94 +317,77 @@ def _axes(fig, th, xlim, ylim):
 
 
 def draw_states(g, stream: Stream, paths: dict, th, size):
+    """The diagram of viz.state_diagram, the stream's client and server walks beside its edges."""
     from matplotlib.lines import Line2D
-    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+    from viz import state_diagram as D
     from viz.figure import new_figure
 
     fig = new_figure(size, th)
-    fig.text(0.02, 0.96, f"TCP state machine (RFC 9293) and the path of stream {stream.id}: {stream.key}",
+    fig.text(0.02, 0.965, f"TCP state machine (RFC 9293) and the path of stream {stream.id}",
              fontsize=14, fontweight="bold", color=th.foreground, va="center")
-    from matplotlib.patches import FancyBboxPatch
+    fig.text(0.02, 0.925, stream.key, fontsize=11, va="center", color=th.muted)
+    ax = fig.add_axes((0.01, 0.13, 0.98, 0.76))
+    ax.set_xlim(*D.XLIM)
+    ax.set_ylim(*D.YLIM)
+    ax.axis("off")
+    lines = D.path_lines(paths)
+    visited = {st for steps in paths.values() for s in steps for st in (s.before, s.after)}
+    ends = {e.target for _, e, _ in lines} | {e.source for _, e, _ in lines}
+    for key, (st, _) in D.BOXES.items():
+        x0, y0, x1, y1 = D.box_rect(key)
+        on = st in visited and (key != "CLOSED_END" or key in ends) and (key != "CLOSED" or key in ends or
+                                                                         "CLOSED_END" not in ends)
+        ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.08",
+                                    facecolor=th.fills[2] if on else th.background, edgecolor=th.foreground,
+                                    linewidth=1.8 if on else 1.0, zorder=3))
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, st.value, ha="center", va="center", fontsize=12,
+                fontweight="bold" if on else "normal", color=th.foreground, zorder=4)
 
-    ax = _axes(fig, th, (-6.2, 6.2), (-2.1, 7.6))
-    w, h = 1.05, 0.22
-    boxes = {}
-    for st, (x, y) in STATE_POS.items():
-        visited = any(s.after == st or s.before == st for steps in paths.values() for s in steps)
-        boxes[st] = FancyBboxPatch(
-            (x - w, y - h), 2 * w, 2 * h, boxstyle="round,pad=0.05", facecolor=th.fills[2] if visited else th.background,
-            edgecolor=th.foreground, linewidth=1.8 if visited else 1.0, zorder=3)
-        ax.add_patch(boxes[st])
-        ax.text(x, y, st.value, ha="center", va="center", fontsize=11, fontweight="bold" if visited else "normal",
-                color=th.foreground, zorder=4)
-    routes = {(S.TIME_WAIT, S.CLOSED): "bar,angle=180,fraction=-0.0",
-              (S.LAST_ACK, S.CLOSED): "arc3,rad=0.55", (S.LISTEN, S.CLOSED): "arc3,rad=0.5",
-              (S.SYN_SENT, S.CLOSED): "arc3,rad=0.3", (S.SYN_RECEIVED, S.LISTEN): "arc3,rad=0.25",
-              (S.LISTEN, S.SYN_SENT): "arc3,rad=-0.15", (S.SYN_SENT, S.SYN_RECEIVED): "arc3,rad=0.0"}
+    def arrow(pts, color, lw, ls, z, gid=None):
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if len(pts) > 2:
+            ax.add_line(Line2D(xs[:-1], ys[:-1], color=color, lw=lw, ls=ls, zorder=z, solid_joinstyle="miter",
+                               gid=gid))
+        ax.add_patch(FancyArrowPatch(pts[-2], pts[-1], arrowstyle="-|>", mutation_scale=13, color=color, lw=lw,
+                                     ls=ls, shrinkA=0, shrinkB=0, zorder=z, gid=gid))
 
-    def conn(a, b, extra=0.0):
-        style = routes.get((a, b), "arc3,rad=0.0")
-        if style.startswith("arc3") and extra:
-            rad = float(style.split("=")[1]) + extra
-            style = f"arc3,rad={rad}"
-        return style
+    def label(lab, color, style="normal", z=5, gid=None):
+        ax.text(lab.x, lab.y, lab.text, ha=lab.ha, va=lab.va, fontsize=11, color=color, style=style, zorder=z,
+                gid=gid)
 
-    def route(a, b):
-        if (a, b) == (S.TIME_WAIT, S.CLOSED):  # round the left side of the diagram
-            return [(0.0, -0.27), (0.0, -0.6), (-5.6, -0.6), (-5.6, 7.0), (-1.1, 7.0)]
-        if (a, b) == (S.LAST_ACK, S.CLOSED):  # and the right side
-            return [(4.25, 0.0), (5.6, 0.0), (5.6, 7.0), (1.1, 7.0)]
-        return None
-
-    def draw_edge(a, b, color, lw, ls, extra=0.0, z=2):
-        pts = route(a, b)
-        if pts:
-            dx = abs(extra) * 2.0 * (1 if pts[-2][0] > 0 else -1)
-            xs = [x + dx if abs(x) == 5.6 else x for x, _ in pts]
-            ys = [y + (abs(extra) if y == 7.0 else -abs(extra) if y == -0.6 else 0) for _, y in pts]
-            ax.add_line(Line2D(xs[:-1], ys[:-1], color=color, lw=lw, ls=ls, zorder=z))
-            ax.add_patch(FancyArrowPatch((xs[-2], ys[-2]), (xs[-1], ys[-1]), arrowstyle="-|>", mutation_scale=14,
-                                         color=color, lw=lw, ls=ls, zorder=z))
-            return
-        ax.add_patch(FancyArrowPatch(STATE_POS[a], STATE_POS[b], connectionstyle=conn(a, b, extra),
-                                     arrowstyle="-|>", mutation_scale=14, patchA=boxes[a], patchB=boxes[b],
-                                     shrinkA=3, shrinkB=3, color=color,
-                                     lw=lw, ls=ls, zorder=z))
-
-    for a, b, e in g.edges(data=True):
-        if not e.get("rfc"):
-            continue
-        draw_edge(a, b, th.muted, 0.9, "-")
-        (x1, y1), (x2, y2) = STATE_POS[a], STATE_POS[b]
-        pts = route(a, b)
-        if pts:
-            lx, ly = (pts[-2][0], 3.5)
-            rot = 90
-        else:
-            lx, ly = LABEL_POS.get((a, b), ((x1 + x2) / 2, (y1 + y2) / 2))
-            rot = 0
-        ax.text(lx, ly, e["label"], fontsize=8.5, ha="center", va="center", rotation=rot, color=th.muted, zorder=5,
-                bbox=dict(boxstyle="round,pad=0.12", facecolor=th.background, edgecolor="none", alpha=0.9))
-    styles = {"client": (th.data, "-", 3.0, 0.12), "server": (th.alert, (0, (5, 2.5)), 3.0, -0.12)}
-    for side, steps in paths.items():
-        color, ls, lw, extra = styles.get(side, (th.accent, ":", 2.5, 0.2))
-        for s in steps:
-            draw_edge(s.before, s.after, color, lw, ls, extra, z=6)
-            if not s.rfc:
-                (x1, y1), (x2, y2) = STATE_POS[s.before], STATE_POS[s.after]
-                ax.text((x1 + x2) / 2 + extra * 4, (y1 + y2) / 2, s.event, fontsize=9, color=color, style="italic",
-                        ha="center", zorder=7)
+    # gids name each edge and its label in SVG output (tests find which label belongs to which edge).
+    for e in D.EDGES:
+        arrow(e.points, th.muted, 1.0, "-", 2, f"edge {e.source}->{e.target}")
+        label(e.label, th.muted, gid=f"edge-label {e.source}->{e.target}")
+    for lab in D.GROUPS:
+        ax.text(lab.x, lab.y, lab.text, ha=lab.ha, va=lab.va, fontsize=12, style="italic", fontweight="bold",
+                color=th.accent, zorder=5)
+    label(D.TWO_MSL, th.foreground, "italic")
+    styles = {"client": (th.data, "-", 2.8), "server": (th.alert, (0, (4, 2)), 2.8)}
+    drawn_resets = set()
+    for side, e, pts in lines:
+        color, ls, lw = styles.get(side, (th.accent, ":", 2.4))
+        if not e.rfc and e.a not in drawn_resets:  # a reset's own edge, its small CLOSED and label
+            drawn_resets.add(e.a)
+            x0, y0, x1, y1 = D.pill_rect(e.a)
+            ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.15",
+                                        facecolor=th.background, edgecolor=color, linewidth=1.4, zorder=3))
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, "CLOSED", ha="center", va="center", fontsize=10,
+                    color=th.foreground, zorder=4)
+            arrow(e.points, th.muted, 1.0, "-", 2, f"edge {e.source}->{e.target}")
+            label(e.label, color, "italic", gid=f"edge-label {e.source}->{e.target}")
+        arrow(pts, color, lw, ls, 6, f"path {side}")
     handles = [Line2D([], [], color=c, ls=ls, lw=lw, label=f"{side} {stream.client if side == 'client' else stream.server}: "
                       + " \u2192 ".join([steps[0].before.value] + [x.after.value for x in steps]) if steps else side)
-               for side, steps in paths.items() for (c, ls, lw, _) in [styles.get(side, (th.accent, ":", 2.5, 0))]]
-    handles.append(Line2D([], [], color=th.muted, lw=0.9, label="RFC 9293 transition (event / action)"))
-    leg = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=10, frameon=False, ncol=1)
+               for side, steps in paths.items() for (c, ls, lw) in [styles.get(side, (th.accent, ":", 2.4))]]
+    handles.append(Line2D([], [], color=th.muted, lw=1.0, label="RFC 9293 transition (event / action); "
+                          + TWO_MSL_NOTE))
+    leg = fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=11, frameon=False,
+                     ncol=1)
     for t in leg.get_texts():
         t.set_color(th.foreground)
-    x, y = STATE_POS[S.TIME_WAIT]
-    ax.text(x + 1.25, y - 0.35, "2MSL timer", fontsize=9, ha="center", va="center", style="italic", color=th.foreground)
-    fig.text(0.98, 0.925, TWO_MSL_NOTE, fontsize=9.5, ha="right", va="center", style="italic", color=th.muted)
     return fig
 
 

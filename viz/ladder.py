@@ -220,10 +220,10 @@ class Ladder:
 
 
 def parse_stream(text: str) -> tuple[str | None, int]:
-    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2).  ('all' is select_streams' to read.)"""
+    """'3' -> (None, 3); 'udp:2' or 'udp2' -> ('udp', 2); 'icmp:0' -> ('icmp', 0).  ('all' is select_streams' to read.)"""
     t = text.strip().lower()
     proto = None
-    for p in ("tcp", "udp"):
+    for p in ("tcp", "udp", "icmp"):
         if t.startswith(p):
             proto, t = p, t[len(p):].lstrip(":")
     try:
@@ -231,15 +231,22 @@ def parse_stream(text: str) -> tuple[str | None, int]:
         if n < 0:
             raise ValueError
     except ValueError:
-        raise SynackError(f"--stream {text!r}: expected a stream number such as 0 or udp:1") from None
+        raise SynackError(f"--stream {text!r}: expected a stream number such as 0, udp:1 or icmp:0") from None
     return proto, n
 
 
-def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple[Stream, ...]:
-    """The streams to draw: the one asked for, else all if they fit one figure, else the first."""
+def select_streams(analysis: Analysis, stream: str | int | None = None, arp: bool = False) -> tuple[Stream, ...]:
+    """The streams to draw: the one asked for, else all if they fit one figure, else the first.
+
+    ICMP conversations (viz.icmp) are drawn when asked for (`icmp:N`) or when the
+    capture has no TCP or UDP; an ICMP error joins the stream of the datagram it quotes."""
     streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
+    asked_icmp = stream is not None and parse_stream(str(stream))[0] == "icmp"
+    if not streams or asked_icmp:
+        from viz.icmp import conversations
+        streams += list(conversations(analysis, arp))
     if not streams:
-        raise SynackError(f"{analysis.capture.path}: no TCP or UDP conversation to draw")
+        raise SynackError(f"{analysis.capture.path}: no TCP, UDP or ICMP conversation to draw")
     if stream is not None and str(stream).strip().lower() == "all":
         ends = {e for s in streams for e in (s.client, s.server)}
         if len(ends) > MAX_ALL:
@@ -248,7 +255,7 @@ def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple
         return tuple(streams)
     if stream is not None:
         proto, n = parse_stream(str(stream))
-        for p in ((proto,) if proto else ("tcp", "udp")):
+        for p in ((proto,) if proto else ("tcp", "udp", "icmp")):
             for s in streams:
                 if s.proto == p and s.id == n:
                     return (s,)
@@ -260,6 +267,14 @@ def select_streams(analysis: Analysis, stream: str | int | None = None) -> tuple
     if len(ends) <= MAX_LIFELINES:
         return tuple(streams)
     first = min(streams, key=lambda s: s.frames[0] if s.frames else 0)
+    if first.proto == "icmp":  # as many ICMP conversations as fit, in order
+        chosen: list[Stream] = []
+        hosts: set[Endpoint] = set()
+        for s in streams:
+            if len(hosts | {s.client, s.server}) <= MAX_LIFELINES:
+                chosen.append(s)
+                hosts |= {s.client, s.server}
+        return tuple(chosen)
     return (first,)
 
 
@@ -358,6 +373,10 @@ def arrow_label(p: Packet, from_client: bool, *, numbers: str = "relative", win:
                 options: bool = False) -> str:
     """`SYN, ACK seq=0 ack=1`, with `len`, `win` and SYN options when asked."""
     if p.proto != "tcp":
+        if p.proto == "udp":
+            from viz import dns
+            if dns.is_dns(p):
+                return dns.label(p) or f"DNS len={p.len}"
         return f"{p.proto.upper()} len={p.len}" if p.len is not None else p.proto.upper()
     mine, theirs = ("J", "K") if from_client else ("K", "J")
     parts = [flag_label(p.flags), f"seq={_seq_text(p.seq, p.seq_raw, mine, numbers)}"]
@@ -405,6 +424,8 @@ def call_text(c: SocketCall, entered: bool = False) -> str | None:
         return f"shutdown({how})"
     if c.phase == "call" and name not in BLOCKING_CALLS:
         return None
+    if name == "setsockopt" and c.args.split(", ")[1:2] in (["IP_TTL"], ["IPV6_UNICAST_HOPS"]):
+        return f"setsockopt({c.args.split(', ', 1)[1]})"  # the hop limit of what follows (traceroute)
     return name
 
 
@@ -428,19 +449,23 @@ class _Row:
 def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames: tuple[int, int] | None = None,
                  numbers: str = "relative", win: bool = False, options: bool = False,
                  time: str = "schematic", full: bool = False, peer: Analysis | None = None,
-                 lost_frames: frozenset[int] | None = None) -> Ladder:
-    """Lay out the ladder of `analysis` (and of `peer`, the same exchange captured at the other end)."""
+                 lost_frames: frozenset[int] | None = None, arp: bool = False) -> Ladder:
+    """Lay out the ladder of `analysis` (and of `peer`, the same exchange captured at the other end).
+
+    `arp`: also draw the ARP (and IPv6 neighbour discovery) before the first segment."""
     if numbers not in NUMBERS:
         raise SynackError(f"numbers {numbers!r}: choose from {', '.join(NUMBERS)}")
     if time not in TIME_MODES:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
-    streams = select_streams(analysis, stream)
+    streams = select_streams(analysis, stream, arp)
     streams, role_notes = _with_roles(analysis, streams)
-    rows = _rows(analysis, streams, frames)
+    from viz.icmp import extras
+    extra = {e.frame: e for e in extras(analysis, streams, arp)}
+    rows = _rows(analysis, streams, frames, extra)
     if peer is not None:
         rows = _merge_peer(analysis, peer, rows)
     # Which frame was dropped is a fact about the whole stream: match it there, not in the range.
-    lost = set(lost_frames or ()) | _dropped_frames(analysis, _rows(analysis, streams, None) if frames else rows)
+    lost = set(lost_frames or ()) | _dropped_frames(analysis, _rows(analysis, streams, None, extra) if frames else rows)
     for r in rows:
         if r.frame in lost:
             r.lost = True
@@ -454,7 +479,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             rows[j].extra += (tag,)
     for k in L.recovery_rows(rows):
         rows[k].extra += (L.RECOVERY,)
-    lifelines, where = _lifelines(analysis, streams)
+    lifelines, where = _lifelines(analysis, streams, rows)
     dup_number = _dup_ack_numbers(analysis, streams)
     probes = _window_probes(analysis, streams)
     collapse = not full and len(rows) > COLLAPSE_ABOVE
@@ -490,7 +515,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
             frame=r.frame, stream=r.stream.id, proto=p.proto, src=src, dst=dst,
             y_send=y_send[i], y_recv=y_recv[i], t=p.t,
             flags=flag_label(p.flags) if p.proto == "tcp" else p.proto.upper(),
-            label=arrow_label(p, r.from_client, numbers=numbers, win=win, options=options),
+            label=extra[r.frame].label if r.frame in extra else arrow_label(
+                p, r.from_client, numbers=numbers, win=win, options=options),
             preview=escape_preview(p.payload) if _readable(p.payload) and (starts or (p.len or 0) <= SHORT_DATA) else "",
             kind="data" if p.len else "control", reset=bool(p.proto == "tcp" and p.flags & Flag.RST),
             tags=tags, lost=r.lost, length=p.len or 0, t_send=r.t_send, t_recv=r.t_recv))
@@ -537,7 +563,7 @@ def _with_roles(analysis: Analysis, streams) -> tuple[tuple[Stream, ...], list[s
     listeners = {c.host for c in analysis.calls if c.call == "listen"}
     for s in streams:
         first = analysis.packet(s.frames[0]) if s.frames and s.frames[0] <= len(analysis.packets) else None
-        if first is None or (s.proto == "tcp" and first.flags & Flag.SYN):
+        if first is None or s.proto not in ("tcp", "udp") or (s.proto == "tcp" and first.flags & Flag.SYN):
             out.append(s)
             continue
         c, v = s.client.port, s.server.port
@@ -580,18 +606,23 @@ def _timers(rows, row_of, y_send, where, bands) -> list[L.Timer]:
     return out
 
 
-def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, int] | None) -> list[_Row]:
+def _rows(analysis: Analysis, streams: tuple[Stream, ...], frames: tuple[int, int] | None,
+          extra: dict | None = None) -> list[_Row]:
+    """One row per drawn frame; `extra` (viz.icmp.extras) adds ICMP/ARP frames and redraws a few."""
+    extra = extra or {}
     by_frame: dict[int, Stream] = {}
     for s in streams:
         for f in s.frames:
             by_frame[f] = s
+    for f, e in extra.items():
+        by_frame[f] = e.stream
     lo, hi = frames if frames else (1, 1 << 62)
     rows = []
     for f in sorted(by_frame):
         if not lo <= f <= hi or f > len(analysis.packets):
             continue
-        p = analysis.packet(f)
-        if p.src is None or p.sport is None:
+        p = extra[f].packet if f in extra else analysis.packet(f)
+        if p.src is None or (p.sport is None and p.proto in ("tcp", "udp")):
             continue
         s = by_frame[f]
         rows.append(_Row(p, s, Endpoint(p.src, p.sport) == s.client, frame=f))
@@ -654,8 +685,10 @@ def _host_of(analysis: Analysis, addr: str) -> str | None:
     return None
 
 
-def _lifelines(analysis: Analysis, streams: tuple[Stream, ...]) -> tuple[tuple[Lifeline, ...], dict[Endpoint, int]]:
-    """Clients left in order of appearance, servers right: the active opener is on the left."""
+def _lifelines(analysis: Analysis, streams: tuple[Stream, ...],
+               rows: list[_Row] = ()) -> tuple[tuple[Lifeline, ...], dict[Endpoint, int]]:
+    """Clients left in order of appearance, servers right: the active opener is on the left.
+    A host the rows reach that is no stream's end (a router reporting an error) stands between."""
     clients: list[Endpoint] = []
     servers: list[Endpoint] = []
     for s in sorted(streams, key=lambda s: s.frames[0] if s.frames else 0):
@@ -665,10 +698,18 @@ def _lifelines(analysis: Analysis, streams: tuple[Stream, ...]) -> tuple[tuple[L
             if s.server in clients:
                 clients.remove(s.server)
             servers.append(s.server)
+    middle: list[Endpoint] = []
+    for r in rows:
+        for e in (Endpoint(r.packet.src, r.packet.sport), Endpoint(r.packet.dst, r.packet.dport)):
+            if e not in clients and e not in servers and e not in middle:
+                middle.append(e)
     out = []
     for n, e in enumerate(clients):
         role = "client" if len(clients) == 1 else f"client {n + 1}"
         out.append(Lifeline(len(out), e, role, "client", _host_of(analysis, e.addr)))
+    for e in middle:
+        name = _host_of(analysis, e.addr) or "host"
+        out.append(Lifeline(len(out), e, name, "", name if name != "host" else None))
     for n, e in enumerate(servers):
         role = "server" if len(servers) == 1 else f"server {n + 1}"
         out.append(Lifeline(len(out), e, role, "server", _host_of(analysis, e.addr)))

@@ -119,14 +119,17 @@ class Packet:
     interface: int = 0
     comments: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    icmp: tuple[int, int, int | None, int | None] | None = None  # type, code, header bytes 4-5 and 6-7
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     addr: str
-    port: int
+    port: int | None  # None: a whole host (ICMP, ARP)
 
     def __str__(self) -> str:
+        if self.port is None:
+            return self.addr
         return f"[{self.addr}]:{self.port}" if ":" in self.addr else f"{self.addr}:{self.port}"
 
 

@@ -119,6 +119,16 @@ _ALL = (
              ready="bind"),
     Scenario("reuseaddr", "server closes first (TIME_WAIT); rebind fails without SO_REUSEADDR, works with it",
              "HUFS: bind error when server relaunched; Elwakedy L4: SO_REUSEADDR", "tcp", 50007, _BASIC),
+    # ICMP and DNS (Kurose & Ross 2.4, 5.6): no server program for ping and traceroute, the kernel answers.
+    Scenario("ping", "ICMP echo socket: 3 echo requests, the server host's kernel replies (id, seq, RTT)",
+             "lecture: ICMP, ping (RFC 792)", "icmp", 0, ("message", "client_port", "ipv6"),
+             ready=None, has_server=False),
+    Scenario("traceroute", "UDP probes with TTL 1, 2, ...: time exceeded from the router, then port "
+             "unreachable (use --topology routed)", "lecture: ICMP, traceroute", "udp", 33434,
+             ("port", "client_port"), ready=None, has_server=False),
+    Scenario("dns", "a tiny DNS server (stdlib) and a resolver: A, AAAA and a name that does not exist",
+             "lecture: DNS queries and answers (RFC 1035)", "udp", 53, ("port", "client_port", "ipv6"),
+             ready="bind"),
     # Classic faults (tracer.faults): the user's --drop/--loss/--rto-min replace these presets.
     Scenario("lost-segment", "tcp-echo with the client's data segment dropped: RTO retransmission",
              "Elwakedy L4: TCPEchoServer / TCPEchoClient; lecture: retransmission timeout", "tcp", 10000,

@@ -53,6 +53,8 @@ def register(subparsers) -> None:
                    help="leave out the time column (schematic mode): a figure that must stay byte-identical "
                    "when the same exchange is traced again, as `synack build` draws them")
     p.add_argument("--full", action="store_true", help="draw every segment; do not collapse long runs")
+    p.add_argument("--arp", action="store_true",
+                   help="also draw the ARP who-has/is-at (and IPv6 neighbour discovery) before the first segment")
     figure.add_theme_argument(p)
     p.add_argument("--page", default="slide", choices=("slide", "a4", "none"),
                    help="figure pages: slide (default: 13.33x7.5 in, text at 14 pt; a longer exchange is cut "
@@ -95,7 +97,7 @@ def run(args) -> int:
     analysis = load(args.capture)
     peer = load(args.capture2) if args.capture2 else None
     ladder = build_ladder(analysis, stream=args.stream, frames=frames, numbers=args.numbers, win=args.win,
-                          options=args.options, time=args.time, full=args.full, peer=peer)
+                          options=args.options, time=args.time, full=args.full, peer=peer, arp=args.arp)
     if args.no_times:
         if args.time == "scaled":
             raise SynackError("--no-times: a scaled ladder's height is its time axis; use --time schematic")
