@@ -241,13 +241,14 @@ def select_streams(analysis: Analysis, stream: str | int | None = None, arp: boo
     ICMP conversations (viz.icmp) are drawn when asked for (`icmp:N`) or when the
     capture has no TCP or UDP; an ICMP error joins the stream of the datagram it quotes."""
     streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
-    asked_icmp = stream is not None and parse_stream(str(stream))[0] == "icmp"
+    asked_all = stream is not None and str(stream).strip().lower() == "all"
+    asked_icmp = stream is not None and not asked_all and parse_stream(str(stream))[0] == "icmp"
     if not streams or asked_icmp:
         from viz.icmp import conversations
         streams += list(conversations(analysis, arp))
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP, UDP or ICMP conversation to draw")
-    if stream is not None and str(stream).strip().lower() == "all":
+    if asked_all:
         ends = {e for s in streams for e in (s.client, s.server)}
         if len(ends) > MAX_ALL:
             raise SynackError(f"--stream all: {len(streams)} streams between {len(ends)} endpoints do not fit one "
