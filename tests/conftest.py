@@ -146,3 +146,25 @@ def hosts(make_hosts):
     if not HAVE_NETNS:
         pytest.skip("needs root and iproute2 (network namespaces)")
     return make_hosts()
+
+
+@pytest.fixture(scope="session")
+def readable_site():
+    """The installed packages (numpy, matplotlib, scapy ...) where an unprivileged user can
+    read them: in place, or copied once when the venv lives under a private folder (a clone
+    in `mktemp -d`, or under /root)."""
+    import shutil
+    import sysconfig
+    import tempfile
+
+    site = sysconfig.get_paths()["purelib"]
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", site, "-a", "-x", site]
+    if subprocess.run(nobody, capture_output=True).returncode == 0:
+        yield site
+        return
+    copy = tempfile.mkdtemp(prefix="synack-site-")
+    os.chmod(copy, 0o755)
+    shutil.copytree(site, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pth"))
+    subprocess.run(["chmod", "-R", "a+rX", copy], check=True)
+    yield copy
+    shutil.rmtree(copy, ignore_errors=True)

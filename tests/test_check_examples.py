@@ -52,28 +52,6 @@ def test_example_verdicts(example, index, program, tmp_path, leak_check):
 UNPRIVILEGED = [c for c in CASES if (c[0], c[1]) in {("echo", 0), ("echo", 1), ("udp-retry", 1), ("threaded", 1)}]
 
 
-@pytest.fixture(scope="module")
-def readable_site():
-    """The installed packages (numpy, matplotlib, scapy ...) where an unprivileged user can
-    read them: in place, or copied once when the venv lives under a private folder (a clone
-    in `mktemp -d`, or under /root)."""
-    import shutil
-    import sysconfig
-    import tempfile
-
-    site = sysconfig.get_paths()["purelib"]
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", site, "-a", "-x", site]
-    if subprocess.run(nobody, capture_output=True).returncode == 0:
-        yield site
-        return
-    copy = tempfile.mkdtemp(prefix="synack-site-")
-    os.chmod(copy, 0o755)
-    shutil.copytree(site, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pth"))
-    subprocess.run(["chmod", "-R", "a+rX", copy], check=True)
-    yield copy
-    shutil.rmtree(copy, ignore_errors=True)
-
-
 @pytest.mark.parametrize("example, index, program", UNPRIVILEGED,
                          ids=[f"{e}-{p['label'].split(' (')[0].replace(' ', '_')}" for e, _, p in UNPRIVILEGED])
 def test_example_verdicts_as_an_unprivileged_user(example, index, program, leak_check, readable_site):

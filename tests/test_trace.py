@@ -442,7 +442,7 @@ def test_demo_figures_directory_that_cannot_be_made_is_a_one_line_error(leak_che
 
 @pytest.mark.skipif(__import__("tracer.userns").userns.blocked_reason(
     __import__("tracer.userns").userns.knobs(), sys.executable) is not None, reason="user namespaces blocked here")
-def test_not_root_traces_a_scenario_in_its_own_user_namespace(tmp_path):
+def test_not_root_traces_a_scenario_in_its_own_user_namespace(tmp_path, readable_site):
     """Unprivileged (nobody), no sudo, no unshare line: synack makes its own namespaces."""
     readable = tempfile.mkdtemp(prefix="synack-notroot-")  # the clone itself may be private (0700)
     out = os.path.join(readable, "out", "echo.pcapng")
@@ -452,15 +452,12 @@ def test_not_root_traces_a_scenario_in_its_own_user_namespace(tmp_path):
         os.chown(os.path.dirname(out), 65534, 65534)
         for pkg in ("tracer", "viz"):
             shutil.copytree(ROOT / pkg, os.path.join(readable, pkg), ignore=shutil.ignore_patterns("__pycache__"))
-        import scapy
-        shutil.copytree(os.path.dirname(scapy.__file__), os.path.join(readable, "scapy"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
         python = python_for(65534)
         if python is None:
             pytest.skip("no Python of this version nobody can run")
         res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-m", "tracer",
                               "trace", "-o", out], cwd=readable, capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=readable), timeout=60)
+                             env=dict(os.environ, PYTHONPATH=os.pathsep.join([readable, readable_site])), timeout=60)
         assert res.returncode == 0, res.stderr
         assert "handshake yes, data yes, teardown yes; drops 0" in res.stdout
         assert meta(out)["calls"] and os.stat(out).st_uid == 65534

@@ -72,7 +72,7 @@ def calls(path: str) -> dict[str, list[tuple]]:
 @pytest.mark.netns
 @pytest.mark.skipif(userns.blocked_reason(userns.knobs(), sys.executable) is not None,
                     reason="this kernel blocks unprivileged user namespaces")
-def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, leak_check):
+def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, leak_check, readable_site):
     python = python_for(user.pw_uid)
     if python is None:
         pytest.skip("no Python of this version the new user can run")
@@ -80,16 +80,13 @@ def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, lea
     try:
         for pkg in ("tracer", "viz"):
             shutil.copytree(ROOT / pkg, home / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-        import scapy
-
-        shutil.copytree(Path(scapy.__file__).parent, home / "scapy", ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("echo_server.py", "echo_client.py"):
             shutil.copy(PROGRAMS / name, home / name)
         subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True)
         os.chmod(home, 0o755)
         argv = ["-m", "tracer", "trace", "--server", f"{python} echo_server.py",
                 "--client", f"{python} echo_client.py", "-o"]
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": str(home), "LANG": "C.UTF-8"}
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": os.pathsep.join([str(home), readable_site]), "LANG": "C.UTF-8"}
         mine = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                                python, *argv, "user.pcapng"], cwd=home, env=env, capture_output=True, text=True,
                               timeout=120)

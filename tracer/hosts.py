@@ -143,6 +143,18 @@ def in_netns(netns: str, fn: Callable[..., Any], *args: Any) -> Any:
     return box.get("value")
 
 
+def _mapped_gids() -> str:
+    """The gids this user namespace maps ("0 2147483647" outside one): the kernel refuses a
+    ping_group_range beyond them (EINVAL in an unprivileged user's own namespace)."""
+    try:
+        rows = [list(map(int, line.split())) for line in open("/proc/self/gid_map") if line.strip()]
+    except OSError:
+        rows = []
+    if not rows:
+        return "0 2147483647"
+    return f"{min(r[0] for r in rows)} {min(max(r[0] + r[2] - 1 for r in rows), 2147483647)}"
+
+
 def write_sysctl(name: str, value: str | int) -> None:
     """Write a sysctl of the calling thread's network namespace."""
     with open("/proc/sys/" + name.replace(".", "/"), "w") as f:
@@ -435,7 +447,7 @@ class Hosts:
         Any user may open ICMP echo sockets (SOCK_DGRAM, IPPROTO_ICMP), as systemd
         sets by default, so a ping program runs as nobody without a raw socket."""
         write_sysctl("net.ipv4.ip_unprivileged_port_start", 0)
-        write_sysctl("net.ipv4.ping_group_range", "0 2147483647")
+        write_sysctl("net.ipv4.ping_group_range", _mapped_gids())
         if self.ipv6:
             for scope in ("all", "default", ifname):
                 write_sysctl(f"net.ipv6.conf.{scope}.accept_ra", 0)
