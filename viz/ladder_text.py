@@ -47,6 +47,18 @@ def _fit(text: str, width: int, g: Glyphs) -> str:
     return text[: max(0, width - len(e))] + e if width > len(e) else text[:width]
 
 
+def _wrap_caption(caption: str, width: int) -> list[str]:
+    """The caption is the figure's fine print (vantage, numbering, what was left out): broken at
+    its ' · ' joints onto as many lines as it needs, never cut short."""
+    lines: list[str] = []
+    for part in caption.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
     """The whole ladder as lines of at most `width` characters, ending in a newline."""
     g = ASCII if ascii else BOX
@@ -173,7 +185,7 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
             out.append("".join(row).rstrip())
     out.append("".join(blank(ladder.y_max + 1)).rstrip())
     if ladder.caption:
-        out.append(_fit(ladder.caption, width, g))
+        out.extend(_fit(line, width, g) for line in _wrap_caption(ladder.caption, width))
     text = "\n".join(line.rstrip() for line in out) + "\n"
     return text if g is BOX else text.encode("ascii", "replace").decode("ascii")
 
