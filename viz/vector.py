@@ -18,7 +18,6 @@ Pure: chunks of frames in, strings out.
 """
 from __future__ import annotations
 
-from socket import inet_aton
 from typing import Callable, Iterable
 
 import numpy as np
@@ -38,6 +37,20 @@ RETRANS_ANY = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMI
 I64 = np.int64
 
 
+def _ipv4_value(s: str) -> int | None:
+    """The 32-bit value of a dotted-quad IPv4 address as the decoder writes it, else None."""
+    parts = s.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        return None
+    v = 0
+    for p in parts:
+        b = int(p)
+        if b > 255:
+            return None
+        v = v << 8 | b
+    return v
+
+
 class _Addrs:
     """Address strings <-> integer ids: IPv4 as its 32-bit value, anything else above 2**32."""
 
@@ -50,10 +63,7 @@ class _Addrs:
         i = self.ids.get(s)
         if i is None:
             if ":" not in s:
-                try:
-                    i = int.from_bytes(inet_aton(s), "big")
-                except OSError:
-                    i = None
+                i = _ipv4_value(s)
             if i is None:
                 i = (1 << 32) + len(self.strs)
                 self.strs.append(s)
