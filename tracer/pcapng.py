@@ -9,12 +9,12 @@ a failed or interrupted run never leaves a truncated file under the final name.
 """
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-SCHEMA = "synack-capture/1"
+from viz.metadata import CONTINUED, split_comments
+from viz.metadata import NAME as SCHEMA
 LINKTYPE_ETHERNET = 1
 
 SHB, IDB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
@@ -50,26 +50,12 @@ def _block(kind: int, body: bytes) -> bytes:
     return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
 
 
-CONTINUED = SCHEMA + "+"
 MAX_OPTION = 65000  # an option's length is 16 bits
 
 
 def metadata_comments(metadata: dict[str, Any]) -> list[bytes]:
-    """The metadata as SHB comments: `synack-capture/1` + JSON, split into
-    `synack-capture/1+` continuation comments when longer than one option
-    can hold (a 100 MB bulk trace records tens of thousands of calls)."""
-    data = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
-    parts, head = [], SCHEMA
-    while True:
-        room = MAX_OPTION - len(head) - 1
-        cut = min(room, len(data))
-        while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # keep UTF-8 sequences whole
-            cut -= 1
-        parts.append(head.encode() + b"\n" + data[:cut])
-        data = data[cut:]
-        if not data:
-            return parts
-        head = CONTINUED
+    """The metadata as SHB comments (viz.metadata.split_comments: one schema module)."""
+    return split_comments(metadata, MAX_OPTION)
 
 
 def section_header(metadata: dict[str, Any], application: str) -> bytes:

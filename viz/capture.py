@@ -16,6 +16,8 @@ from typing import Iterator, NamedTuple
 
 from viz.errors import SynackError
 from viz.linktypes import link_type_name
+from viz.metadata import NAME as META_FIRST_LINE
+from viz.metadata import join_comments as join_meta_parts
 
 CHUNK = 1 << 17  # fits in L2: measured faster than 1 MiB chunks here
 PCAP_READ = 1 << 25  # bytes per read for FrameChunks (frames are not copied out of it)
@@ -36,7 +38,6 @@ SHB_TYPE = 0x0A0D0D0A
 IDB_TYPE, OPB_TYPE, SPB_TYPE, EPB_TYPE = 1, 2, 3, 6
 OPT_COMMENT = 1
 IF_NAME, IF_TSRESOL, IF_TSOFFSET = 2, 9, 14
-META_FIRST_LINE = "synack-capture/1"
 
 
 class RawFrame(NamedTuple):
@@ -833,19 +834,6 @@ def _options(buf: bytes, pos: int, stop: int, endian: str):
             return
         yield code, buf[vstart:vstop]
         pos = vstart + ((length + 3) & ~3)
-
-
-def join_meta_parts(comments: list[str]) -> str:
-    """Metadata longer than one pcapng option (64 KiB) is split by the tracer into
-    `synack-capture/1+` continuation comments following the first one."""
-    parts: list[str] = []
-    for c in comments:
-        first, _, rest = c.partition("\n")
-        if first.strip() == META_FIRST_LINE and not parts:
-            parts.append(c)
-        elif first.strip() == META_FIRST_LINE + "+" and parts:
-            parts.append(rest)
-    return "".join(parts)
 
 
 _WARNED: set[tuple[str, str]] = set()

@@ -11,7 +11,6 @@ analysis is off are those of ../shared/spec/analysis-json.md, i.e. what tshark
 from __future__ import annotations
 
 import struct
-from socket import AF_INET, AF_INET6, inet_ntop
 
 from viz.model import TcpOptions
 
@@ -128,7 +127,7 @@ def _a4(raw: bytes) -> str:
     if s is None:
         if len(_ADDR4) > _CACHE_MAX:
             _ADDR4.clear()
-        s = _ADDR4[raw] = inet_ntop(AF_INET, raw)
+        s = _ADDR4[raw] = "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
     return s
 
 
@@ -137,8 +136,43 @@ def _a6(raw: bytes) -> str:
     if s is None:
         if len(_ADDR6) > _CACHE_MAX:
             _ADDR6.clear()
-        s = _ADDR6[raw] = inet_ntop(AF_INET6, raw)
+        s = _ADDR6[raw] = ipv6_text(raw)
     return s
+
+
+def ipv6_text(raw: bytes) -> str:
+    """An IPv6 address as inet_ntop writes it (RFC 5952: the longest run of two or
+    more zero groups, the first of equal runs, becomes "::"; ::a.b.c.d and
+    ::ffff:a.b.c.d keep the dotted IPv4 tail), without the socket module."""
+    words = [raw[i] << 8 | raw[i + 1] for i in range(0, 16, 2)]
+    best, best_len, cur, cur_len = -1, 0, -1, 0
+    for i, w in enumerate(words):
+        if w == 0:
+            if cur < 0:
+                cur, cur_len = i, 1
+            else:
+                cur_len += 1
+            if cur_len > best_len:
+                best, best_len = cur, cur_len
+        else:
+            cur, cur_len = -1, 0
+    if best_len < 2:
+        best = -1
+    out = []
+    i = 0
+    while i < 8:
+        if i == best:
+            out.append(":" if i == 0 else "")
+            i += best_len
+            if i == 8:
+                out.append("")
+            continue
+        if i == 6 and best == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
+            out.append("%d.%d.%d.%d" % (raw[12], raw[13], raw[14], raw[15]))
+            break
+        out.append("%x" % words[i])
+        i += 1
+    return ":".join(out)
 
 
 def _blank(proto: str) -> Decoded:

@@ -96,9 +96,22 @@ def _jval(v) -> str:
     return repr(v)
 
 
+_OPTIONS_JSON: dict = {}
+
+
 def _options_json(o: TcpOptions | None) -> str:
     if o is None:
         return "null"
+    key = (o.mss, o.wscale, o.sack_perm, o.ts_val, o.ts_ecr)
+    text = _OPTIONS_JSON.get(key)
+    if text is None:
+        if len(_OPTIONS_JSON) > 4096:
+            _OPTIONS_JSON.clear()
+        text = _OPTIONS_JSON[key] = _options_text(o)
+    return text
+
+
+def _options_text(o: TcpOptions) -> str:
     return '{"mss": %s, "wscale": %s, "sack_perm": %s, "ts_val": %s, "ts_ecr": %s}' % (
         _jval(o.mss), _jval(o.wscale), _jval(o.sack_perm), _jval(o.ts_val), _jval(o.ts_ecr))
 

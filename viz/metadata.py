@@ -18,6 +18,8 @@ import json
 import math
 from typing import Any, Callable
 
+NAME = "synack-capture/1"  # the first line of the metadata comment
+CONTINUED = NAME + "+"  # the first line of each continuation comment
 MAX_META_BYTES = 128 << 20  # two programs' capped call logs (tracer.calllog) and the rest
 MAX_DEPTH = 12
 MAX_ITEMS = 1_000_000  # entries of one list (calls of a long trace)
@@ -288,3 +290,37 @@ def warning(path: str, problems: list[str]) -> str:
     more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
     return (f"synack: warning: {path}: synack-capture/1 metadata: {shown}{more}; "
             "drawn without the invalid part")
+
+
+# -- the metadata as pcapng section comments --------------------------------------
+
+def split_comments(metadata: dict[str, Any], max_option: int) -> list[bytes]:
+    """The metadata as section comments: `synack-capture/1` + JSON, split into
+    `synack-capture/1+` continuation comments when longer than one option
+    (`max_option` bytes) can hold (a 100 MB bulk trace records tens of
+    thousands of calls)."""
+    data = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
+    parts, head = [], NAME
+    while True:
+        room = max_option - len(head) - 1
+        cut = min(room, len(data))
+        while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # keep UTF-8 sequences whole
+            cut -= 1
+        parts.append(head.encode() + b"\n" + data[:cut])
+        data = data[cut:]
+        if not data:
+            return parts
+        head = CONTINUED
+
+
+def join_comments(comments: list[str]) -> str:
+    """The metadata comment whole again: the first `synack-capture/1` comment and
+    the `synack-capture/1+` continuations after it."""
+    parts: list[str] = []
+    for c in comments:
+        first, _, rest = c.partition("\n")
+        if first.strip() == NAME and not parts:
+            parts.append(c)
+        elif first.strip() == CONTINUED and parts:
+            parts.append(rest)
+    return "".join(parts)

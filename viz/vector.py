@@ -18,7 +18,6 @@ Pure: chunks of frames in, strings out.
 """
 from __future__ import annotations
 
-from socket import inet_aton
 from typing import Callable, Iterable
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 from viz import tcp_analysis as ta
 from viz.decode import Decoded
 from viz.decode import decode as decode_one
+from viz.model import TcpOptions
 from viz.states import Changes
 from viz.streams import StreamAcc
 
@@ -35,6 +35,20 @@ P_OTHER, P_TCP, P_UDP = 0, 1, 2
 SYN, ACK, FIN, RST = ta.SYN, ta.ACK, ta.FIN, ta.RST
 RETRANS_ANY = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION
 I64 = np.int64
+
+
+def _ipv4_value(s: str) -> int | None:
+    """The 32-bit value of a dotted-quad IPv4 address as the decoder writes it, else None."""
+    parts = s.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        return None
+    v = 0
+    for p in parts:
+        b = int(p)
+        if b > 255:
+            return None
+        v = v << 8 | b
+    return v
 
 
 class _Addrs:
@@ -49,10 +63,7 @@ class _Addrs:
         i = self.ids.get(s)
         if i is None:
             if ":" not in s:
-                try:
-                    i = int.from_bytes(inet_aton(s), "big")
-                except OSError:
-                    i = None
+                i = _ipv4_value(s)
             if i is None:
                 i = (1 << 32) + len(self.strs)
                 self.strs.append(s)
@@ -382,7 +393,11 @@ class VectorEngine:
         accs = self._tcp_accs
         for j, sid, e in zip(syn.tolist(), o.stream[syn].tolist(), o.ep[syn].tolist()):
             d = dec.get(j)
-            if d is not None and d.options is not None and accs[sid].options[e] is None:
+            if d is None or accs[sid].options[e] is not None:
+                continue
+            if isinstance(d, tuple):  # from Prepare
+                accs[sid].options[e] = TcpOptions(*d)
+            elif d.options is not None:
                 accs[sid].options[e] = d.options
 
     # -- UDP ------------------------------------------------------------------
@@ -458,13 +473,17 @@ def _bulk_streams(accs, inv, ep, ln, c, idx, t, o):
 
 def _slim(decoded: dict) -> dict:
     """What the export needs of the general decoder's frames (sent between processes):
-    notes, SYN options, the addresses of frames that are neither TCP nor UDP."""
+    notes and the addresses of frames that are neither TCP nor UDP, and SYN options
+    (as plain tuples: a dataclass costs a Python call to unpickle)."""
     out = {}
     for i, d in decoded.items():
-        if d.notes or d.proto not in ("tcp", "udp") or d.flags & SYN:
+        if d.notes or d.proto not in ("tcp", "udp"):
             e = Decoded(d.proto)
             e.src, e.dst, e.notes, e.options, e.flags = d.src, d.dst, d.notes, d.options, d.flags
             out[i] = e
+        elif d.flags & SYN and d.options is not None:
+            o = d.options
+            out[i] = (o.mss, o.wscale, o.sack_perm, o.ts_val, o.ts_ecr)
     return out
 
 
@@ -702,8 +721,8 @@ class JsonRows:
         ok_t, r_all = c.times if c.times is not None else _time_parts(o.t)
         regular = (c.proto == P_TCP) & (o.ack >= 0) & (o.length >= 0) & ok_t
         regular &= (c.src < 1 << 32) & (c.dst < 1 << 32)  # IPv4
-        for j in c.decoded:
-            if c.decoded[j].notes:
+        for j, d in c.decoded.items():
+            if not isinstance(d, tuple) and d.notes:
                 regular[j] = False
         rows = np.flatnonzero(regular)
         k = len(rows)
@@ -742,6 +761,8 @@ class JsonRows:
         n = o.ch.first + j
         t = float(o.t[j])
         d = c.decoded.get(j)
+        if isinstance(d, tuple):  # only SYN options (Prepare)
+            d = None
         p = int(c.proto[j])
         if p == P_TCP:
             src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
