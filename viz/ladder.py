@@ -764,6 +764,8 @@ def _place(rows: list[_Row], time: str, analysis: Analysis, merged: bool, collap
     k = 0
     i = 0
     while i < n:
+        if i and rows[i].stream is not rows[i - 1].stream:
+            k += STREAM_GAP  # another connection's arrow: apart from the one before, its label has room
         if rows[i].keep:
             slot[i] = k
             k += 1
@@ -841,6 +843,9 @@ def _owd(rows: list[_Row]) -> float:
             rtt = abs(rows[sa].packet.t - syn.packet.t)
     return max(rtt / 2, 1e-7)
 
+
+# Rows between consecutive arrows of different connections (schematic time).
+STREAM_GAP = 0.5
 
 # Scaled time: no two events closer than this many rows (a µs apart on a veth must still read).
 MIN_STEP = 0.5

@@ -29,6 +29,8 @@ CHAR_IN = 0.074  # mean advance of a 10 pt DejaVu Sans character, to size the si
 LINE_IN = 0.17  # one note line at 10 pt
 DATA_LW, CONTROL_LW = 2.6, 1.1
 TOP_IN, BOTTOM_IN = 0.75, 0.25
+STRETCH = 1.6  # a short page's rows may spread to this many times the pitch
+RETRIES = 3  # paginations tried when a text finds no free place
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,11 @@ def _char(page: Page, pt: float) -> float:
 
 
 def _note_width(ladder: Ladder, lifeline: int, page: Page) -> float:
-    texts = [s.state for s in ladder.states if s.lifeline == lifeline]
-    texts += [line for c in ladder.calls if c.lifeline == lifeline for line in c.lines]
-    # Bold state names run wider than the mean advance: size the column for them.
-    return min(max((len(t) for t in texts), default=0) * _char(page, page.note) * 1.12 + 0.3, 2.8 * page.k)
+    """The widest note beside `lifeline`, measured (state names are bold)."""
+    widths = [measure(s.state, page.note, "bold")[0] for s in ladder.states if s.lifeline == lifeline]
+    widths += [measure(line, page.note, "normal", "italic")[0]
+               for c in ladder.calls if c.lifeline == lifeline for line in c.lines]
+    return min(max(widths, default=0.0) + 0.2, 2.8 * page.k)
 
 
 def caption_lines(caption: str, width: float, page: Page) -> tuple[str, ...]:
@@ -123,7 +126,49 @@ def _margins(ladder: Ladder, width: float, page: Page) -> tuple[float, float, tu
 def rows_per_page(ladder: Ladder, page: Page) -> float:
     """How many row units fit one page of `page` (its caption as the whole ladder's, plus a page count)."""
     top, bottom, _ = _margins(replace(ladder, caption=ladder.caption + " · page 10 of 10"), page.width, page)
-    return max(2.0, (page.height - top - bottom) / (ROW_IN * page.k) - 1.0)
+    return max(2.0, (page.height - top - bottom) / _pitch(len(ladder.lifelines), page) - 1.0)
+
+
+def _columns(ladder: Ladder, left: float, right: float, page: Page) -> tuple[float, ...]:
+    """Lifeline positions: each gap at least as wide as the longest text of an arrow that spans only
+    it (a label must fit along its shaft), wider arrows' needs shared by the gaps they cross, and
+    the room left over shared equally."""
+    n = len(ladder.lifelines)
+    need: dict[tuple[int, int], float] = {}
+    for a in ladder.arrows:
+        i, j = sorted((a.src, a.dst))
+        if i == j:
+            continue
+        w = measure(a.label, page.label, "bold" if a.kind == "data" else "normal")[0]
+        below = "  ".join(([a.preview] if a.preview else []) + list(a.tags))
+        if below:
+            w = max(w, measure(below, page.small)[0])
+        need[(i, j)] = max(need.get((i, j), 0.0), w + 0.6)
+    heads = [max(measure(l.role, page.head, "bold")[0], measure(l.address, page.note)[0]) for l in ladder.lifelines]
+    gaps = [(heads[i] + heads[i + 1]) / 2 + 0.4 for i in range(n - 1)]  # the heads side by side
+    for (i, j), w in sorted(need.items(), key=lambda kv: (kv[0][1] - kv[0][0], kv[0])):
+        have = sum(gaps[i:j])
+        if have < w:
+            for g in range(i, j):
+                gaps[g] += (w - have) / (j - i)
+    room = right - left
+    total = sum(gaps)
+    if total <= 0:
+        gaps = [room / (n - 1)] * (n - 1)
+    elif total <= room:
+        gaps = [g + (room - total) / (n - 1) for g in gaps]
+    else:
+        gaps = [g * room / total for g in gaps]
+    xs = [left]
+    for g in gaps:
+        xs.append(xs[-1] + g)
+    return tuple(xs)
+
+
+def _pitch(lifelines: int, page: Page) -> float:
+    """The row pitch: with more lifelines the arrows of concurrent connections run side by side
+    and need steeper slopes to keep their labels apart."""
+    return ROW_IN * page.k * (1.0 + 0.18 * max(0, lifelines - 2))
 
 
 def _geometry(ladder: Ladder, size: tuple[float, float] | None, page: Page | str | None = None,
@@ -139,15 +184,22 @@ def _geometry(ladder: Ladder, size: tuple[float, float] | None, page: Page | str
         height = size[1]
         pitch = max((height - top_in - bottom_in) / span_rows, 0.05)
     elif page.height is None:
-        pitch = ROW_IN * page.k
+        pitch = _pitch(n, page)
         height = max(SLIDE_SIZE[1], top_in + bottom_in + span_rows * pitch)
         pitch = (height - top_in - bottom_in) / span_rows
     else:
         height = page.height
-        pitch = ROW_IN * page.k
+        # A page with fewer rows than it holds spreads them out: steeper arrows, roomier labels.
+        pitch = min((height - top_in - bottom_in) / (span_rows + 0.5), STRETCH * _pitch(n, page))
+        pitch = max(pitch, _pitch(n, page) * 0.9)
     cols = xs_of or ladder
-    time_w = 0.75 * page.k if cols.times else 0.0
-    phase_w = 1.35 * page.k if cols.phases else 0.0
+    time_w = 0.0
+    if cols.times:  # as wide as its widest entry (a capture can start at a large time)
+        time_w = max([measure(t.text, page.small, family="monospace")[0] for t in cols.times]
+                     + [measure(f"time ({cols.time_unit})", page.small)[0]]) + 0.15
+    phase_w = 0.0
+    if cols.phases:
+        phase_w = max(measure(w, page.note)[0] for p in cols.phases for w in p.name.split(" ", 1)) + 0.35
     left = 0.2 + time_w + (_note_width(cols, 0, page) if n > 1 else 0.0)
     right = width - 0.2 - phase_w - _note_width(cols, n - 1, page)
     heads = [max(len(l.role) * _char(page, page.head), len(l.address) * _char(page, page.note)) * 1.1 / 2
@@ -157,7 +209,7 @@ def _geometry(ladder: Ladder, size: tuple[float, float] | None, page: Page | str
     if n == 1:
         xs = ((left + right) / 2,)
     else:
-        xs = tuple(left + (right - left) * i / (n - 1) for i in range(n))
+        xs = _columns(cols, left, right, page)
     top = height - top_in - pitch * 0.5
     return _Geometry(width, height, xs, 0.2 + time_w - 0.1, width - 0.2 - phase_w + 0.15, top, pitch,
                      ladder.y_min, page, cap)
@@ -370,8 +422,8 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             fs = [pref] + [pref + d for step in (0.08, 0.16, 0.24, 0.32) for d in (step, -step)]
             fs = [min(hi, max(lo, f)) for f in fs]
             cands = []
-            for side in (sign, -sign):
-                off = 0.035 if side > 0 else 0.04
+            for side, far in ((sign, 1.0), (-sign, 1.0), (sign, 3.0), (-sign, 3.0)):
+                off = (0.035 if side > 0 else 0.04) * far
                 va = "bottom" if side > 0 else "top"
                 for f in dict.fromkeys(fs):
                     mx, my = x0 + ux * span * f + nx * off * side, y0 + uy * span * f + ny * off * side
@@ -379,6 +431,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             _, mx, my, va = placer.choose(cands, own)
             arrow_labels.append((mx, my, txt, angle, replace(st, va=va)))
     ax.add_artist(TextBatch(arrow_labels, gid="ladder-labels"))
+    fig.synack_unplaced = placer.unresolved  # texts that found no free place (render_pages retries)
     waits = []
     for s in ladder.states:
         if s.y_end is not None:
@@ -417,8 +470,14 @@ def render_pages(ladder: Ladder, *, theme: str | Theme = "light", page: Page | s
         return [render_ladder(ladder, theme=theme, size=size, page=pg)]
     from viz.ladder import paginate
 
-    pages = paginate(ladder, rows_per_page(ladder, pg))
-    return [render_ladder(p, theme=theme, page=pg, xs_of=ladder) for p in pages]
+    rows = rows_per_page(ladder, pg)
+    for _ in range(RETRIES):
+        # A crowded page gets fewer rows, which its pitch spreads out: more room between arrows.
+        figs = [render_ladder(p, theme=theme, page=pg, xs_of=ladder) for p in paginate(ladder, rows)]
+        if not any(f.synack_unplaced for f in figs) or rows <= 3:
+            break
+        rows = max(3.0, rows * 0.75)
+    return figs
 
 
 def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | None = None,

@@ -71,6 +71,7 @@ class Placer:
 
     def __init__(self, width: float, height: float, shafts):
         self.width, self.height = width, height
+        self.unresolved = 0  # texts that found no free place
         self.grid: dict[tuple[int, int], list] = {}
         for k, (p0, p1) in enumerate(shafts):
             self._add(("shaft", k), (p0, p1))
@@ -108,11 +109,11 @@ class Placer:
         best, best_n = None, None
         for cand in candidates:
             n = self.conflicts(cand[0], own)
-            if n == 0:
-                best = cand
-                break
             if best_n is None or n < best_n:
                 best, best_n = cand, n
+            if n == 0:
+                break
         if best is not None:
             self.add(best[0])
+            self.unresolved += best_n > 0
         return best
