@@ -103,3 +103,22 @@ def clipped(fig) -> list[str]:
     renderer = _render(fig)
     w, h = fig.bbox.width, fig.bbox.height
     return [t.get_text() for t, bb in texts(fig, renderer) if bb.x0 < 0 or bb.y0 < 0 or bb.x1 > w or bb.y1 > h]
+
+
+def hatched_under_text(fig) -> list[str]:
+    """Texts drawn over a hatched patch (hatching behind letters makes them unreadable)."""
+    from matplotlib.patches import Patch
+
+    renderer = _render(fig)
+    tb = texts(fig, renderer)
+    out = []
+    for p in fig.findobj(Patch):
+        if not p.get_hatch() or not p.get_visible():
+            continue
+        pb = p.get_window_extent(renderer)
+        for t, bb in tb:
+            w = min(pb.x1, bb.x1) - max(pb.x0, bb.x0)
+            h = min(pb.y1, bb.y1) - max(pb.y0, bb.y0)
+            if w > 2 * PAD and h > 2 * PAD:
+                out.append(t.get_text())
+    return sorted(set(out))
