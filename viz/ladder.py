@@ -423,7 +423,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     if time not in TIME_MODES:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream, arp)
-    from viz.icmp import extras
+    from viz.icmp import extras, omitted_note as icmp_omitted
     extra = {e.frame: e for e in extras(analysis, streams, arp)}
     rows = _rows(analysis, streams, frames, extra)
     if peer is not None:
@@ -487,7 +487,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         lifelines=lifelines, arrows=tuple(arrows), states=states, calls=calls, phases=phases,
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if waits else 0.0),
-        caption=_caption(analysis, peer), streams=tuple((s.proto, s.id) for s in streams))
+        caption=" · ".join(filter(None, (_caption(analysis, peer), icmp_omitted(analysis, streams, arp)))),
+        streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
     return ladder
