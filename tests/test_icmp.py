@@ -184,8 +184,13 @@ def test_ping_scenario(tmp_path, v6):
     assert [a.frame for a in lad.arrows] == sorted(truth)
     assert len(lad.arrows) == 6 and all(f"seq={k // 2 + 1}" in a.label for k, a in enumerate(lad.arrows))
     assert all(("reply" in a.label) == (k % 2 == 1) for k, a in enumerate(lad.arrows))
-    sends = [c for c in load(str(out)).calls if c.call == "sendto" and c.phase == "return"]
-    assert len(sends) == 3  # the program's own socket calls are recorded
+    calls = load(str(out)).calls
+    assert [c.args for c in calls if c.call == "socket"] == [
+        "AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6" if v6 else "AF_INET, SOCK_DGRAM, IPPROTO_ICMP"]
+    sends = [c.frame for c in calls if c.call == "sendto" and c.phase == "call"]
+    reads = [c.frame for c in calls if c.call == "recvfrom" and c.phase == "return"]
+    assert sends == [a.frame for a in lad.arrows[0::2]]  # each sendto is tied to its echo request
+    assert reads == [a.frame for a in lad.arrows[1::2]]  # and each recvfrom to the reply it returned
     arp = build_ladder(load(str(out)), arp=True)
     if not v6:
         truth = tshark(out, "arp.opcode", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "arp.src.hw_mac", filt="arp")
