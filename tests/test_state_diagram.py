@@ -149,3 +149,18 @@ def test_state_figure_is_deterministic(tmp_path):
         save(fig, str(out))
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_a_capture_starting_after_the_syn_draws_its_own_edge():
+    """The server's first seen state change is CLOSED -> SYN_RECEIVED (its SYN,ACK): drawn on a
+    placed edge saying so, not along LISTEN's edge."""
+    an = load(str(ROOT / "captures" / "tcp-echo.pcapng"))
+    step = graph.Step(1, "server", TcpState.CLOSED, TcpState.SYN_RECEIVED, "send SYN+ACK", 2, False)
+    [(side, e, pts)] = D.path_lines({"server": (step,)})
+    assert e in D.EXTRA and not e.rfc and "LISTEN not captured" in e.label.text
+    fig = _states_figure(an, an.streams[0], {"server": (step,)})
+    assert figure_check.problems(fig) == []
+    for f in D.EDGES:
+        for s in _segments(e.points):
+            for t in _segments(f.points):
+                assert not _cross(s, t), f.label.text
