@@ -150,6 +150,14 @@ EDGES = (
 EXTRA = (
     Edge(S.CLOSED, S.SYN_RECEIVED, "CLOSED", "SYN_RECEIVED", ((7.4, 9.3), (2.1, 9.3), (2.1, 6.3)),
          Label("snd SYN,ACK (LISTEN not captured)", 4.75, 9.4, "center", "bottom"), "left", rfc=False),
+    # A FIN before the handshake completed (RFC 9293 §3.10.4 queues a CLOSE in SYN_SENT; a
+    # capture can still show it) and a FIN received in SYN_RECEIVED (§3.10.7.4, eighth check):
+    # both pass under ESTABLISHED.
+    Edge(S.SYN_SENT, S.FIN_WAIT_1, "SYN_SENT", "FIN_WAIT_1", ((14.4, 5.7), (14.4, 4.0), (3.9, 4.0), (3.9, 3.3)),
+         Label("snd FIN", 14.55, 4.9, "left", "center"), "right", rfc=False),
+    Edge(S.SYN_RECEIVED, S.CLOSE_WAIT, "SYN_RECEIVED", "CLOSE_WAIT", ((3.0, 5.7), (3.0, 3.88), (13.3, 3.88),
+                                                                       (13.3, 3.3)),
+         Label("rcv FIN / snd ACK", 5.5, 3.98, "center", "bottom"), "right", rfc=False),
 )
 
 # Where a reset leads from each state: the small CLOSED's centre, the stub from the box to it,
