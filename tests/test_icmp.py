@@ -261,3 +261,17 @@ def test_arp_option_in_command_and_manifest(tmp_path):
                     % (ROOT / "captures" / "ping.pcapng"))
     fig = load_manifest(spec).figures[0]
     assert fig.opt("arp") is True and "--arp" in render_command(fig, "ping.pcapng", "light")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+@pytest.mark.parametrize("name", ["dns", "traceroute"])
+def test_icmp_and_dns_ladders_compile_as_tikz(tmp_path, name):
+    """DNS answers carry an arrow (→) and ICMP labels commas: the TikZ output still compiles."""
+    out = tmp_path / f"{name}.tex"
+    r = subprocess.run([sys.executable, "-m", "tracer", "ladder", str(ROOT / "captures" / f"{name}.pcapng"), "-o",
+                        str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    p = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert out.with_suffix(".pdf").stat().st_size > 1000
