@@ -27,8 +27,7 @@ def _render(fig):
 def texts(fig, renderer):
     out = []
     for t in fig.findobj(Text):
-        if t.get_visible() and t.get_text().strip() and t.axes is not None or (
-                t.get_visible() and t.get_text().strip() and t.figure is fig):
+        if t.get_visible() and t.get_text().strip():
             bb = t.get_window_extent(renderer)
             if bb.width > 0 and bb.height > 0:
                 out.append((t, bb))

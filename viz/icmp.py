@@ -14,7 +14,7 @@ Pure: reads `viz.model` values only.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from viz.model import Analysis, Endpoint, Packet, Stream
 
@@ -329,7 +329,6 @@ def extras(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -
 
 
 def _moved(p: Packet, src: str, sport: int | None, dst: str, dport: int | None) -> Packet:
-    from dataclasses import replace
     return replace(p, src=src, sport=sport, dst=dst, dport=dport)
 
 
