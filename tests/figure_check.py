@@ -27,8 +27,7 @@ def _render(fig):
 def texts(fig, renderer):
     out = []
     for t in fig.findobj(Text):
-        if t.get_visible() and t.get_text().strip() and t.axes is not None or (
-                t.get_visible() and t.get_text().strip() and t.figure is fig):
+        if t.get_visible() and t.get_text().strip():
             bb = t.get_window_extent(renderer)
             if bb.width > 0 and bb.height > 0:
                 out.append((t, bb))
@@ -103,3 +102,22 @@ def clipped(fig) -> list[str]:
     renderer = _render(fig)
     w, h = fig.bbox.width, fig.bbox.height
     return [t.get_text() for t, bb in texts(fig, renderer) if bb.x0 < 0 or bb.y0 < 0 or bb.x1 > w or bb.y1 > h]
+
+
+def hatched_under_text(fig) -> list[str]:
+    """Texts drawn over a hatched patch (hatching behind letters makes them unreadable)."""
+    from matplotlib.patches import Patch
+
+    renderer = _render(fig)
+    tb = texts(fig, renderer)
+    out = []
+    for p in fig.findobj(Patch):
+        if not p.get_hatch() or not p.get_visible():
+            continue
+        pb = p.get_window_extent(renderer)
+        for t, bb in tb:
+            w = min(pb.x1, bb.x1) - max(pb.x0, bb.x0)
+            h = min(pb.y1, bb.y1) - max(pb.y0, bb.y0)
+            if w > 2 * PAD and h > 2 * PAD:
+                out.append(t.get_text())
+    return sorted(set(out))

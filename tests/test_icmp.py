@@ -112,6 +112,16 @@ def test_dns_labels_equal_tshark(path):
                 assert text.endswith(f"→ {n} answer" + ("s" if n > 1 else "")), text
 
 
+@pytest.mark.skipif(not (CORPUS / "IcmpPackets.pcap").exists(), reason="corpus not present")
+def test_icmp_conversations_left_out_are_named_in_the_caption():
+    an = load(str(CORPUS / "IcmpPackets.pcap"))
+    lad = build_ladder(an)
+    total = len(icmp.conversations(an))
+    assert len(lad.lifelines) <= 5 and total > len(lad.streams)
+    assert lad.caption.endswith(f"ICMP conversations 0-{len(lad.streams) - 1} of {total} drawn (--stream icmp:N)")
+    assert build_ladder(an, stream="icmp:5").streams == (("icmp", 5),)
+
+
 def test_icmp_only_capture_draws():
     an = load(str(ROOT / "captures" / "ping.pcapng"))
     lad = build_ladder(an)
@@ -174,8 +184,26 @@ def test_ping_scenario(tmp_path, v6):
     assert [a.frame for a in lad.arrows] == sorted(truth)
     assert len(lad.arrows) == 6 and all(f"seq={k // 2 + 1}" in a.label for k, a in enumerate(lad.arrows))
     assert all(("reply" in a.label) == (k % 2 == 1) for k, a in enumerate(lad.arrows))
-    sends = [c for c in load(str(out)).calls if c.call == "sendto" and c.phase == "return"]
-    assert len(sends) == 3  # the program's own socket calls are recorded
+    calls = load(str(out)).calls
+    assert [c.args for c in calls if c.call == "socket"] == [
+        "AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6" if v6 else "AF_INET, SOCK_DGRAM, IPPROTO_ICMP"]
+    sends = [c.frame for c in calls if c.call == "sendto" and c.phase == "call"]
+    reads = [c.frame for c in calls if c.call == "recvfrom" and c.phase == "return"]
+    assert sends == [a.frame for a in lad.arrows[0::2]]  # each sendto is tied to its echo request
+    assert reads == [a.frame for a in lad.arrows[1::2]]  # and each recvfrom to the reply it returned
+    arp = build_ladder(load(str(out)), arp=True)
+    if not v6:
+        truth = tshark(out, "arp.opcode", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "arp.src.hw_mac", filt="arp")
+        want = [f"ARP who-has {t['arp.dst.proto_ipv4']}? tell {t['arp.src.proto_ipv4']}" if t["arp.opcode"] == "1"
+                else f"ARP {t['arp.src.proto_ipv4']} is-at {t['arp.src.hw_mac']}" for t in truth.values()]
+    else:  # neighbour discovery: the solicitation is drawn to its target, not to the multicast group
+        truth = tshark(out, "icmpv6.type", "icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address",
+                       "icmpv6.opt.linkaddr", filt="icmpv6.type == 135 || icmpv6.type == 136")
+        want = [f"ICMPv6 neighbor solicitation for {t['icmpv6.nd.ns.target_address']}" if t["icmpv6.type"] == "135"
+                else f"ICMPv6 neighbor advertisement {t['icmpv6.nd.na.target_address']} is-at "
+                     f"{t['icmpv6.opt.linkaddr']}" for t in truth.values()]
+    assert want and [a.label for a in arp.arrows[:len(want)]] == want
+    assert len(arp.lifelines) == 2 and {(a.src, a.dst) for a in arp.arrows} == {(0, 1), (1, 0)}
 
 
 @needs_root
@@ -233,3 +261,17 @@ def test_arp_option_in_command_and_manifest(tmp_path):
                     % (ROOT / "captures" / "ping.pcapng"))
     fig = load_manifest(spec).figures[0]
     assert fig.opt("arp") is True and "--arp" in render_command(fig, "ping.pcapng", "light")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+@pytest.mark.parametrize("name", ["dns", "traceroute"])
+def test_icmp_and_dns_ladders_compile_as_tikz(tmp_path, name):
+    """DNS answers carry an arrow (→) and ICMP labels commas: the TikZ output still compiles."""
+    out = tmp_path / f"{name}.tex"
+    r = subprocess.run([sys.executable, "-m", "tracer", "ladder", str(ROOT / "captures" / f"{name}.pcapng"), "-o",
+                        str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    p = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert out.with_suffix(".pdf").stat().st_size > 1000

@@ -180,6 +180,16 @@ def datagrams(frames: list[Frame], direction: str, ipv6: bool) -> list[bytes]:
     return [f.payload for f in frames if f.proto == "udp" and f.src == src]
 
 
+def icmp_messages(frames: list[Frame], ipv6: bool) -> list[tuple[Frame, int, int, bytes]]:
+    """(frame, type, code, body after the 8-byte header) of each ICMP/ICMPv6 frame."""
+    out = []
+    for f in frames:
+        if f.proto in ("icmp", "icmpv6"):
+            l4 = f.data[54:] if f.proto == "icmpv6" else f.data[14 + (f.data[14] & 0x0F) * 4:]
+            out.append((f, l4[0], l4[1], l4[4:]))
+    return out
+
+
 # --- per-scenario expectations ---------------------------------------------------------
 
 def check(name: str, frames: list[Frame], opts: scenarios.Options, ipv6: bool) -> None:
@@ -254,6 +264,24 @@ def check(name: str, frames: list[Frame], opts: scenarios.Options, ipv6: bool) -
         assert datagrams(frames, "c2s", ipv6) == [M, M] and datagrams(frames, "s2c", ipv6) == [M.upper()]
         requests = [f for f in frames if f.proto == "udp" and f.src == CLIENT[ipv6]]
         assert requests[1].ts - requests[0].ts >= 0.45  # the retry follows the 0.5 s timeout
+    elif name == "ping":  # no server program: the kernel answers each echo request
+        req, rep = (128, 129) if ipv6 else (8, 0)
+        echo = [(m[0].src, t, struct.unpack("!H", m[3][2:4])[0], m[3][4:]) for m in icmp_messages(frames, ipv6)
+                for t in [m[1]] if t in (req, rep)]
+        assert echo == [(src, t, seq, M) for seq in (1, 2, 3)
+                        for src, t in ((CLIENT[ipv6], req), (SERVER[ipv6], rep))]
+        assert not convs and not [f for f in frames if f.proto == "udp"]
+    elif name == "traceroute":  # on the direct link the first probe reaches the closed port
+        assert datagrams(frames, "c2s", ipv6) == [b"probe 1"] and datagrams(frames, "s2c", ipv6) == []
+        errors = [(m[0].src, m[1], m[2]) for m in icmp_messages(frames, ipv6)]
+        assert errors == [(SERVER[ipv6], 3, 3)]  # port unreachable from the server host
+    elif name == "dns":
+        queries, answers = datagrams(frames, "c2s", ipv6), datagrams(frames, "s2c", ipv6)
+        assert [struct.unpack("!H", q[:2])[0] for q in queries] == [1, 2, 3]
+        assert [struct.unpack("!H", a[:2])[0] for a in answers] == [1, 2, 3]
+        assert answers[0].endswith(socket.inet_aton("192.0.2.80"))
+        assert answers[1].endswith(socket.inet_pton(socket.AF_INET6, "2001:db8::80"))
+        assert struct.unpack("!H", answers[2][2:4])[0] & 0x0F == 3  # NXDOMAIN
     else:
         raise AssertionError(f"no capture check for scenario {name}")
     if scenarios.get(name).transport == "udp":
@@ -271,6 +299,8 @@ def tshark_frames(path: str) -> list[str]:
 @pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize("name", [n for n in scenarios.names() if not scenarios.get(n).faults])
 def test_scenario_capture(name, ipv6, tmp_path):
+    if ipv6 and "ipv6" not in scenarios.get(name).options:
+        pytest.skip(f"{name} is IPv4 only")
     opts = scenarios.Options(ipv6=ipv6, client_port=41000, bytes=200_000)
     out = str(tmp_path / f"{name}.pcapng")
     result = trace(name, opts, out)
@@ -279,7 +309,8 @@ def test_scenario_capture(name, ipv6, tmp_path):
     assert len(frames) == result.frames
     assert any(c.startswith("synack-capture/1\n") for c in shb)
     check(name, frames, opts, ipv6)
-    transport = [f for f in frames if f.proto in ("tcp", "udp")]
+    transport = [f for f in frames if f.proto in ("tcp", "udp")] or [
+        m[0] for m in icmp_messages(frames, ipv6) if m[1] in (0, 8, 128, 129)]  # ping: its echo messages
     assert {f.src for f in transport} <= {CLIENT[ipv6], SERVER[ipv6]}
     # the call that caused the first frame of the client is written on it
     first = transport[0]

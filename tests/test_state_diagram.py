@@ -149,3 +149,38 @@ def test_state_figure_is_deterministic(tmp_path):
         save(fig, str(out))
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_a_capture_starting_after_the_syn_draws_its_own_edge():
+    """The server's first seen state change is CLOSED -> SYN_RECEIVED (its SYN,ACK): drawn on a
+    placed edge saying so, not along LISTEN's edge."""
+    an = load(str(ROOT / "captures" / "tcp-echo.pcapng"))
+    step = graph.Step(1, "server", TcpState.CLOSED, TcpState.SYN_RECEIVED, "send SYN+ACK", 2, False)
+    [(side, e, pts)] = D.path_lines({"server": (step,)})
+    assert e in D.EXTRA and not e.rfc and "LISTEN not captured" in e.label.text
+    fig = _states_figure(an, an.streams[0], {"server": (step,)})
+    assert figure_check.problems(fig) == []
+    for f in D.EDGES:
+        for s in _segments(e.points):
+            for t in _segments(f.points):
+                assert not _cross(s, t), f.label.text
+
+
+def _tracker_transitions():
+    from viz import states
+    return sorted({(st.value, ev.value, after.value) for (st, ev), after in states.TRANSITIONS.items()
+                   if st != after})
+
+
+@pytest.mark.parametrize("before,event,after", _tracker_transitions(), ids=lambda v: str(v).replace(" ", "_"))
+def test_every_transition_the_tracker_makes_is_drawn_cleanly(before, event, after):
+    """Whatever a capture makes viz.states infer, its step has an edge that names it and
+    the figure stays free of overlaps and crossed labels."""
+    step = graph.Step(1, "client", TcpState(before), TcpState(after), event, 1, False)
+    [(_, e, _)] = D.path_lines({"client": (step,)})
+    assert (e.a, e.b) == (step.before, step.after)
+    if "RST" in event:
+        assert e.label.text in ("rcv RST", "snd RST")
+    an = load(str(ROOT / "captures" / "tcp-echo.pcapng"))
+    fig = _states_figure(an, an.streams[0], {"client": (step,)})
+    assert figure_check.problems(fig) == []

@@ -190,6 +190,8 @@ def test_every_scenario_traces_completely(name, tmp_path):
             # one FIN from each side; under load a 20 ms RTO floor may send one of them twice
             fins = {(f["sport"], f["seq"]) for f in conv if f["flags"] & 1}
             assert conv[0]["flags"] == 0x02 and len(fins) == 2 and {p for p, _ in fins} == set(c)
+    elif sc.transport == "icmp":  # ping: echo requests and replies only
+        assert not udp and not tcp and any(f["proto"] == "1" for f in frames)  # IP protocol 1
     else:
         assert udp and not tcp and r.data
     assert "client: " in " ".join(" ".join(f["comments"]) for f in frames)

@@ -314,6 +314,12 @@ SCENARIO_EXPECT: dict[str, dict[str, Any]] = {
     "lost-ack": {"analysis": "retransmission", "upper": True, "reset": False, "client_exits": 0},
     "zero-window": {"analysis": "zero_window", "reset": False, "client_exits": 0},
     "syn-retry": {"analysis": "retransmission", "established": True, "echo": True, "client_exits": 0},
+    "ping": {"connections": 0, "client_exits": 0,
+             "calls": {"client": ["socket", "bind", "sendto", "recvfrom", "sendto", "recvfrom", "close"]}},
+    "traceroute": {"connections": 0, "client_exits": 0,
+                   "calls": {"client": ["socket", "setsockopt", "sendto", "close"]}},  # one probe on a direct link
+    "dns": {"answered": True, "connections": 0, "client_exits": 0,
+            "calls": {"server": ["bind", "recvfrom", "sendto"], "client": ["sendto", "recvfrom", "close"]}},
 }
 
 

@@ -173,6 +173,10 @@ class _Matcher:
                 self.lists["udp"].append(i)
                 if (p.len or 0) > 0:
                     self.cands["sendto"].append(i)
+            elif _echo(p):
+                self.lists["udp"].append(i)
+                self.cands["sendto"].append(i)
+        self.icmp_socks: set[tuple] = set()  # (host, pid, fd) of ICMP echo sockets (ping)
         self.list_lo: dict[tuple[str, str], int] = {}
         self.sizes: dict[int, int | None] = {}  # send call index -> bytes (set by attach)
         for pos, nxt in self.tx_lanes.values():
@@ -295,6 +299,19 @@ class _Matcher:
         name, phase = c.call, c.phase
         if name == "listen":
             self.listeners.add(self.key(c))
+            return ()
+        if name == "socket" and "IPPROTO_ICMP" in c.args:
+            self.icmp_socks.add(self.key(c))
+            return ()
+        if self.key(c) in self.icmp_socks:  # sendto sends an echo request, recvfrom returns the reply
+            if name in ("sendto", "recvfrom") and c.phase == ("call" if name == "sendto" else "return") \
+                    and not c.error:
+                find = self.first_sent if name == "sendto" else self.last_received
+                kind = "send" if name == "sendto" else "recv"
+                p = (find(c, kind, _echo, "sendto") if name == "sendto"
+                     else find(c, kind, _echo, earliest="udp"))
+                if p:
+                    return (p.frame,)
             return ()
         if name == "connect" and phase == "call":
             p = self.first_sent(c, "connect", _pure_syn, "syn")
@@ -484,6 +501,11 @@ def _send_sizes(calls: Sequence[SocketCall]) -> dict[int, int | None]:
             ret = later.get(key)
             out[i] = None if ret is None or ret.error else _int(ret.result)
     return out
+
+
+def _echo(p: Packet) -> bool:
+    """An ICMP or ICMPv6 echo request or reply (what a ping socket sends and receives)."""
+    return p.proto in ("icmp", "icmpv6") and p.icmp is not None and p.icmp[0] in (0, 8, 128, 129)
 
 
 def _pure_syn(p: Packet) -> bool:

@@ -756,7 +756,9 @@ def expect_within(t: Trace, limit: float) -> Verdict:
 
 @expectation("ipv6", "true", "every connection and datagram uses IPv6")
 def expect_ipv6(t: Trace, want: bool) -> Verdict:
-    streams = t.connections + t.conversations
+    from viz.icmp import conversations as icmp_conversations  # pings are datagrams too
+
+    streams = list(t.connections) + list(t.conversations) + list(icmp_conversations(t.analysis))
     v6 = [s for s in streams if ":" in s.client.addr]
     frames = [s.frames[0] for s in streams]
     ok = bool(streams) and len(v6) == len(streams)

@@ -11,18 +11,12 @@ from dataclasses import dataclass
 
 from viz.errors import SynackError
 from viz.model import Analysis, Stream, TcpState
+from viz.state_diagram import BOXES, RFC9293_TRANSITIONS
 
 S = TcpState
 
-from viz.state_diagram import RFC9293_TRANSITIONS  # noqa: E402  (the one table of the RFC's edges)
-
-# The RFC figure's arrangement (viz.state_diagram holds the whole layout).
-def _positions():
-    from viz.state_diagram import BOXES
-    return {st: xy for key, (st, xy) in BOXES.items() if key != "CLOSED_END"}
-
-
-STATE_POS = _positions()
+# The RFC figure's arrangement (viz.state_diagram holds the whole layout and the one table of edges).
+STATE_POS = {st: xy for key, (st, xy) in BOXES.items() if key != "CLOSED_END"}
 TWO_MSL_NOTE = "TIME_WAIT lasts 2 MSL (twice the maximum segment lifetime; Linux: 60 s)"
 
 
@@ -333,12 +327,10 @@ def draw_states(g, stream: Stream, paths: dict, th, size):
     ax.set_ylim(*D.YLIM)
     ax.axis("off")
     lines = D.path_lines(paths)
-    visited = {st for steps in paths.values() for s in steps for st in (s.before, s.after)}
-    ends = {e.target for _, e, _ in lines} | {e.source for _, e, _ in lines}
+    touched = {e.target for _, e, _ in lines} | {e.source for _, e, _ in lines}  # box keys a walk reaches
     for key, (st, _) in D.BOXES.items():
         x0, y0, x1, y1 = D.box_rect(key)
-        on = st in visited and (key != "CLOSED_END" or key in ends) and (key != "CLOSED" or key in ends or
-                                                                         "CLOSED_END" not in ends)
+        on = key in touched
         ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.08",
                                     facecolor=th.fills[2] if on else th.background, edgecolor=th.foreground,
                                     linewidth=1.8 if on else 1.0, zorder=3))
@@ -366,16 +358,17 @@ def draw_states(g, stream: Stream, paths: dict, th, size):
                 color=th.accent, zorder=5)
     label(D.TWO_MSL, th.foreground, "italic")
     styles = {"client": (th.data, "-", 2.8), "server": (th.alert, (0, (4, 2)), 2.8)}
-    drawn_resets = set()
+    drawn = set()
     for side, e, pts in lines:
         color, ls, lw = styles.get(side, (th.accent, ":", 2.4))
-        if not e.rfc and e.a not in drawn_resets:  # a reset's own edge, its small CLOSED and label
-            drawn_resets.add(e.a)
-            x0, y0, x1, y1 = D.pill_rect(e.a)
-            ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.15",
-                                        facecolor=th.background, edgecolor=color, linewidth=1.4, zorder=3))
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, "CLOSED", ha="center", va="center", fontsize=10,
-                    color=th.foreground, zorder=4)
+        if not e.rfc and (e.source, e.target) not in drawn:  # an edge only captures draw: a reset's, or unusual
+            drawn.add((e.source, e.target))
+            if e.target.startswith("RST "):  # with its small CLOSED
+                x0, y0, x1, y1 = D.pill_rect(e.a)
+                ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.15",
+                                            facecolor=th.background, edgecolor=color, linewidth=1.4, zorder=3))
+                ax.text((x0 + x1) / 2, (y0 + y1) / 2, "CLOSED", ha="center", va="center", fontsize=10,
+                        color=th.foreground, zorder=4)
             arrow(e.points, th.muted, 1.0, "-", 2, f"edge {e.source}->{e.target}")
             label(e.label, color, "italic", gid=f"edge-label {e.source}->{e.target}")
         arrow(pts, color, lw, ls, 6, f"path {side}")

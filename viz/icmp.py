@@ -14,7 +14,7 @@ Pure: reads `viz.model` values only.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from viz.model import Analysis, Endpoint, Packet, Stream
 
@@ -54,8 +54,12 @@ ECHO = {"icmp": (8, 0), "icmpv6": (128, 129)}  # request, reply
 _ID_SEQ = {"icmp": {0, 8, 13, 14, 15, 16, 17, 18}, "icmpv6": {128, 129}}
 # Errors quote the offending datagram.
 ERRORS = {"icmp": {3, 4, 5, 11, 12}, "icmpv6": {1, 2, 3, 4}}
-# IPv6's ARP (neighbour discovery) and multicast listener chatter: link-layer business.
-NEIGHBOUR6 = {130, 131, 132, 133, 134, 135, 136, 137, 143}
+# IPv6's ARP (neighbour discovery, RFC 4861) and multicast listener reports (RFC 3810):
+# link-layer business.  Listener reports name no peer (sent from :: to a group), so they
+# are never drawn; neighbour discovery is drawn with `arp`.
+NEIGHBOUR6 = {133, 134, 135, 136, 137}
+LISTENER6 = {130, 131, 132, 143}
+NEIGHBOR_SOLICITATION = 135
 PROTO_NUMBERS = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 
 
@@ -65,7 +69,23 @@ def is_icmp(p: Packet) -> bool:
 
 def is_link(p: Packet) -> bool:
     """ARP and neighbour discovery: drawn only with `arp=True`."""
-    return p.proto == "arp" or (p.proto == "icmpv6" and p.icmp is not None and p.icmp[0] in NEIGHBOUR6)
+    return p.proto == "arp" or (p.proto == "icmpv6" and p.icmp is not None
+                                and p.icmp[0] in NEIGHBOUR6 | LISTENER6)
+
+
+def ends(p: Packet) -> tuple[str | None, str | None]:
+    """The two hosts a message is drawn between: a neighbour solicitation goes to a
+    solicited-node multicast group, but asks the host its target field names."""
+    if p.proto == "icmpv6" and p.icmp is not None and p.icmp[0] == NEIGHBOR_SOLICITATION and len(p.payload) >= 16:
+        return p.src, str(ipaddress.IPv6Address(p.payload[:16]))
+    return p.src, p.dst
+
+
+def _drawable(p: Packet) -> bool:
+    src, dst = ends(p)
+    if src is None or dst is None or src == dst or src == "::":
+        return False
+    return not (p.proto == "icmpv6" and p.icmp is not None and p.icmp[0] in LISTENER6)
 
 
 def is_error(p: Packet) -> bool:
@@ -168,6 +188,12 @@ def label(p: Packet, request: Packet | None = None) -> str:
         text += f" id=0x{ident:04x} seq={seq}"
     if request is not None:
         text += f" RTT={_ms(p.ts - request.ts)}"
+    if p.proto == "icmpv6" and typ in (135, 136) and len(p.payload) >= 16:
+        target = str(ipaddress.IPv6Address(p.payload[:16]))
+        text += f" for {target}" if typ == 135 else f" {target}"
+        opt = p.payload[16:24]  # RFC 4861 §4.6.1: target link-layer address option
+        if typ == 136 and len(opt) == 8 and opt[0] == 2 and opt[1] == 1:
+            text += " is-at " + ":".join(f"{x:02x}" for x in opt[2:8])
     return text
 
 
@@ -230,16 +256,19 @@ def conversations(analysis: Analysis, arp: bool = False) -> tuple[Stream, ...]:
     attached = {p.frame for p in analysis.packets if is_error(p) and caused_by(analysis, p)}
     convs: dict[frozenset, list] = {}
     for p in analysis.packets:
-        if p.src is None or p.dst is None or p.src == p.dst or p.frame in attached:
+        if p.frame in attached or not (is_icmp(p) or p.proto == "arp") or (is_link(p) and not arp):
             continue
-        if not (is_icmp(p) or p.proto == "arp") or (is_link(p) and not arp):
+        if not _drawable(p):
             continue
-        key = frozenset((p.src, p.dst))
-        convs.setdefault(key, [p.src, p.dst, []])[2].append(p)
+        src, dst = ends(p)
+        convs.setdefault(frozenset((src, dst)), []).append(p)
     out = []
-    for n, (src, dst, ps) in enumerate(convs.values()):
-        frames = tuple(p.frame for p in ps)
-        out.append(Stream(n, "icmp", host(src), host(dst), frames, first_t=ps[0].t, last_t=ps[-1].t))
+    for n, ps in enumerate(convs.values()):
+        # The client is who spoke first, not counting the link's own chatter (the pinger, not the ARP reply).
+        first = next((p for p in ps if not is_link(p)), ps[0])
+        src, dst = ends(first)
+        out.append(Stream(n, "icmp", host(src), host(dst), tuple(p.frame for p in ps), first_t=ps[0].t,
+                          last_t=ps[-1].t))
     return tuple(out)
 
 
@@ -261,12 +290,15 @@ def extras(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -
             p = analysis.packet(f)
             if p.proto == "arp":
                 out.append(Extra(f, s, p, arp_label(p)))
+            elif is_icmp(p) and p.icmp[0] == NEIGHBOR_SOLICITATION:
+                src, dst = ends(p)
+                out.append(Extra(f, s, _moved(p, src, None, dst, None), label(p)))
             elif is_icmp(p):
                 req = replies.get(f)
                 out.append(Extra(f, s, p, label(p, analysis.packet(req) if req else None)))
-    ends = {e for s in streams if s.proto in ("tcp", "udp") for e in (s.client, s.server)}
+    stream_ends = {e for s in streams if s.proto in ("tcp", "udp") for e in (s.client, s.server)}
     port_at: dict[str, int | None] = {}
-    for e in sorted(ends, key=lambda e: (e.addr, e.port)):
+    for e in sorted(stream_ends, key=lambda e: (e.addr, e.port)):
         port_at.setdefault(e.addr, e.port)
     for p in analysis.packets:
         if not is_error(p):
@@ -282,17 +314,32 @@ def extras(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -
         if p.src != c.dst:
             out.append(Extra(cause, s, _moved(c, c.src, c.sport, p.src, None), probe_label(c, p)))
     if arp:
-        hosts = {e.addr for e in ends} | {e.addr for s in streams if s.proto == "icmp" for e in (s.client, s.server)}
+        hosts = {e.addr for e in stream_ends} | {e.addr for s in streams if s.proto == "icmp" for e in (s.client, s.server)}
         first = min((s.frames[0] for s in streams if s.frames), default=0)
         for p in analysis.packets:
             if p.frame >= first:
                 break
-            if p.proto == "arp" and (p.src in hosts or p.dst in hosts) and p.src != p.dst:
-                out.append(Extra(p.frame, streams[0], _moved(p, p.src, port_at.get(p.src), p.dst,
-                                                            port_at.get(p.dst)), arp_label(p)))
+            if not is_link(p) or not _drawable(p):
+                continue
+            src, dst = ends(p)
+            if src in hosts or dst in hosts:
+                text = arp_label(p) if p.proto == "arp" else label(p)
+                out.append(Extra(p.frame, streams[0], _moved(p, src, port_at.get(src), dst, port_at.get(dst)), text))
     return tuple(out)
 
 
 def _moved(p: Packet, src: str, sport: int | None, dst: str, dport: int | None) -> Packet:
-    from dataclasses import replace
     return replace(p, src=src, sport=sport, dst=dst, dport=dport)
+
+
+def omitted_note(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -> str:
+    """What a caption says when a capture has more ICMP conversations than one figure draws."""
+    drawn = [s.id for s in streams if s.proto == "icmp"]
+    if not drawn:
+        return ""
+    total = len(conversations(analysis, arp))
+    if len(drawn) == total:
+        return ""
+    which = f"{drawn[0]}" if len(drawn) == 1 else f"{drawn[0]}-{drawn[-1]}" if drawn == list(
+        range(drawn[0], drawn[-1] + 1)) else ", ".join(map(str, drawn))
+    return f"ICMP conversation{'s' if len(drawn) > 1 else ''} {which} of {total} drawn (--stream icmp:N)"

@@ -460,7 +460,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream, arp)
     streams, role_notes = _with_roles(analysis, streams)
-    from viz.icmp import extras
+    from viz.icmp import extras, omitted_note as icmp_omitted
     extra = {e.frame: e for e in extras(analysis, streams, arp)}
     rows = _rows(analysis, streams, frames, extra)
     if peer is not None:
@@ -543,8 +543,11 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         timers=tuple(timers), phases=phases,
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
-        caption=_caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
-                         _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)), streams=tuple((s.proto, s.id) for s in streams))
+        caption=" · ".join(filter(None, (
+            _caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
+                     _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)),
+            icmp_omitted(analysis, streams, arp)))),
+        streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
     return ladder

@@ -356,15 +356,16 @@ def compare_figure(na: L.Nested, nb: L.Nested, diffs, name_a: str, name_b: str, 
             ax.text(0.3, y + rh / 2, layer, fontsize=fs, fontweight="bold", va="center", color=th.muted)
             y += rh
         if df.differs:
-            _rect(ax, 0.3, y, w - 0.6, rh, th, th.fills[2], "///", lw=0.6)
+            # A plain band under the text and the hatch only in a gutter left of it: hatching
+            # behind letters makes them unreadable, on a slide and in greyscale.
+            _rect(ax, 0.3, y, w - 0.6, rh, th, th.fills[1], lw=0.6)
+            _rect(ax, 0.1, y, 0.18, rh, th, th.fills[3], "///", lw=0.6)
             ax.text(0.38, y + rh / 2, "\u2260", fontsize=fs + 2, fontweight="bold", va="center",
                     color=th.alert)
         weight = "bold" if df.differs else "normal"
         for x, t, lim in ((c0, df.field, c1 - c0 - 0.1), (c1, df.a, c2 - c1 - 0.1), (c2, df.b, w - c2 - 0.4)):
             t2, s = _fit_text([t], lim, fs)
-            ax.text(x, y + rh / 2, t2, fontsize=s, va="center", fontweight=weight, color=th.foreground,
-                    bbox=dict(boxstyle="square,pad=0.05", facecolor=th.background, edgecolor="none")
-                    if df.differs else None)
+            ax.text(x, y + rh / 2, t2, fontsize=s, va="center", fontweight=weight, color=th.foreground)
         y += rh
     return fig
 

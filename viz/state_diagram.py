@@ -144,6 +144,22 @@ EDGES = (
        "bottom", "right", target="CLOSED_END"),
 )
 
+# Transitions a capture shows that are not edges of the RFC figure, placed by hand where
+# they fit: a capture that starts after the SYN shows a server going from CLOSED (its LISTEN
+# unseen) to SYN_RECEIVED when it sends the SYN,ACK.
+EXTRA = (
+    Edge(S.CLOSED, S.SYN_RECEIVED, "CLOSED", "SYN_RECEIVED", ((7.4, 9.3), (2.1, 9.3), (2.1, 6.3)),
+         Label("snd SYN,ACK (LISTEN not captured)", 4.75, 9.4, "center", "bottom"), "left", rfc=False),
+    # A FIN before the handshake completed (RFC 9293 §3.10.4 queues a CLOSE in SYN_SENT; a
+    # capture can still show it) and a FIN received in SYN_RECEIVED (§3.10.7.4, eighth check):
+    # both pass under ESTABLISHED.
+    Edge(S.SYN_SENT, S.FIN_WAIT_1, "SYN_SENT", "FIN_WAIT_1", ((14.4, 5.7), (14.4, 4.0), (3.9, 4.0), (3.9, 3.3)),
+         Label("snd FIN", 14.55, 4.9, "left", "center"), "right", rfc=False),
+    Edge(S.SYN_RECEIVED, S.CLOSE_WAIT, "SYN_RECEIVED", "CLOSE_WAIT", ((3.0, 5.7), (3.0, 3.88), (13.3, 3.88),
+                                                                       (13.3, 3.3)),
+         Label("rcv FIN / snd ACK", 5.5, 3.98, "center", "bottom"), "right", rfc=False),
+)
+
 # Where a reset leads from each state: the small CLOSED's centre, the stub from the box to it,
 # and where "rcv RST"/"snd RST" is written.
 RESETS = {
@@ -211,11 +227,29 @@ def _is_reset(step) -> bool:
     return "RST" in step.event and step.after == S.CLOSED
 
 
-def route(step, resets: dict | None = None) -> Edge | None:
-    """The edge a captured step is drawn along: a reset's own edge, else the RFC edge."""
-    if _is_reset(step):
+def route(step, resets: dict | None = None) -> Edge:
+    """The edge a captured step is drawn along: a reset's own edge, the RFC edge, a placed
+    extra one, else a straight line between the two boxes labelled with the event."""
+    if _is_reset(step) and step.before in RESETS:
         return (resets or {}).get(step.before) or reset_edge(step.before, {step.event})
-    return edge(step.before, step.after)
+    found = edge(step.before, step.after) or next(
+        (e for e in EXTRA if (e.a, e.b) == (step.before, step.after)), None)
+    return found or straight_edge(step.before, step.after, step.event.replace("recv", "rcv").replace("send", "snd"))
+
+
+def straight_edge(a: TcpState, b: TcpState, text: str) -> Edge:
+    """A transition nobody placed (the state tracker saw something unusual): the straight
+    line between the boxes' borders, its label at the middle."""
+    (ax, ay), (bx, by) = BOXES[a.value][1], BOXES[b.value][1]
+
+    def border(x, y, dx, dy):
+        t = min(BOX_W / 2 / abs(dx) if dx else float("inf"), BOX_H / 2 / abs(dy) if dy else float("inf"))
+        return (x + dx * t, y + dy * t)
+
+    p = border(ax, ay, bx - ax, by - ay)
+    q = border(bx, by, ax - bx, ay - by)
+    return Edge(a, b, a.value, b.value, (p, q), Label(text, (p[0] + q[0]) / 2, (p[1] + q[1]) / 2 + 0.1, "center",
+                                                      "bottom"), "right", rfc=False)
 
 
 def offset(points, side: str, d: float) -> list[tuple[float, float]]:
@@ -255,8 +289,6 @@ def path_lines(paths: dict) -> list[tuple[str, Edge, list[tuple[float, float]]]]
     for side, steps in paths.items():
         for s in steps:
             e = route(s, resets)
-            if e is None:
-                continue
             k = used.get((e.source, e.target, e.label.text), 0)
             used[(e.source, e.target, e.label.text)] = k + 1
             out.append((side, e, offset(e.points, e.path_side, OFFSET * (k + 1))))

@@ -150,6 +150,8 @@ def _install(path: str) -> None:
             if fileno is None:
                 try:
                     args = f"{self.family.name}, {self.type.name}"
+                    if self.proto in (1, 58):  # an ICMP echo socket: its datagrams are ICMP messages
+                        args += ", IPPROTO_ICMP" if self.proto == 1 else ", IPPROTO_ICMPV6"
                 except Exception:  # noqa: BLE001
                     args = f"{family!r}, {type!r}"
                 emit(self.fileno(), "socket", "return", args)

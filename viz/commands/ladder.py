@@ -16,8 +16,10 @@ def register(subparsers) -> None:
         description="Draw the segments of a capture as a ladder diagram: one lifeline per endpoint "
         "(active opener on the left), sloped arrows labelled with flags, seq, ack and len, the TCP "
         "states and socket calls beside the lifelines, the connection phases bracketed. Long "
-        "transfers collapse into one labelled band (--full draws everything). Without -o the "
-        "ladder is printed as text.",
+        "transfers collapse into one labelled band (--full draws everything). ICMP is drawn too: "
+        "pings with id, seq and RTT, an error (port unreachable, time exceeded) inside the exchange of "
+        "the datagram it quotes, from the host that sent it (a router gets a lifeline); DNS datagrams "
+        "are labelled with name, type and answer. Without -o the ladder is printed as text.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  synack ladder captures/tcp-echo.pcapng\n"
@@ -26,7 +28,8 @@ def register(subparsers) -> None:
         "  synack ladder captures/tcp-echo.pcapng --symbolic -o echo.pdf --theme print\n"
         "  synack ladder captures/bulk.pcapng --time scaled -o bulk.svg\n"
         "  synack ladder A.client.pcapng A.server.pcapng -o true-slopes.svg   # both ends\n"
-        "  synack ladder capture.pcap --stream 3 --frames 10-40 -o part.tex  # TikZ for LaTeX",
+        "  synack ladder capture.pcap --stream 3 --frames 10-40 -o part.tex  # TikZ for LaTeX\n"
+        "  synack ladder captures/traceroute.pcapng --arp                   # ICMP, with ARP",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("capture2", metavar="CAPTURE2", nargs="?",
@@ -35,9 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="write OUT instead of printing: .svg .pdf .png (figure), .pgf (the TikZ picture, to "
                    "\\input), .tex (a standalone LaTeX document), .txt (the text ladder)")
-    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one, all for every "
-                   "stream up to 8 lifelines; default: every stream if they fit one figure, else the first, "
-                   "and the caption says so)")
+    p.add_argument("--stream", metavar="N", help="the TCP stream to draw (udp:N for a UDP one, icmp:N for an "
+                   "ICMP conversation, all for every stream up to 8 lifelines; default: every stream if they "
+                   "fit one figure, else the first, and the caption says so)")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (1-based, as in Wireshark)")
     nums = p.add_mutually_exclusive_group()
     nums.add_argument("--absolute", action="store_const", dest="numbers", const="absolute",
