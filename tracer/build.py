@@ -38,8 +38,8 @@ FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *R
 BUILD_KEYS = {"output", "theme", "captures"}
 TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
               "drop": (str, list), "loss": str, "seed": int, "rto_min": str,
-              "delay": str, "jitter": str, "rate": str}
-SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate")  # faults and the wire
+              "delay": str, "jitter": str, "rate": str, "cc": str, "tcp": str}
+SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate", "cc", "tcp")  # faults, wire, TCP
 OPTION_TYPES = {"message": str, "port": int, "client_port": int, "clients": int, "bytes": int, "ipv6": bool}
 USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
 THEMES = ("light", "print", "dark")
@@ -492,11 +492,14 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
 def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError]) -> None:
     """Faults and wire options parsed as `synack trace` parses them, so a typo fails before any trace."""
     from tracer import faults as faultmod
+    from tracer import tcpprofile
     from tracer import wire as wiremod
 
     for k, v in shape.items():
         try:
-            if k == "drop":
+            if k in ("cc", "tcp"):
+                tcpprofile.build(**{k: v})
+            elif k == "drop":
                 for spec in v:
                     faultmod.parse_drop(spec)
             elif k == "loss":
@@ -737,9 +740,11 @@ def _tracer(source: Source, out: str) -> None:
     faults = faultmod.build(shape.get("drop", ()), shape.get("loss"),
                             shape.get("seed") if "loss" in shape else None, shape.get("rto_min"))
     wire = wiremod.spec_from(shape.get("delay"), shape.get("jitter"), shape.get("rate"), shape.get("seed"))
+    from tracer import tcpprofile
+    tcp = tcpprofile.build(shape.get("cc"), shape.get("tcp"))
     command = "synack " + shlex.join(["trace", *source.trace_args(), "-o", Path(out).name])
     res = runmod.trace(target, opts, out, at=source.at, net=source.net, timeout=source.timeout, command=command,
-                       faults=faults or None, topology=source.topology, wire=wire)
+                       faults=faults or None, topology=source.topology, wire=wire, tcp=tcp or None)
     if not res.complete:
         raise SynackError(f"trace incomplete: {res.incomplete_reason}")
 

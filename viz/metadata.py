@@ -228,6 +228,8 @@ SCHEMA: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "hosts": (_host, True), "links": (_link, True), "calls": (call_record, True), "dropped": (_dropped, True),
     "faults": (_scalar_map, False), "wire": (_scalar_map, False), "topology": (_str(MAX_NAME), False),
     "replay": (_scalar_map, False),
+    "tcp": (_object({"cc": _optional(_str(MAX_NAME)), "profile": _one_of("linux", "textbook"),
+                     "sysctls": _scalar_map, "hosts": _scalar_map}), False),
 }
 
 
