@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from tracer import faults as faultmod
 from tracer import hosts as hostmod
+from tracer import kstate as kstatemod
 from tracer import localhost as lhmod
 from tracer import pcapng
 from tracer import programs as progmod
@@ -454,6 +455,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
     sniffers: dict[str, Any] = {}
     programs: list[_Program] = []
+    sampler: Any = None
+    kstate_meta: dict[str, Any] | None = None
     reason: str | None = None
     interrupted: BaseException | None = None
     server = client = None
@@ -488,6 +491,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 sniffers[point] = s
                 s.start()
             assert all(s.ready for s in sniffers.values())
+            if kstate and hosts.net == "veth":
+                sampler = kstatemod.Sampler(hosts, workdir)
+                sampler.start()
             threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
                 guard.enter(guard.RUN)
@@ -538,6 +544,10 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 guard.enter(guard.FINISH)
                 for p in programs:
                     p.stop(0.2)
+                if sampler is not None:
+                    kstate_meta = sampler.stop()
+                    if kstate_meta and kstate_meta.get("note"):
+                        notes.append(f"kernel TCP state: {kstate_meta['note']}")
             for s in sniffers.values():
                 s.stop(drain=True)
             if on_finish:
@@ -553,7 +563,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
                                             command, reason, sniffers, faults=faults, notes=notes,
                                             redirect=redirect, calls_dropped=calls_dropped,
-                                            tcp=tcp_meta))
+                                            tcp=tcp_meta, kstate=kstate_meta))
             guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
@@ -567,6 +577,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             s.close()
         for p in programs:
             p.stop(0.1)
+        if sampler is not None:
+            sampler.kill()
         shutil.rmtree(workdir, ignore_errors=True)
     first = results[0]
     result = TraceResult(
@@ -603,7 +615,7 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
                  opts: Any, command: str | None, reason: str | None, sniffers: dict,
                  faults: Any = None, notes: Sequence[str] = (),
                  redirect: dict | None = None, calls_dropped: int = 0,
-                 tcp: dict | None = None) -> PointResult:
+                 tcp: dict | None = None, kstate: dict | None = None) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
     if len(links) == 1:  # routed/wire networks mark their own links
         links[0]["captured"] = True
@@ -634,6 +646,8 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
         meta["faults"] = faults.as_json()
     if tcp:
         meta["tcp"] = tcp
+    if kstate:
+        meta["kstate"] = kstate
     if notes:
         meta["notes"] = list(notes)
     if redirect:  # the programs' own view, for figure captions (tracer.localhost)
