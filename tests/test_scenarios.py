@@ -365,7 +365,7 @@ TRANSPORT_CHECKS = {
     "reuseaddr": "client 2 received",
     "tcp-hello": "received Hello ('::1', ",
     "tcp-time": "The time is ",
-    "sliding-window": "received 150000 bytes",
+    "sliding-window": "received 200000 bytes",
 }
 
 

@@ -52,11 +52,14 @@ class KernelSeries:
     columns: dict[str, tuple[Any, ...]]
 
     def values(self, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """(t, value) of the samples that carry `name`, ssthresh 'infinite' left out."""
+        """(t, value) of the samples that carry `name`, ssthresh 'infinite' left out.
+
+        tcp_probe's ssthresh is tcp_current_ssthresh() (at least 3/4 cwnd outside a window
+        reduction), not snd_ssthresh: ssthresh comes from sock_diag's tcp_info only."""
         col = self.columns.get(name, ())
         ts, vs = [], []
-        for t, v in zip(self.t, col):
-            if v is None or (name == "ssthresh" and v >= SSTHRESH_INFINITE):
+        for t, v, src in zip(self.t, col, self.source):
+            if v is None or (name == "ssthresh" and (v >= SSTHRESH_INFINITE or src == 1)):
                 continue
             ts.append(t)
             vs.append(v)

@@ -144,13 +144,13 @@ _ALL = (
              "Elwakedy L4: sendall() of large data; lecture: slow start", "tcp", 10000,
              ("port", "client_port", "ipv6", "bytes"), script="bulk", faults=(("drop", "c2s:120"),),
              tcp=(("cc", "reno"), ("tcp", "textbook")), shape=(("delay", "10ms"), ("rate", "20mbit"))),
-    Scenario("sawtooth", "textbook Reno bulk transfer at 10 Mbit/s with a loss every 100 packets: "
-             "congestion avoidance, fast recovery, the sawtooth",
+    Scenario("sawtooth", "textbook Reno bulk transfer at 10 Mbit/s: one loss ends slow start, then one "
+             "every 150 packets: congestion avoidance, fast recovery, the sawtooth",
              "Elwakedy L4: sendall() of large data; lecture: AIMD, the sawtooth", "tcp", 10000,
              ("port", "client_port", "ipv6", "bytes"), script="bulk",
-             faults=(("drop", "c2s:100,200,300,400,500,600"),),
+             faults=(("drop", "c2s:30,180,330,480,630"),),
              tcp=(("cc", "reno"), ("tcp", "textbook")), shape=(("delay", "10ms"), ("rate", "10mbit"))),
-    Scenario("sliding-window", "receiver with an 8 KB SO_RCVBUF that reads 2 KB every 5 ms: the "
+    Scenario("sliding-window", "receiver with a 32 KB SO_RCVBUF that reads 4 KB every 10 ms: the "
              "advertised window closing and opening",
              "Elwakedy L4: partial reads; lecture: flow control, the sliding window", "tcp", 10000,
              _NO_MESSAGE, shape=(("delay", "2ms"),)),

@@ -19,10 +19,10 @@ PORT = int(os.environ.get("SYNACK_SERVER_PORT") or 10000)
 CLIENT_PORT = os.environ.get("SYNACK_CLIENT_PORT", "")
 FAMILY = AF_INET6 if os.environ.get("SYNACK_IPV6") == "1" else AF_INET
 ANY = "::" if FAMILY == AF_INET6 else ""
-NBYTES = 150_000
-RCVBUF = 8192
-READ = 2048
-PAUSE = 0.005
+NBYTES = 200_000
+RCVBUF = 32768
+READ = 4096
+PAUSE = 0.01
 PATTERN = b"This is the message. "
 
 
