@@ -50,7 +50,8 @@ CA_STATES = ("Open", "Disorder", "CWR", "Recovery", "Loss")
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
 POLL_GAP = 0.0001  # seconds between sock_diag lookups: 1.5-2.5 kHz on a loaded 2-core machine
-DUMP_GAP = 0.02  # seconds between full dumps, which find new sockets
+DUMP_GAP = 0.02  # seconds between full dumps, which find new sockets (each costs ~3 ms of a core)
+DUMP_GAP_IDLE = 0.002  # while no socket is known yet: the first one is found within its handshake
 # The columns of a connection's samples; None where the source does not say (tcp_probe has
 # no rto/rttvar/unacked; ca_state comes from tcp_cong_state_set).
 FIELDS = ("ts", "src", "ca_state", "cwnd", "ssthresh", "unacked", "outstanding", "srtt_us", "rttvar_us",
@@ -134,18 +135,20 @@ class Diag:
     """A sock_diag socket made inside one namespace (a socket keeps the namespace it was made in)."""
 
     def __init__(self, family: int = socket.AF_INET) -> None:
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+        self.sock, self.dump_sock = (socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                                   NETLINK_SOCK_DIAG) for _ in range(2))
         self.sock.bind((0, 0))
+        self.dump_sock.bind((0, 0))
         self.family = family
         self.request = diag_request(family)
         self.known: dict[int, bytes] = {}  # cookie -> its lookup request
 
     def dump(self) -> list[tuple[Any, ...]]:
-        """Every socket (slow: call rarely); remembers each for `poll`."""
+        """Every socket (slow: the dump thread's); remembers each for `poll` (the poll thread's)."""
         rows = []
-        self.sock.send(self.request)
+        self.dump_sock.send(self.request)
         while True:
-            got, done = parse_diag(self.sock.recv(1 << 16))
+            got, done = parse_diag(self.dump_sock.recv(1 << 16))
             rows += got
             if done:
                 break
@@ -155,13 +158,10 @@ class Diag:
     def poll(self) -> list[tuple[Any, ...]]:
         """The sockets the last dump found, each looked up (a closed one drops out)."""
         rows = []
-        for cookie, req in list(self.known.items()):
+        for req in list(self.known.values()):
             self.sock.send(req)
             got, _ = parse_diag(self.sock.recv(1 << 16))
-            if got:
-                rows += got
-            else:
-                del self.known[cookie]
+            rows += got
         return rows
 
 
@@ -313,17 +313,24 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
         ready()
     conns: dict[tuple[str, int], _Conn] = {}
     polls = 0
-    started = time.monotonic()
-    next_dump = 0.0
+    active = 0.0
+    dumping_done = threading.Event()
+
+    def dumper() -> None:  # its syscalls release the GIL: the lookups go on meanwhile
+        while not stop.is_set():
+            for d in diags.values():
+                d.dump()
+            idle = not any(d.known for d in diags.values())
+            stop.wait(DUMP_GAP_IDLE if idle else DUMP_GAP)
+        dumping_done.set()
+    threading.Thread(target=dumper, daemon=True).start()
     try:
         while True:
-            last_round = stop.is_set()
-            full = time.monotonic() >= next_dump
-            if full:
-                next_dump = time.monotonic() + DUMP_GAP
+            last_round = stop.is_set() and dumping_done.wait(1.0)
+            round_start = time.monotonic()
             for name, d in diags.items():
                 now = time.time_ns()
-                for cookie, fam, src, sport, dst, dport, state, cc, info in (d.dump() if full else d.poll()):
+                for cookie, fam, src, sport, dst, dport, state, cc, info in d.poll():
                     c = conns.get((name, cookie))
                     if c is None:
                         c = conns[(name, cookie)] = _Conn(name, cookie, (src, sport, dst, dport), cc)
@@ -333,12 +340,14 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
                     if vals != c.last:
                         c.last = vals
                         c.rows.append((now, 0) + vals)
-            polls += 1
             if last_round:
                 break
             time.sleep(POLL_GAP)
+            if any(d.known for d in diags.values()):  # the rate counts rounds with connections to look up
+                polls += 1
+                active += time.monotonic() - round_start
     finally:
-        seconds = time.monotonic() - started
+        seconds = active
         if inst:
             stopped_at[0] = time.monotonic() + 0.1
             reader.join(5)
@@ -346,7 +355,8 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
             _remove_instance(inst)
     if events:
         _merge_events(conns, events, offset)
-    return {"source": source, "note": note, "polls": polls, "poll_hz": round(polls / seconds) if seconds else 0,
+    return {"source": source, "note": note, "polls": polls,
+            "poll_hz": round(polls / seconds) if seconds > 0.01 else 0,
             "fields": list(FIELDS), "ca_states": list(CA_STATES), "sources": list(SOURCES),
             "conns": [_conn_json(c) for c in sorted(conns.values(), key=lambda c: (c.rows[0][0] if c.rows
                                                                                   else 0, c.host))]}
@@ -453,8 +463,9 @@ class Sampler:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.errors = open(self.out + ".err", "w+")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     env=env, start_new_session=True)
+                                     stderr=self.errors, env=env, start_new_session=True)
         import select
         r, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if r:
@@ -479,13 +490,21 @@ class Sampler:
             with open(self.out) as f:
                 data = json.load(f)
         except (OSError, ValueError):
+            data = {}
+        if "conns" not in data:
+            self.errors.seek(0)
+            last = (self.errors.read().strip().splitlines() or [data.get("error") or "no output"])[-1]
+            print(f"synack: warning: the kernel TCP state sampler failed ({last[:200]}); "
+                  "the capture has no kstate", file=sys.stderr)
             return None
-        return data if "conns" in data else None
+        return data
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+        if getattr(self, "errors", None) is not None:
+            self.errors.close()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ Parsing is pure; `apply` writes the sysctls inside the hosts' namespaces.
 """
 from __future__ import annotations
 
+import errno
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +112,13 @@ def preset(scenario: Any) -> TcpProfile | None:
 
 
 def apply(profile: TcpProfile | None, hosts: Any) -> None:
-    """Write the sysctls in every host of the trace (both ends, and the router if any)."""
+    """Write the sysctls in every host of the trace (both ends, and the router if any).
+
+    The algorithm goes in twice.  A namespace other than the first may make only the
+    "allowed" algorithms its default (net.ipv4.tcp_allowed_congestion_control, here reno and
+    bbr: cubic is refused with EPERM), so every route of each host also gets `congctl ALG`
+    (RTAX_CC_ALGO, which a connection takes over the default when it is set up, and which
+    no such rule restricts).  The sysctl is then written where the kernel permits it."""
     if not profile:
         return
     from tracer import hosts as hostmod
@@ -120,13 +128,34 @@ def apply(profile: TcpProfile | None, hosts: Any) -> None:
             try:
                 hostmod.in_netns(host.netns, hostmod.write_sysctl, name, value)
             except OSError as exc:
+                if name == "net.ipv4.tcp_congestion_control" and exc.errno == errno.EPERM:
+                    continue  # restricted as a namespace default: the routes carry it
                 raise SynackError(f"--cc/--tcp: cannot set {name}={value} in the {host.name} host: "
                                   f"{exc.strerror or exc}") from None
+        if profile.algorithm:
+            _route_congctl(host.netns, profile.algorithm, host.name)
 
+
+def _route_congctl(netns: str, algorithm: str, name: str) -> None:
+    for family in ("-4", "-6"):
+        shown = subprocess.run(["ip", "-n", netns, family, "route", "show", "table", "main"],
+                               capture_output=True, text=True)
+        for line in shown.stdout.splitlines():
+            words = line.split()
+            if not words or words[0] in ("local", "broadcast", "multicast", "unreachable", "anycast"):
+                continue
+            if "congctl" in words:
+                i = words.index("congctl")
+                del words[i:i + 2 + (i + 2 < len(words) and words[i + 2] == "lock")]
+            done = subprocess.run(["ip", "-n", netns, family, "route", "replace", *words, "congctl", algorithm],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                err = (done.stderr.strip().splitlines() or [str(done.returncode)])[0]
+                raise SynackError(f"--cc {algorithm}: cannot set it on the {name} host's route {line!r}: {err}")
 
 
 def read_cc(hosts: Any) -> dict[str, str]:
-    """Host name -> the congestion control its namespace really uses (read back after `apply`)."""
+    """Host name -> the algorithm its new connections get: its routes' congctl, else its default."""
     from tracer import hosts as hostmod
 
     def read() -> str:
@@ -135,6 +164,11 @@ def read_cc(hosts: Any) -> dict[str, str]:
 
     out = {}
     for host in hosts.hosts.values():
+        shown = subprocess.run(["ip", "-n", host.netns, "route", "show", "table", "main"],
+                               capture_output=True, text=True).stdout.split()
+        if "congctl" in shown and shown.index("congctl") + 1 < len(shown):
+            out[host.name] = shown[shown.index("congctl") + 1]
+            continue
         try:
             out[host.name] = hostmod.in_netns(host.netns, read)
         except OSError:
