@@ -246,6 +246,55 @@ def tsg(an: Analysis, sid: int | None = None, sack: dict | None = None, time: tu
                tuple(sorted(events)), tuple(dups))
 
 
+DRAW_BINS = 2000  # columns of the time axis a slide can show apart (13.33 in at 150 dpi)
+
+
+def decimate_bars(t: tuple[float, ...], lo: tuple[int, ...], hi: tuple[int, ...],
+                  bins: int = DRAW_BINS) -> tuple[list[float], list[int], list[int]]:
+    """Bars (t, lo..hi) merged per 1/`bins` of the time span: above `bins` segments a figure cannot
+    show two in one column apart, and drawing them one by one costs seconds per 100,000.  Each
+    column's bar spans from its lowest to its highest byte, so no byte drawn is lost or moved
+    by more than a column."""
+    if len(t) <= bins * 2:
+        return list(t), list(lo), list(hi)
+    t0, span = t[0], (t[-1] - t[0]) or 1.0
+    cols: dict[int, list] = {}
+    for x, a, b in zip(t, lo, hi):
+        k = int((x - t0) / span * bins)
+        c = cols.get(k)
+        if c is None:
+            cols[k] = [x, a, b]
+        else:
+            if a < c[1]:
+                c[1] = a
+            if b > c[2]:
+                c[2] = b
+    keys = sorted(cols)
+    return [cols[k][0] for k in keys], [cols[k][1] for k in keys], [cols[k][2] for k in keys]
+
+
+def decimate_steps(t: tuple[float, ...], v: tuple[int, ...], bins: int = DRAW_BINS) -> tuple[list, list]:
+    """A step line (ACKs, the window edge) kept to each column's first and last value and its extremes."""
+    if len(t) <= bins * 4:
+        return list(t), list(v)
+    t0, span = t[0], (t[-1] - t[0]) or 1.0
+    keep: list[int] = []
+    last_k, first, lo, hi = None, 0, 0, 0
+    for i, x in enumerate(t):
+        k = int((x - t0) / span * bins)
+        if k != last_k:
+            if last_k is not None:
+                keep += sorted({first, lo, hi, i - 1})
+            last_k, first, lo, hi = k, i, i, i
+        else:
+            if v[i] < v[lo]:
+                lo = i
+            if v[i] > v[hi]:
+                hi = i
+    keep += sorted({first, lo, hi, len(t) - 1})
+    return [t[i] for i in keep], [v[i] for i in keep]
+
+
 # --- cwnd -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ time-sequence graph are one compound path, not one artist each, so a
 from __future__ import annotations
 
 from viz.figure import SLIDE_SIZE, Theme, new_figure
-from viz.tcpgraphs import CwndFigure, Rate, RttSeries, Tsg
+from viz.tcpgraphs import CwndFigure, Rate, RttSeries, Tsg, decimate_bars, decimate_steps
 
 TITLE_SIZE = 15
 LABEL_SIZE = 13
@@ -93,20 +93,23 @@ def render_tsg(g: Tsg, th: Theme, size=None, style: str = "tcptrace"):
     handles = []
     span = (max(ms) - min(ms)) if ms else 1.0
     if style == "stevens":
-        ax.plot([ms[i] for i in new], [g.seg_seq[i] for i in new], linestyle="none", marker="o", markersize=4,
+        pts = decimate_steps(tuple(ms[i] for i in new), tuple(g.seg_seq[i] for i in new))
+        ax.plot(*pts, linestyle="none", marker="o", markersize=4,
                 color=th.data, label="segment (starting sequence number)", zorder=3)
         if old:
             ax.plot([ms[i] for i in old], [g.seg_seq[i] for i in old], linestyle="none", marker="s", markersize=7,
                     markerfacecolor="none", markeredgewidth=1.6, color=th.alert, label="retransmission", zorder=4)
         if g.ack_t:
-            ax.plot([t * 1e3 for t in g.ack_t], g.ack, drawstyle="steps-post", linestyle="--", linewidth=1.2,
+            ax.plot(*decimate_steps(tuple(t * 1e3 for t in g.ack_t), g.ack), drawstyle="steps-post",
+                    linestyle="--", linewidth=1.2,
                     color=th.control, label="ACK (next byte expected)", zorder=2)
         _legend(ax, th)
     else:
         serif = span * 0.0015 if len(ms) <= 3000 else 0.0
         if new:
-            ax.add_patch(PathPatch(_bars([ms[i] for i in new], [g.seg_seq[i] for i in new],
-                                         [g.seg_seq[i] + max(g.seg_len[i], 1) for i in new], serif),
+            bt, blo, bhi = decimate_bars(tuple(ms[i] for i in new), tuple(g.seg_seq[i] for i in new),
+                                         tuple(g.seg_seq[i] + max(g.seg_len[i], 1) for i in new))
+            ax.add_patch(PathPatch(_bars(bt, blo, bhi, serif),
                                    edgecolor=th.data, facecolor="none", linewidth=1.3, zorder=3))
             handles.append(Line2D([], [], color=th.data, linewidth=1.3, marker="|", markersize=9,
                                   label="segment (sequence range)"))
@@ -119,11 +122,11 @@ def render_tsg(g: Tsg, th: Theme, size=None, style: str = "tcptrace"):
             handles.append(Line2D([], [], color=th.alert, linewidth=2.4, marker="$R$", markersize=9,
                                   label="retransmission"))
         if g.ack_t:
-            at = [t * 1e3 for t in g.ack_t]
-            ax.plot(at, g.ack, drawstyle="steps-post", linewidth=1.5, color=th.accent, zorder=2)
+            at = tuple(t * 1e3 for t in g.ack_t)
+            ax.plot(*decimate_steps(at, g.ack), drawstyle="steps-post", linewidth=1.5, color=th.accent, zorder=2)
             handles.append(Line2D([], [], color=th.accent, linewidth=1.5, label="ACK (next byte expected)"))
-            ax.plot(at, [a + w for a, w in zip(g.ack, g.win)], drawstyle="steps-post", linewidth=1.3,
-                    linestyle="--", color=th.muted, zorder=2)
+            ax.plot(*decimate_steps(at, tuple(a + w for a, w in zip(g.ack, g.win))), drawstyle="steps-post",
+                    linewidth=1.3, linestyle="--", color=th.muted, zorder=2)
             handles.append(Line2D([], [], color=th.muted, linewidth=1.3, linestyle="--",
                                   label="advertised window (ACK + rwnd)"))
         if g.sack:
@@ -137,17 +140,16 @@ def render_tsg(g: Tsg, th: Theme, size=None, style: str = "tcptrace"):
             handles.append(Line2D([], [], linestyle="none", marker="_", markersize=8, markeredgewidth=1.6,
                                   color=th.foreground, label="duplicate ACK"))
     marks = {"zero window": ("v", th.alert), "dropped": ("X", th.alert)}
-    seen = set()
-    for t, y, what in g.events:
-        if what in marks:
-            m, c = marks[what]
-            ax.plot([t * 1e3], [y], linestyle="none", marker=m, markersize=10, color=c, zorder=6,
-                    markerfacecolor=th.background if what == "zero window" else c)
-            if what not in seen and style != "stevens":
-                handles.append(Line2D([], [], linestyle="none", marker=m, markersize=10, color=c,
-                                      markerfacecolor=th.background if what == "zero window" else c,
-                                      label={"dropped": "segment dropped (fault)"}.get(what, what)))
-            seen.add(what)
+    for what, (m, c) in marks.items():
+        pts = [(t * 1e3, y) for t, y, w in g.events if w == what]
+        if not pts:
+            continue
+        face = th.background if what == "zero window" else c
+        ax.plot([x for x, _ in pts], [y for _, y in pts], linestyle="none", marker=m, markersize=10, color=c,
+                zorder=6, markerfacecolor=face)
+        if style != "stevens":
+            handles.append(Line2D([], [], linestyle="none", marker=m, markersize=10, color=c, markerfacecolor=face,
+                                  label={"dropped": "segment dropped (fault)"}.get(what, what)))
     firsts = {}
     for t, y, what in g.events:
         if what in ("fast retransmit", "retransmit", "spurious") and what not in firsts:
