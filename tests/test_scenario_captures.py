@@ -250,6 +250,11 @@ def check(name: str, frames: list[Frame], opts: scenarios.Options, ipv6: bool) -
         mss = 1440 if ipv6 else 1460
         assert max(sizes) <= mss and sizes.count(max(sizes)) >= opts.bytes // mss // 2
         assert len(sizes) >= opts.bytes // mss  # cut into MSS-sized segments, not one big frame
+    elif name == "sliding-window":  # flow control: tests/test_cc.py draws its window
+        (c,) = convs
+        pattern = b"This is the message. "
+        check_tcp_conversation(c, (pattern * (200_000 // len(pattern) + 1))[:200_000], b"received 200000 bytes",
+                               "c2s")
     elif name == "reuseaddr":
         assert len(convs) == 2 and convs[0].client[1] != convs[1].client[1]
         for c in convs:

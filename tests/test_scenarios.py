@@ -119,7 +119,8 @@ def test_registry_shape():
         "tcp-echo", "tcp-hello", "tcp-time", "tcp-upper", "udp-upper", "udp-spew", "socketserver-tcp",
         "socketserver-udp", "threading-tcp", "forking-tcp", "half-close", "refused", "http-get", "bulk",
         "udp-timeout", "reuseaddr", "ping", "traceroute", "dns",  # ICMP and DNS: test_icmp.py
-        "lost-segment", "fast-retransmit", "lost-ack", "zero-window", "syn-retry"}  # faults: test_faults.py
+        "lost-segment", "fast-retransmit", "lost-ack", "zero-window", "syn-retry",  # faults: test_faults.py
+        "slow-start", "sawtooth", "sliding-window"}  # congestion and flow control: test_cc.py
     for sc in scenarios.all():
         assert os.path.isfile(sc.path), sc.path
         assert sc.transport in ("tcp", "udp", "icmp")
@@ -368,6 +369,7 @@ TRANSPORT_CHECKS = {
     "tcp-hello": "received Hello ('::1', ",
     "tcp-time": "The time is ",
     "dns": "www.example.test: 2001:db8::80 (TTL 300)",
+    "sliding-window": "received 200000 bytes",
 }
 
 

@@ -38,8 +38,8 @@ FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *R
 BUILD_KEYS = {"output", "theme", "captures"}
 TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
               "drop": (str, list), "loss": str, "seed": int, "rto_min": str,
-              "delay": str, "jitter": str, "rate": str}
-SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate")  # faults and the wire
+              "delay": str, "jitter": str, "rate": str, "cc": str, "tcp": str}
+SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate", "cc", "tcp")  # faults, wire, TCP
 OPTION_TYPES = {"message": str, "port": int, "client_port": int, "clients": int, "bytes": int, "ipv6": bool}
 USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
 THEMES = ("light", "print", "dark")
@@ -50,8 +50,9 @@ LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
 LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
                "compare": (bool, str)}
 LAYERS_VIEWS = ("nested", "stack", "fields", "hex")
-GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "top": int, "theme": str, "size": str, "at": str}
-GRAPH_KINDS = ("conversations", "states", "topology")
+GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "top": int, "theme": str, "size": str, "at": str,
+              "style": str, "time": str}
+GRAPH_KINDS = ("conversations", "states", "topology", "tsg", "cwnd", "throughput", "rtt")
 FIGURE_FORMATS = (".svg", ".pdf", ".png", ".pgf")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -451,6 +452,14 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     if kind == "graph":
         if render.get("kind", "conversations") not in GRAPH_KINDS:
             raise fail((kind, "kind"), f"{render['kind']!r}: choose from {', '.join(GRAPH_KINDS)}")
+        if render.get("style", "tcptrace") not in ("tcptrace", "stevens"):
+            raise fail((kind, "style"), f"{render['style']!r}: choose tcptrace or stevens")
+        if "time" in render:
+            from viz.tcpgraphs import parse_time
+            try:
+                parse_time(render["time"])
+            except SynackError as exc:
+                raise fail((kind, "time"), str(exc).split(": ", 1)[-1]) from None
         if render.get("kind") == "topology" and source.kind == "capture" and "stream" in render:
             raise fail((kind, "stream"), "topology graphs have no stream")
 
@@ -492,11 +501,14 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
 def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError]) -> None:
     """Faults and wire options parsed as `synack trace` parses them, so a typo fails before any trace."""
     from tracer import faults as faultmod
+    from tracer import tcpprofile
     from tracer import wire as wiremod
 
     for k, v in shape.items():
         try:
-            if k == "drop":
+            if k in ("cc", "tcp"):
+                tcpprofile.build(**{k: v})
+            elif k == "drop":
                 for spec in v:
                     faultmod.parse_drop(spec)
             elif k == "loss":
@@ -609,7 +621,11 @@ def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str)
         th = get_theme(th_name)
         kind = fig.opt("kind", "conversations")
         size = size or SLIDE_SIZE
-        if kind == "topology":
+        if kind in ("tsg", "cwnd", "throughput", "rtt"):
+            from viz import tcpgraphs, tcpgraphs_cli
+            pfig = tcpgraphs_cli.figure(kind, [capture], th, size, fig.opt("stream"), fig.opt("style", "tcptrace"),
+                                        tcpgraphs.parse_time(fig.opt("time")))
+        elif kind == "topology":
             g = graph.topology(an.capture.meta or {}, shown)
             pfig = graph.draw_topology(g, graph.topology_layout(g), an.capture.meta or {}, th, size)
         elif kind == "conversations":
@@ -661,6 +677,10 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
             args.append("--ports")
         if "top" in o:
             args += ["--top", str(o["top"])]
+        if o.get("style", "tcptrace") != "tcptrace":
+            args += ["--style", o["style"]]
+        if "time" in o:
+            args += ["--time", o["time"]]
     if th != "light":
         args += ["--theme", th]
     if "size" in o:
@@ -738,9 +758,11 @@ def _tracer(source: Source, out: str) -> None:
     faults = faultmod.build(shape.get("drop", ()), shape.get("loss"),
                             shape.get("seed") if "loss" in shape else None, shape.get("rto_min"))
     wire = wiremod.spec_from(shape.get("delay"), shape.get("jitter"), shape.get("rate"), shape.get("seed"))
+    from tracer import tcpprofile
+    tcp = tcpprofile.build(shape.get("cc"), shape.get("tcp"))
     command = "synack " + shlex.join(["trace", *source.trace_args(), "-o", Path(out).name])
     res = runmod.trace(target, opts, out, at=source.at, net=source.net, timeout=source.timeout, command=command,
-                       faults=faults or None, topology=source.topology, wire=wire)
+                       faults=faults or None, topology=source.topology, wire=wire, tcp=tcp or None)
     if not res.complete:
         raise SynackError(f"trace incomplete: {res.incomplete_reason}")
 

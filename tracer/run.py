@@ -26,12 +26,15 @@ from typing import Any, Sequence
 
 from tracer import faults as faultmod
 from tracer import hosts as hostmod
+from tracer import kstate as kstatemod
 from tracer import localhost as lhmod
 from tracer import pcapng
 from tracer import programs as progmod
 from tracer import scenarios as scenariomod
 from tracer import signals
 from tracer import strace as stracemod
+from tracer import tcpprofile as tcpmod
+from tracer import wire as wiremod
 from tracer.calllog import CallLog as _CallLog
 from tracer.hosts import Hosts
 from viz.errors import SynackError
@@ -333,7 +336,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_ready: Any = None, on_finish: Any = None,
           faults: Any = None, topology: str = "direct", wire: Any = None,
-          run_as: str | None = None, private_tmp: bool = False) -> TraceResult:
+          run_as: str | None = None, private_tmp: bool = False, tcp: Any = None,
+          kstate: bool = True) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
     Raises SynackError for bad input and for a server that never became ready;
@@ -345,6 +349,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     `run_as`: the user the programs run as (a name, or "root"); default the
     user behind sudo, else nobody.  `private_tmp`: each program sees a fresh /tmp holding only
     its own files (off by default: programs that leave files in /tmp for you keep working).
+    `tcp`: a tracer.tcpprofile.TcpProfile (--cc, --tcp textbook) written into the hosts.
+    `kstate`: sample the kernel's TCP state of the connections (tracer.kstate) into the capture.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -389,6 +395,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         ready_any = True
         cwd = None
         faults = faultmod.merge(faultmod.preset(sc), faults)
+        tcp = tcpmod.merge(tcpmod.preset(sc), tcp)
+        wire = wire if wire is not None else wiremod.preset(sc)
     if faults and net != "veth":
         raise SynackError("--drop/--loss/--rto-min need two hosts (--net veth, the default)")
     if net == "loopback":
@@ -447,6 +455,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
     sniffers: dict[str, Any] = {}
     programs: list[_Program] = []
+    sampler: Any = None
+    kstate_meta: dict[str, Any] | None = None
     reason: str | None = None
     interrupted: BaseException | None = None
     server = client = None
@@ -454,6 +464,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     try:
         with network as hosts:
             faultmod.apply(faults, hosts)
+            tcpmod.apply(tcp, hosts)
+            tcp_meta = (tcp or tcpmod.TcpProfile()).as_json(tcpmod.read_cc(hosts))
             if user:
                 lhmod.prepare(hosts)
             base_env = progmod.program_env(os.environ, who)
@@ -479,6 +491,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 sniffers[point] = s
                 s.start()
             assert all(s.ready for s in sniffers.values())
+            if kstate and hosts.net == "veth":
+                sampler = kstatemod.Sampler(hosts, workdir)
+                sampler.start()
             threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
                 guard.enter(guard.RUN)
@@ -529,6 +544,10 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 guard.enter(guard.FINISH)
                 for p in programs:
                     p.stop(0.2)
+                if sampler is not None:
+                    kstate_meta = sampler.stop()
+                    if kstate_meta and kstate_meta.get("note"):
+                        notes.append(f"kernel TCP state: {kstate_meta['note']}")
             for s in sniffers.values():
                 s.stop(drain=True)
             if on_finish:
@@ -543,7 +562,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     reason = f"interrupted ({interrupted.name}) after the programs ended"
                 results.append(_write_point(point, s, paths[point], hosts, calls, name, opts,
                                             command, reason, sniffers, faults=faults, notes=notes,
-                                            redirect=redirect, calls_dropped=calls_dropped))
+                                            redirect=redirect, calls_dropped=calls_dropped,
+                                            tcp=tcp_meta, kstate=kstate_meta))
             guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
@@ -557,6 +577,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             s.close()
         for p in programs:
             p.stop(0.1)
+        if sampler is not None:
+            sampler.kill()
         shutil.rmtree(workdir, ignore_errors=True)
     first = results[0]
     result = TraceResult(
@@ -592,7 +614,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict], name: str,
                  opts: Any, command: str | None, reason: str | None, sniffers: dict,
                  faults: Any = None, notes: Sequence[str] = (),
-                 redirect: dict | None = None, calls_dropped: int = 0) -> PointResult:
+                 redirect: dict | None = None, calls_dropped: int = 0,
+                 tcp: dict | None = None, kstate: dict | None = None) -> PointResult:
     host_meta, links = hosts.metadata(set(sniffers))
     if len(links) == 1:  # routed/wire networks mark their own links
         links[0]["captured"] = True
@@ -621,6 +644,10 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     }
     if faults:
         meta["faults"] = faults.as_json()
+    if tcp:
+        meta["tcp"] = tcp
+    if kstate:
+        meta["kstate"] = kstate
     if notes:
         meta["notes"] = list(notes)
     if redirect:  # the programs' own view, for figure captions (tracer.localhost)

@@ -126,6 +126,12 @@ def spec_from(delay: str | None = None, jitter: str | None = None, rate: str | N
     return WireSpec(d[0], d[1], j[0], j[1], r[0], r[1], 0 if seed is None else int(seed))
 
 
+def preset(scenario: Any) -> WireSpec | None:
+    """A scenario's built-in link shape: its `shape` field, pairs such as ("delay", "10ms")."""
+    pairs = dict(getattr(scenario, "shape", ()) or ())
+    return spec_from(pairs.get("delay"), pairs.get("jitter"), pairs.get("rate"), pairs.get("seed"))
+
+
 # --- the forwarding loop (runs in the wire namespace, in its own process) ----------
 
 def _open(ifname: str) -> socket.socket:

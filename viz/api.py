@@ -186,9 +186,12 @@ def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", *,
 
 
 def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None = None, ports: bool = False,
-          theme: str = "light", size: tuple[float, float] | None = None, top: int = 12):
+          theme: str = "light", size: tuple[float, float] | None = None, top: int = 12,
+          style: str = "tcptrace", time: str | None = None, compare: Any = ()):
     """A graph Figure: "conversations" (the `top` busiest, 0 = all), "states" (RFC 9293 machine
-    with a stream's paths) or "topology"."""
+    with a stream's paths), "topology", or congestion and flow control (viz.tcpgraphs): "tsg"
+    (`style` "tcptrace" or "stevens"), "cwnd" (`compare`: more capture paths on the same axes),
+    "throughput", "rtt"; `time` "A-B" in ms zooms these."""
     from pathlib import Path
 
     from viz import graph as G
@@ -196,6 +199,11 @@ def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None 
     from viz.figure import theme as get_theme
 
     th, size = get_theme(theme), size or SLIDE_SIZE
+    if kind in ("tsg", "cwnd", "throughput", "rtt"):
+        from viz import tcpgraphs, tcpgraphs_cli
+        paths = [_path(capture), *(_path(c) for c in compare)]
+        return _displayable(tcpgraphs_cli.figure(kind, paths, th, size, stream, style,
+                                                 tcpgraphs.parse_time(time)))
     an = _analysis(capture)
     if kind == "topology":
         meta = an.capture.meta or {}
@@ -207,7 +215,8 @@ def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None 
         s = G.pick_stream(an, stream)
         g = G.state_machine()
         return _displayable(G.draw_states(g, s, G.stream_paths(g, s), th, size))
-    raise SynackError(f"graph kind {kind!r}: choose from conversations, states, topology")
+    raise SynackError(f"graph kind {kind!r}: choose from conversations, states, topology, tsg, cwnd, "
+                      "throughput, rtt")
 
 
 def save(fig, path: str | os.PathLike) -> None:

@@ -8,7 +8,9 @@ is known only at the end); JSON objects are unordered, so readers do not
 care.  Added fields: "notes" on a packet that could not be fully decoded;
 per stream "bytes_c2s", "bytes_s2c", "first_t", "last_t", "retransmissions",
 "options" (SYN options per side) and "states" (RFC 9293 state changes); a
-top-level "calls" list when the capture holds the tracer's socket calls.
+top-level "calls" list when the capture holds the tracer's socket calls, and
+a top-level "kstate" object when it holds the kernel's sampled TCP state
+(viz.kstate, README "Kernel TCP state").
 """
 from __future__ import annotations
 
@@ -233,8 +235,23 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
         write(',\n  "calls": [\n')
         write(",\n".join("    " + _dump(call_obj(c)) for c in calls))
         write("\n  ]")
+    write(_kstate_json(meta, engine))
     write("\n}\n")
     return engine
+
+
+def _kstate_ends(engine) -> list:
+    return [(acc.id, acc.addr[0], acc.port[0], acc.addr[1], acc.port[1])
+            for acc in engine.streams if acc.proto == "tcp"]
+
+
+def _kstate_json(meta: dict, engine) -> str:
+    """',\n  "kstate": {...}' when the capture recorded the kernel's TCP state, else ''."""
+    if not meta.get("kstate"):
+        return ""
+    from viz import kstate
+    ks = kstate.from_meta(meta, engine.t0 or 0.0, _kstate_ends(engine))
+    return ',\n  "kstate": ' + _dump(kstate.json_obj(ks)) if ks else ""
 
 
 def _write_json_vector(write, frames, path, engine, write_bytes=None):
@@ -289,7 +306,7 @@ def _write_json_vector_body(write, frames, path, engine, write_bytes):
         if len(batch) >= 4096:
             put(batch)
             batch = []
-    put(batch + [b"\n  ]\n}\n"])
+    put(batch + [b"\n  ]", _kstate_json(getattr(frames, "meta", None) or {}, engine).encode(), b"\n}\n"])
     return engine
 
 
@@ -368,6 +385,11 @@ def write_text(write: Callable[[str], object], frames: Iterable, *, path: str = 
         write("note: %s\n" % note)
     for acc in engine.streams:
         write(stream_summary(acc))
+    if meta.get("kstate"):
+        from viz import kstate
+        ks = kstate.from_meta(meta, engine.t0 or 0.0, _kstate_ends(engine))
+        if ks:
+            write(kstate.text(ks))
     return engine
 
 

@@ -219,6 +219,52 @@ _link = _object({"a": _endpoint, "b": _endpoint, "captured": _bool,
 _dropped = _object({"dir": _one_of("c2s", "s2c"), "index": _int(0, MAX_INT), "ts": _num(0.0, MAX_TS)})
 _scalar_map = _object({}, extra=True)
 
+def _kstate(v: Any) -> dict:
+    """The sampled kernel TCP state (tracer.kstate): columns of integers (or null), all one length.
+
+    Checked column by column with plain loops: a long transfer has 10^5 samples per column."""
+    head = _object({"source": _str(MAX_NAME), "note": _optional(_str(MAX_STR)), "polls": _int(0),
+                    "poll_hz": _int(0), "fields": _list(_str(MAX_NAME), 64), "ca_states": _list(_str(MAX_NAME), 16),
+                    "sources": _list(_str(MAX_NAME), 16)}, extra=False)
+    if not isinstance(v, dict):
+        raise Invalid(f"not an object ({type(v).__name__})")
+    conns = v.get("conns")
+    out = head({k: x for k, x in v.items() if k != "conns"})
+    if not isinstance(conns, list) or len(conns) > 4096:
+        raise Invalid("conns: not a list of at most 4096 connections")
+    fields = set(out.get("fields") or ())
+    checked = []
+    conn_head = _object({"host": _str(MAX_NAME), "cc": _optional(_str(MAX_NAME)), "src": _str(64),
+                         "dst": _str(64), "sport": _int(0, 65535), "dport": _int(0, 65535),
+                         "t0_s": _int(0, int(MAX_TS)), "t0_ns": _int(0, 999_999_999)},
+                        required=("host", "src", "dst", "sport", "dport"), extra=False)
+    for i, c in enumerate(conns):
+        if not isinstance(c, dict):
+            raise Invalid(f"conns[{i}]: not an object")
+        one = conn_head({k: x for k, x in c.items() if k != "samples"})
+        samples = c.get("samples")
+        if not isinstance(samples, dict):
+            raise Invalid(f"conns[{i}].samples: not an object")
+        n = None
+        cols = {}
+        for name, col in samples.items():
+            if name not in fields or not isinstance(col, list) or len(col) > MAX_ITEMS:
+                raise Invalid(f"conns[{i}].samples.{str(name)[:40]}: not a known column of at most "
+                              f"{MAX_ITEMS} entries")
+            if n is None:
+                n = len(col)
+            if len(col) != n:
+                raise Invalid(f"conns[{i}].samples.{name}: {len(col)} entries, other columns {n}")
+            for x in col:
+                if x is not None and (type(x) is not int or not -MAX_INT <= x <= MAX_INT):
+                    raise Invalid(f"conns[{i}].samples.{name}: {str(x)[:40]!r} is not an integer")
+            cols[name] = col
+        one["samples"] = cols
+        checked.append(one)
+    out["conns"] = checked
+    return out
+
+
 # Top-level key -> (check, whether the value is a list whose bad entries are dropped one by one).
 SCHEMA: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "schema": (_str(MAX_NAME), False), "tool": (_str(MAX_NAME), False), "scenario": (_str(MAX_NAME), False),
@@ -230,6 +276,9 @@ SCHEMA: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "hosts": (_host, True), "links": (_link, True), "calls": (call_record, True), "dropped": (_dropped, True),
     "faults": (_scalar_map, False), "wire": (_scalar_map, False), "topology": (_str(MAX_NAME), False),
     "replay": (_scalar_map, False),
+    "tcp": (_object({"cc": _optional(_str(MAX_NAME)), "profile": _one_of("linux", "textbook"),
+                     "sysctls": _scalar_map, "hosts": _scalar_map}), False),
+    "kstate": (_kstate, False),
 }
 
 

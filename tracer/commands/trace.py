@@ -90,6 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--loss", metavar="P%", help="drop P%% of the packets in each direction, repeatably")
     f.add_argument("--seed", metavar="N", help="seed of --loss (default 0): the same seed drops the same packets")
     f.add_argument("--rto-min", metavar="T", help="minimum RTO in both hosts, e.g. 20ms (Linux default 200ms)")
+    t = p.add_argument_group("which TCP (sysctls inside both hosts; recorded in the capture and captions)")
+    t.add_argument("--cc", metavar="ALG", help="congestion control: reno, cubic or bbr (default: the kernel's; "
+                                              "bbr here)")
+    t.add_argument("--tcp", metavar="PROFILE", help="textbook: no SACK, timestamps, RACK, TLP, F-RTO or ECN, "
+                                                   "so 3 duplicate ACKs trigger a fast retransmission (reno "
+                                                   "unless --cc); linux: the kernel's defaults")
+    t.add_argument("--no-kstate", action="store_true",
+                   help="do not sample the kernel's TCP state (cwnd, ssthresh, RTT, ...) during the trace")
     n = p.add_argument_group("network shape (--delay/--jitter/--rate splice a forwarding element, the wire, "
                              "into the link; the hosts stay in 192.0.2.0/24)")
     n.add_argument("--topology", choices=("direct", "routed"), default="direct",
@@ -176,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         raise SynackError(f"--seed {seed!r}: not an integer") from None
     wire = wiremod.spec_from(getattr(args, "delay", None), getattr(args, "jitter", None),
                              getattr(args, "rate", None), seed)
+    from tracer import tcpprofile
+    tcp = tcpprofile.build(getattr(args, "cc", None), getattr(args, "tcp", None))
     out = args.output or f"captures/{name}.pcapng"
     command = "synack " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["trace"] else None
     try:
@@ -183,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
                               command=command, faults=faults or None,
                               topology=getattr(args, "topology", "direct"), wire=wire,
                               run_as=getattr(args, "run_as", None),
-                              private_tmp=getattr(args, "private_tmp", False))
+                              private_tmp=getattr(args, "private_tmp", False),
+                              tcp=tcp or None, kstate=not getattr(args, "no_kstate", False))
     except KeyboardInterrupt as exc:  # a signal: say what was still written (tracer.signals)
         if getattr(exc, "result", None) is None:
             raise

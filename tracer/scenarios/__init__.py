@@ -42,6 +42,8 @@ class Scenario:
     has_server: bool = True
     script: str = field(default="")
     faults: tuple[tuple[str, str], ...] = ()  # preset fault options, see tracer.faults.preset
+    tcp: tuple[tuple[str, str], ...] = ()  # preset --cc/--tcp, see tracer.tcpprofile.preset
+    shape: tuple[tuple[str, str], ...] = ()  # preset --delay/--rate, see tracer.wire.preset
 
     @property
     def path(self) -> str:
@@ -145,6 +147,23 @@ _ALL = (
     Scenario("syn-retry", "the first SYN is dropped: connect() waits for the SYN retransmission (1 s)",
              "Elwakedy L4: connect(); lecture: SYN retransmission", "tcp", 10000, _BASIC,
              script="tcp_echo", faults=(("drop", "c2s:1"),)),
+    # Congestion and flow control (tracer.tcpprofile, tracer.wire): the user's --cc/--tcp,
+    # --delay/--rate and --drop replace these presets.
+    Scenario("slow-start", "textbook Reno bulk transfer over 10 ms each way at 20 Mbit/s: slow start "
+             "doubles cwnd every RTT until the first loss halves it",
+             "Elwakedy L4: sendall() of large data; lecture: slow start", "tcp", 10000,
+             ("port", "client_port", "ipv6", "bytes"), script="bulk", faults=(("drop", "c2s:120"),),
+             tcp=(("cc", "reno"), ("tcp", "textbook")), shape=(("delay", "10ms"), ("rate", "20mbit"))),
+    Scenario("sawtooth", "textbook Reno bulk transfer at 10 Mbit/s: one loss ends slow start, then one "
+             "every 150 packets: congestion avoidance, fast recovery, the sawtooth",
+             "Elwakedy L4: sendall() of large data; lecture: AIMD, the sawtooth", "tcp", 10000,
+             ("port", "client_port", "ipv6", "bytes"), script="bulk",
+             faults=(("drop", "c2s:30,180,330,480,630"),),
+             tcp=(("cc", "reno"), ("tcp", "textbook")), shape=(("delay", "10ms"), ("rate", "10mbit"))),
+    Scenario("sliding-window", "receiver with a 32 KB SO_RCVBUF that reads 4 KB every 10 ms: the "
+             "advertised window closing and opening",
+             "Elwakedy L4: partial reads; lecture: flow control, the sliding window", "tcp", 10000,
+             _NO_MESSAGE, shape=(("delay", "2ms"),)),
 )
 _BY_NAME = {s.name: s for s in _ALL}
 

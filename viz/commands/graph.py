@@ -7,7 +7,8 @@ from pathlib import Path
 from viz.errors import SynackError
 from viz import figure
 
-KINDS = ("conversations", "states", "topology")
+KINDS = ("conversations", "states", "topology", "tsg", "cwnd", "throughput", "rtt")
+TCP_KINDS = ("tsg", "cwnd", "throughput", "rtt")  # viz.tcpgraphs
 
 
 def register(subparsers) -> None:
@@ -17,16 +18,30 @@ def register(subparsers) -> None:
         description="Graphs of a capture (networkx): 'conversations' (hosts as nodes, streams as edges "
         "with frames and bytes each way), 'states' (the RFC 9293 TCP state machine, all eleven states, "
         "with the path the client and the server of --stream N took), 'topology' (hosts, links, "
-        "interfaces, MACs and addresses of the trace, from the capture's synack metadata). "
+        "interfaces, MACs and addresses of the trace, from the capture's synack metadata); "
+        "congestion and flow control of the busiest TCP stream (or --stream N): 'tsg' (time-sequence "
+        "graph: segments, retransmissions, ACK line, advertised window, SACK blocks, zero windows and "
+        "drops), 'cwnd' (the sender's cwnd, ssthresh, outstanding data and rwnd recorded by the kernel, "
+        "congestion states shaded; estimated from the capture when nothing was recorded; several "
+        "captures: their cwnd on shared axes), 'throughput', 'rtt'. "
         "Without -o the graph is printed as text.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  synack graph captures/tcp-echo.pcapng --kind states -o states.svg\n"
-        "  synack graph capture.pcap --kind conversations --ports",
+        "  synack graph capture.pcap --kind conversations --ports\n"
+        "  synack graph captures/sawtooth.pcapng --kind tsg --time 150-300 -o tsg.svg\n"
+        "  synack graph reno.pcapng cubic.pcapng bbr.pcapng --kind cwnd -o cc.svg",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
+    p.add_argument("more", nargs="*", metavar="CAPTURE",
+                   help="--kind cwnd: more captures whose cwnd is drawn on the same axes (reno, cubic, bbr)")
     p.add_argument("--kind", default="conversations", metavar="KIND",
-                   help="conversations | states | topology (default: conversations)")
+                   help="conversations | states | topology | tsg | cwnd | throughput | rtt "
+                        "(default: conversations)")
+    p.add_argument("--style", choices=("tcptrace", "stevens"), default="tcptrace",
+                   help="tsg: tcptrace (I-beams, ACK and window lines, SACK; default) or stevens (points)")
+    p.add_argument("--time", metavar="A-B", help="tsg/cwnd/throughput/rtt: only A to B ms after the first frame")
+    p.add_argument("--frames", metavar="A-B", help="tsg: only frames A to B")
     p.add_argument("--stream", type=int, metavar="N", help="TCP stream for --kind states (default: the first)")
     p.add_argument("--ports", action="store_true", help="conversations: one node per address:port")
     p.add_argument("--top", type=int, default=12, metavar="N",
@@ -52,9 +67,17 @@ def run(args) -> int:
     size = parse_size(args.size) if args.size else SLIDE_SIZE
     if args.output:
         check_output(args.output)
-    if not Path(args.capture).exists():
-        raise SynackError(f"{args.capture}: no such file")
+    for path in [args.capture, *args.more]:
+        if not Path(path).exists():
+            raise SynackError(f"{path}: no such file")
+    if args.more and kind != "cwnd":
+        raise SynackError(f"--kind {kind}: draws one capture; several are compared with --kind cwnd")
     from viz.capture import open_capture
+
+    if kind in TCP_KINDS:
+        from viz import tcpgraphs_cli
+
+        return tcpgraphs_cli.run(args, kind, th, size)
 
     if kind == "topology":
         with open_capture(args.capture) as cap:

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Congestion-control benchmarks (issue 12): what sampling the kernel's TCP state costs, and how
+fast a 100,000-segment time-sequence graph draws.
+
+    sudo python3 benchmarks/bench_cc.py [--runs 3] [--bytes 100000000] [--segments 100000]
+
+1. `synack trace bulk --bytes 100000000` with the kernel-state sampler and without it
+   (--no-kstate), interleaved in the same run: transfer rate measured from the recorded
+   socket calls (the client's sendall() call to its shutdown()), capture drops, samples kept.
+   Goal: at most 5% slower, 0 drops.
+2. `synack graph CAP --kind tsg -o tsg.svg` of a bulk trace of --segments segments: reading
+   and analysing, computing the series, drawing and writing the SVG, each timed.  Goal: <= 2 s
+   for the drawing.
+Numbers go in the README; nothing here is a timed test.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def transfer_seconds(path: str) -> float:
+    from viz.capture import open_capture
+
+    with open_capture(path) as cap:
+        for _ in cap:
+            pass
+        calls = cap.meta["calls"]
+    start = next(c["ts"] for c in calls if c["host"] == "client" and c["call"] == "sendall")
+    end = next(c["ts"] for c in calls if c["host"] == "client" and c["call"] == "shutdown")
+    return end - start
+
+
+def overhead(runs: int, nbytes: int, tmp: str) -> None:
+    from tracer import scenarios
+    from tracer.run import trace
+
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(runs):
+        for sampled in (True, False) if i % 2 == 0 else (False, True):
+            out = os.path.join(tmp, f"bulk-{sampled}-{i}.pcapng")
+            res = trace("bulk", scenarios.Options(bytes=nbytes), out, kstate=sampled)
+            secs = transfer_seconds(out)
+            rates[sampled].append(nbytes * 8 / secs / 1e6)
+            extra = ""
+            if sampled:
+                from viz.capture import open_capture
+                with open_capture(out) as cap:
+                    for _ in cap:
+                        pass
+                    k = cap.meta.get("kstate") or {}
+                n = sum(len(c["samples"]["ts"]) for c in k.get("conns", []))
+                extra = f", {n} samples ({k.get('source')}, lookups at {k.get('poll_hz')} Hz)"
+            print(f"  run {i + 1} {'with' if sampled else 'without'} sampling: {rates[sampled][-1]:8.1f} Mbit/s, "
+                  f"{res.frames} frames, drops {res.drops}{extra}", flush=True)
+            os.unlink(out)
+    a, b = statistics.median(rates[True]), statistics.median(rates[False])
+    print(f"bulk {nbytes / 1e6:g} MB, median of {runs}: with sampling {a:.1f} Mbit/s, without {b:.1f} Mbit/s "
+          f"({(1 - a / b) * 100:+.1f}% slower with sampling; goal <= 5%)")
+
+
+def tsg_speed(segments: int, tmp: str) -> None:
+    from tracer import scenarios
+    from tracer.run import trace
+    from viz import tcpgraphs, tcpgraphs_cli, tcpgraphs_mpl
+    from viz.figure import save, theme
+
+    out = os.path.join(tmp, "big.pcapng")
+    res = trace("bulk", scenarios.Options(bytes=segments * 1460), out, kstate=False)
+    t0 = time.perf_counter()
+    an, sack = tcpgraphs_cli.load(out)
+    t1 = time.perf_counter()
+    g = tcpgraphs.tsg(an, sack=sack)
+    t2 = time.perf_counter()
+    svg = os.path.join(tmp, "tsg.svg")
+    draws = []
+    for _ in range(3):  # the first includes importing matplotlib and loading its fonts
+        a = time.perf_counter()
+        save(tcpgraphs_mpl.render_tsg(g, theme("light")), svg)
+        draws.append(time.perf_counter() - a)
+    print(f"tsg of {len(g.seg_t)} segments, {len(g.ack_t)} ACKs ({res.frames} frames): read + analyse "
+          f"{t1 - t0:.2f} s, series {t2 - t1:.2f} s, draw + write SVG {draws[0]:.2f} s in a fresh process "
+          f"(matplotlib imported), then {min(draws[1:]):.2f} s ({os.path.getsize(svg) / 1e6:.2f} MB); "
+          "goal <= 2 s for the drawing")
+    a = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "tracer", "graph", out, "--kind", "tsg", "-o", svg], cwd=ROOT,
+                       capture_output=True, text=True)
+    print(f"`synack graph CAP --kind tsg -o tsg.svg`, whole command: {time.perf_counter() - a:.2f} s "
+          f"(status {p.returncode})")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--bytes", type=int, default=100_000_000)
+    ap.add_argument("--segments", type=int, default=100_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-cc-") as tmp:
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        overhead(args.runs, args.bytes, tmp)
+        tsg_speed(args.segments, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+"""Congestion and flow control figures as series: the time-sequence graph, cwnd, throughput, RTT.
+
+tcptrace and Wireshark draw these from a capture; synack also has the
+sender's kernel state (viz.kstate) recorded on the frames' clock, so the
+congestion window is the kernel's, not a guess.  Everything here is pure:
+series computed from the analysis model (and the SACK blocks read from the
+frames, see `SackTee`), drawn by viz.tcpgraphs_mpl.  Times are seconds since
+the capture's first frame; sequence numbers are relative (tshark's rule).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from viz import kstate as ksmod
+from viz.errors import SynackError
+from viz.model import Analysis, Flag, Packet, Stream, Tag
+
+KINDS = ("tsg", "cwnd", "throughput", "rtt")
+STYLES = ("tcptrace", "stevens")
+RETRANS = (Tag.RETRANSMISSION, Tag.FAST_RETRANSMISSION, Tag.SPURIOUS_RETRANSMISSION)
+
+
+# --- SACK blocks (read from the frames while the analysis reads them) ---------------------
+
+def _tcp_offset(linktype: int, data: bytes) -> int | None:
+    """Where the TCP header starts in a frame (Ethernet, Linux cooked, raw IP, NULL), or None."""
+    if linktype == 1:
+        off, etype = 14, (data[12] << 8 | data[13]) if len(data) >= 14 else 0
+        while etype in (0x8100, 0x88A8) and len(data) >= off + 4:
+            etype, off = data[off + 2] << 8 | data[off + 3], off + 4
+    elif linktype == 113 and len(data) >= 16:
+        off, etype = 16, data[14] << 8 | data[15]
+    elif linktype == 276 and len(data) >= 20:
+        off, etype = 20, data[0] << 8 | data[1]
+    elif linktype in (101, 228, 229, 12, 14) and data:
+        off, etype = 0, 0x0800 if data[0] >> 4 == 4 else 0x86DD
+    elif linktype == 0 and len(data) >= 4:
+        off, etype = 4, 0x0800 if len(data) > 4 and data[4] >> 4 == 4 else 0x86DD
+    else:
+        return None
+    if etype == 0x0800 and len(data) >= off + 20 and data[off + 9] == 6:
+        if (data[off + 6] << 8 | data[off + 7]) & 0x1FFF:
+            return None
+        return off + (data[off] & 0x0F) * 4
+    if etype == 0x86DD and len(data) >= off + 40 and data[off + 6] == 6:
+        return off + 40
+    return None
+
+
+def sack_of(linktype: int, data: bytes) -> tuple[tuple[int, int], ...]:
+    """The SACK blocks (raw left, right edges) of a TCP frame; () when it has none."""
+    off = _tcp_offset(linktype, data)
+    if off is None or len(data) < off + 20:
+        return ()
+    hlen = (data[off + 12] >> 4) * 4
+    if hlen <= 20:
+        return ()
+    p, stop = off + 20, min(off + hlen, len(data))
+    while p < stop:
+        kind = data[p]
+        if kind == 0:
+            break
+        if kind == 1:
+            p += 1
+            continue
+        if p + 1 >= stop:
+            break
+        ln = data[p + 1]
+        if ln < 2 or p + ln > stop:
+            break
+        if kind == 5 and ln >= 10:
+            return tuple(struct.unpack_from(">II", data, q) for q in range(p + 2, p + ln - 7, 8))
+        p += ln
+    return ()
+
+
+class SackTee:
+    """Wraps a Capture: frames pass through to the analysis; SACK blocks are kept by frame number.
+
+    One read serves both, since the analysis model keeps no TCP options past the SYN."""
+
+    def __init__(self, cap: Any):
+        self.cap = cap
+        self.sack: dict[int, tuple[tuple[int, int], ...]] = {}
+
+    def __iter__(self) -> Iterator:
+        keep = self.sack
+        for raw in self.cap:
+            data = raw[3]
+            if len(data) > 54:  # a TCP header with options at least
+                blocks = sack_of(raw[2], data)
+                if blocks:
+                    keep[raw[0]] = blocks
+            yield raw
+
+    def __getattr__(self, name: str) -> Any:  # link_types, meta, truncated_at, path
+        return getattr(self.cap, name)
+
+
+# --- choosing what to draw -----------------------------------------------------------
+
+def data_stream(an: Analysis, sid: int | None = None) -> Stream:
+    """The TCP stream to draw: --stream N, else the one that carried the most bytes."""
+    tcp = [s for s in an.streams if s.proto == "tcp"]
+    if sid is not None:
+        for s in tcp:
+            if s.id == sid:
+                return s
+        raise SynackError(f"--stream {sid}: no such TCP stream (the capture has {len(tcp)})")
+    if not tcp:
+        raise SynackError(f"{an.capture.path or 'capture'}: no TCP stream to draw")
+    return max(tcp, key=lambda s: (s.bytes_c2s + s.bytes_s2c, -s.id))
+
+
+def sender_is_client(s: Stream) -> bool:
+    return s.bytes_c2s >= s.bytes_s2c
+
+
+def parse_time(text: str | None) -> tuple[float, float] | None:
+    """`--time A-B` in milliseconds (either end may be left out) -> seconds."""
+    if text is None:
+        return None
+    a, sep, b = text.partition("-")
+    try:
+        lo = float(a) / 1e3 if a.strip() else 0.0
+        hi = float(b) / 1e3 if sep and b.strip() else float("inf")
+    except ValueError:
+        raise SynackError(f"--time {text!r}: expected START-END in milliseconds, e.g. 100-250") from None
+    if not sep or hi <= lo:
+        raise SynackError(f"--time {text!r}: expected START-END in milliseconds with START < END, e.g. 100-250")
+    return lo, hi
+
+
+def parse_frames(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    a, sep, b = text.partition("-")
+    try:
+        lo, hi = int(a), int(b) if sep else int(a)
+    except ValueError:
+        raise SynackError(f"--frames {text!r}: expected FIRST-LAST, e.g. 20-80") from None
+    if lo < 1 or hi < lo:
+        raise SynackError(f"--frames {text!r}: frames are numbered from 1, FIRST <= LAST")
+    return lo, hi
+
+
+def _window(packets: Iterable[Packet], time: tuple[float, float] | None,
+            frames: tuple[int, int] | None) -> Iterator[Packet]:
+    for p in packets:
+        if time is not None and not time[0] <= p.t <= time[1]:
+            continue
+        if frames is not None and not frames[0] <= p.frame <= frames[1]:
+            continue
+        yield p
+
+
+def caption(meta: dict) -> str:
+    """What the figure says about the TCP that made it (the trace's --cc and --tcp)."""
+    tcp = meta.get("tcp") if isinstance(meta, dict) else None
+    if not isinstance(tcp, dict):
+        return ""
+    cc = tcp.get("cc") or "the kernel's default congestion control"
+    if tcp.get("profile") == "textbook":
+        return (f"textbook TCP, {cc}: no SACK, timestamps, RACK, TLP, F-RTO or ECN, so 3 duplicate ACKs "
+                "trigger a fast retransmission (Linux keeps IW10 and NewReno recovery)")
+    return f"Linux TCP, {cc}"
+
+
+# --- the time-sequence graph -----------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Tsg:
+    """One direction's data and the other direction's ACKs (Stevens, tcptrace)."""
+
+    title: str
+    caption: str
+    sender: str
+    receiver: str
+    seg_frame: tuple[int, ...]
+    seg_t: tuple[float, ...]
+    seg_seq: tuple[int, ...]  # relative, tshark's tcp.seq
+    seg_len: tuple[int, ...]
+    seg_retrans: tuple[bool, ...]
+    ack_frame: tuple[int, ...]
+    ack_t: tuple[float, ...]
+    ack: tuple[int, ...]  # tshark's tcp.ack
+    win: tuple[int, ...]  # tshark's tcp.window_size (scaled)
+    sack: tuple[tuple[float, int, int], ...]  # (t, left, right), relative
+    events: tuple[tuple[float, int, str], ...]  # (t, seq, what): zero window, dup ACK, lost, RTO
+    dup_acks: tuple[tuple[float, int], ...]
+
+
+def tsg(an: Analysis, sid: int | None = None, sack: dict | None = None, time: tuple[float, float] | None = None,
+        frames: tuple[int, int] | None = None) -> Tsg:
+    s = data_stream(an, sid)
+    fwd = s.client if sender_is_client(s) else s.server
+    seg_f, seg_t, seg_q, seg_l, seg_r = [], [], [], [], []
+    ack_f, ack_t, ack_v, win_v = [], [], [], []
+    sacks, events, dups = [], [], []
+    isn = None
+    stream_packets = (an.packets[n - 1] for n in s.frames)
+    for p in _window(stream_packets, time, frames):
+        outgoing = p.src == fwd.addr and p.sport == fwd.port
+        if outgoing:
+            if isn is None and p.seq_raw is not None and p.seq is not None:
+                isn = (p.seq_raw - p.seq) & 0xFFFFFFFF
+            if p.len or p.flags & (Flag.SYN | Flag.FIN):
+                seg_f.append(p.frame)
+                seg_t.append(p.t)
+                seg_q.append(p.seq)
+                seg_l.append(p.len or 0)
+                seg_r.append(any(t in RETRANS for t in p.analysis))
+        elif p.flags & Flag.ACK and p.ack is not None:
+            ack_f.append(p.frame)
+            ack_t.append(p.t)
+            ack_v.append(p.ack)
+            win_v.append(p.win or 0)
+            if Tag.ZERO_WINDOW in p.analysis:
+                events.append((p.t, p.ack, "zero window"))
+            if Tag.DUP_ACK in p.analysis:
+                dups.append((p.t, p.ack))
+            for left, right in (sack or {}).get(p.frame, ()):
+                sacks.append((p.t, left, right))
+    if isn is not None and sacks:
+        sacks = [(t, (lo - isn) & 0xFFFFFFFF, (hi - isn) & 0xFFFFFFFF) for t, lo, hi in sacks]
+    else:
+        sacks = []
+    for i, r in enumerate(seg_r):
+        if r:
+            tag = next(t for t in an.packets[seg_f[i] - 1].analysis if t in RETRANS)
+            events.append((seg_t[i], seg_q[i], {"fast_retransmission": "fast retransmit",
+                                                 "spurious_retransmission": "spurious"}.get(tag.value, "retransmit")))
+    for d in (an.capture.meta or {}).get("dropped") or ():
+        t = d.get("ts", 0) - (an.packets[0].ts if an.packets else 0)
+        if (time is None or time[0] <= t <= time[1]) and seg_t:
+            near = min(range(len(seg_t)), key=lambda i: abs(seg_t[i] - t))
+            if abs(seg_t[near] - t) < 1e-3:
+                events.append((seg_t[near], seg_q[near], "dropped"))
+    rev = s.server if fwd is s.client else s.client
+    name = (an.capture.path or "capture").rsplit("/", 1)[-1]
+    return Tsg(f"Time-sequence graph: {fwd} -> {rev} (stream {s.id}, {name})", caption(an.capture.meta or {}),
+               str(fwd), str(rev), tuple(seg_f), tuple(seg_t), tuple(seg_q), tuple(seg_l), tuple(seg_r),
+               tuple(ack_f), tuple(ack_t), tuple(ack_v), tuple(win_v), tuple(sacks),
+               tuple(sorted(events)), tuple(dups))
+
+
+DRAW_BINS = 2000  # columns of the time axis a slide can show apart (13.33 in at 150 dpi)
+
+
+def decimate_bars(t: tuple[float, ...], lo: tuple[int, ...], hi: tuple[int, ...],
+                  bins: int = DRAW_BINS) -> tuple[list[float], list[int], list[int]]:
+    """Bars (t, lo..hi) merged per 1/`bins` of the time span: above `bins` segments a figure cannot
+    show two in one column apart, and drawing them one by one costs seconds per 100,000.  Each
+    column's bar spans from its lowest to its highest byte, so no byte drawn is lost or moved
+    by more than a column."""
+    if len(t) <= bins * 2:
+        return list(t), list(lo), list(hi)
+    t0, span = t[0], (t[-1] - t[0]) or 1.0
+    cols: dict[int, list] = {}
+    for x, a, b in zip(t, lo, hi):
+        k = int((x - t0) / span * bins)
+        c = cols.get(k)
+        if c is None:
+            cols[k] = [x, a, b]
+        else:
+            if a < c[1]:
+                c[1] = a
+            if b > c[2]:
+                c[2] = b
+    keys = sorted(cols)
+    return [cols[k][0] for k in keys], [cols[k][1] for k in keys], [cols[k][2] for k in keys]
+
+
+def decimate_steps(t: tuple[float, ...], v: tuple[int, ...], bins: int = DRAW_BINS) -> tuple[list, list]:
+    """A step line (ACKs, the window edge) kept to each column's first and last value and its extremes."""
+    if len(t) <= bins * 4:
+        return list(t), list(v)
+    t0, span = t[0], (t[-1] - t[0]) or 1.0
+    keep: list[int] = []
+    last_k, first, lo, hi = None, 0, 0, 0
+    for i, x in enumerate(t):
+        k = int((x - t0) / span * bins)
+        if k != last_k:
+            if last_k is not None:
+                keep += sorted({first, lo, hi, i - 1})
+            last_k, first, lo, hi = k, i, i, i
+        else:
+            if v[i] < v[lo]:
+                lo = i
+            if v[i] > v[hi]:
+                hi = i
+    keep += sorted({first, lo, hi, len(t) - 1})
+    return [t[i] for i in keep], [v[i] for i in keep]
+
+
+# --- cwnd -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CwndSeries:
+    """The sender's window over time: the kernel's (recorded) or estimated from the capture."""
+
+    label: str
+    recorded: bool  # False: estimated from the capture (bytes in flight), as Wireshark does
+    mss: int
+    cc: str | None
+    cwnd: tuple[tuple[float, ...], tuple[float, ...]]  # (t, segments)
+    ssthresh: tuple[tuple[float, ...], tuple[float, ...]]
+    inflight: tuple[tuple[float, ...], tuple[float, ...]]  # segments (bytes / mss)
+    rwnd: tuple[tuple[float, ...], tuple[float, ...]]  # the receiver's advertised window, segments
+    states: tuple[tuple[float, float, str], ...]  # (start, end, CA state name)
+    losses: tuple[float, ...]  # retransmission times (from the capture)
+
+
+@dataclass(frozen=True, slots=True)
+class CwndFigure:
+    title: str
+    caption: str
+    series: tuple[CwndSeries, ...]
+
+
+def _mss(s: Stream, client_sends: bool) -> int:
+    o = s.syn_options.get("server" if client_sends else "client")
+    mine = s.syn_options.get("client" if client_sends else "server")
+    m = min(x.mss for x in (o, mine) if x is not None and x.mss) if any(
+        x is not None and x.mss for x in (o, mine)) else 1460
+    return m
+
+
+def _losses(an: Analysis, s: Stream, fwd) -> tuple[float, ...]:
+    return tuple(p.t for p in (an.packets[n - 1] for n in s.frames)
+                 if p.src == fwd.addr and p.sport == fwd.port and any(t in RETRANS for t in p.analysis))
+
+
+def estimated_inflight(an: Analysis, s: Stream, fwd) -> tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
+    """Wireshark's tcp.analysis.bytes_in_flight at each data segment, and the receiver's window at
+    each ACK: (t, bytes in flight) per segment, window per ACK as (t, bytes) pairs flattened."""
+    high = None
+    acked = None
+    ts, vals = [], []
+    for n in s.frames:
+        p = an.packets[n - 1]
+        if p.src == fwd.addr and p.sport == fwd.port:
+            if p.len and p.seq is not None:
+                end = p.seq + p.len
+                high = end if high is None or end > high else high
+                base = acked if acked is not None else 1
+                ts.append(p.t)
+                vals.append(high - base)
+        elif p.ack is not None and p.flags & Flag.ACK:
+            acked = p.ack if acked is None or p.ack > acked else acked
+    return tuple(ts), tuple(vals), ()
+
+
+def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None,
+                label: str | None = None) -> CwndSeries:
+    s = data_stream(an, sid)
+    client_sends = sender_is_client(s)
+    fwd = s.client if client_sends else s.server
+    mss = _mss(s, client_sends)
+    losses = _losses(an, s, fwd)
+    cc = ((an.capture.meta or {}).get("tcp") or {}).get("cc") if isinstance((an.capture.meta or {}).get("tcp"),
+                                                                          dict) else None
+    name = label or (an.capture.path or "capture").rsplit("/", 1)[-1]
+
+    def clip(pair):
+        t, v = pair
+        if time is None:
+            return tuple(t), tuple(v)
+        keep = [i for i, x in enumerate(t) if time[0] <= x <= time[1]]
+        return tuple(t[i] for i in keep), tuple(v[i] for i in keep)
+
+    ks = ksmod.kernel_state(an)
+    k = None
+    if ks is not None:
+        k = next((x for x in ks.series if x.stream == s.id and x.src == fwd.addr and x.sport == fwd.port), None)
+    if k is not None:
+        m = next((v for v in reversed(k.columns.get("mss", ())) if v), mss)  # 536 until the handshake ends
+        cwnd = k.values("cwnd")
+        ssth = k.values("ssthresh")
+        out_t, out_v = k.values("outstanding")
+        rw_t, rw_v = k.values("snd_wnd")
+        states = tuple((a, b, st.name) for a, b, st in k.ca_intervals()
+                       if time is None or (b >= time[0] and a <= time[1]))
+        return CwndSeries(name, True, m, k.cc or cc, clip(cwnd), clip(ssth),
+                          clip((out_t, tuple(v / m for v in out_v))),
+                          clip((rw_t, tuple(v / m for v in rw_v))), states,
+                          tuple(t for t in losses if time is None or time[0] <= t <= time[1]))
+    t, v, _ = estimated_inflight(an, s, fwd)
+    rw_t, rw_v = [], []
+    for n in s.frames:
+        p = an.packets[n - 1]
+        if not (p.src == fwd.addr and p.sport == fwd.port) and p.win is not None and p.flags & Flag.ACK:
+            rw_t.append(p.t)
+            rw_v.append(p.win / mss)
+    return CwndSeries(name, False, mss, cc, ((), ()), ((), ()), clip((t, tuple(x / mss for x in v))),
+                      clip((tuple(rw_t), tuple(rw_v))), (),
+                      tuple(x for x in losses if time is None or time[0] <= x <= time[1]))
+
+
+def cwnd_figure(analyses: list[Analysis], sid: int | None = None,
+                time: tuple[float, float] | None = None) -> CwndFigure:
+    """One capture's cwnd, or several (e.g. reno, cubic, bbr) on shared axes."""
+    series = []
+    for an in analyses:
+        series.append(cwnd_series(an, sid, time))
+    if len(series) == 1:
+        s = series[0]
+        what = "recorded by the kernel" if s.recorded else \
+            "ESTIMATED from the capture (bytes in flight, as Wireshark; no kernel samples recorded)"
+        title = f"Congestion window of the sender, {what}: {s.label}"
+        cap = caption(analyses[0].capture.meta or {})
+    else:
+        title = "Congestion window of the sender: " + ", ".join(
+            f"{s.cc or '?'} ({s.label})" for s in series)
+        caps = [caption(a.capture.meta or {}) for a in analyses]
+        cap = "; ".join(dict.fromkeys(c for c in caps if c))
+    return CwndFigure(title, cap, tuple(series))
+
+
+# --- throughput and RTT ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    title: str
+    caption: str
+    bin_s: float
+    t: tuple[float, ...]  # bin starts
+    sent: tuple[float, ...]  # bit/s of data sent (retransmissions included)
+    acked: tuple[float, ...]  # bit/s newly acknowledged (goodput)
+
+
+def throughput(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None,
+               bins: int = 100) -> Rate:
+    s = data_stream(an, sid)
+    fwd = s.client if sender_is_client(s) else s.server
+    pk = [an.packets[n - 1] for n in s.frames]
+    pk = [p for p in pk if time is None or time[0] <= p.t <= time[1]]
+    if not pk:
+        raise SynackError(f"{an.capture.path or 'capture'}: no frames of stream {s.id} in that time")
+    t0, t1 = pk[0].t, pk[-1].t
+    width = max((t1 - t0) / bins, 1e-3)
+    n = int((t1 - t0) / width) + 1
+    sent = [0.0] * n
+    acked = [0.0] * n
+    high = None
+    for p in pk:
+        i = min(int((p.t - t0) / width), n - 1)
+        if p.src == fwd.addr and p.sport == fwd.port:
+            sent[i] += (p.len or 0) * 8
+        elif p.ack is not None and p.flags & Flag.ACK:
+            if high is not None and p.ack > high:
+                acked[i] += (p.ack - high) * 8
+            high = p.ack if high is None or p.ack > high else high
+    return Rate(f"Throughput of {fwd} (stream {s.id}, bins of {width * 1e3:.1f} ms)",
+                caption(an.capture.meta or {}), width, tuple(t0 + i * width for i in range(n)),
+                tuple(x / width for x in sent), tuple(x / width for x in acked))
+
+
+@dataclass(frozen=True, slots=True)
+class RttSeries:
+    title: str
+    caption: str
+    t: tuple[float, ...]  # ACK times
+    rtt: tuple[float, ...]  # seconds: ACK time - send time of the segment it acknowledges (Karn)
+    srtt: tuple[tuple[float, ...], tuple[float, ...]]  # the kernel's smoothed RTT (s), if recorded
+    rto: tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def rtt(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None) -> RttSeries:
+    """Per-ACK RTT samples as tshark's tcp.analysis.ack_rtt (an ACK covering a segment sent once)."""
+    s = data_stream(an, sid)
+    fwd = s.client if sender_is_client(s) else s.server
+    sent: dict[int, tuple[float, bool]] = {}  # segment end -> (first send time, retransmitted)
+    pending: list[int] = []
+    import bisect
+    ts, vs = [], []
+    for n in s.frames:
+        p = an.packets[n - 1]
+        if p.src == fwd.addr and p.sport == fwd.port:
+            if p.len and p.seq is not None:
+                end = p.seq + p.len
+                if end in sent:
+                    sent[end] = (sent[end][0], True)
+                else:
+                    sent[end] = (p.t, False)
+                    bisect.insort(pending, end)
+        elif p.ack is not None and p.flags & Flag.ACK and pending:
+            i = bisect.bisect_right(pending, p.ack)
+            if i:
+                covered = pending[:i]
+                del pending[:i]
+                first, retx = sent[covered[-1]]
+                if not retx and not any(sent[e][1] for e in covered) and (
+                        time is None or time[0] <= p.t <= time[1]):
+                    ts.append(p.t)
+                    vs.append(p.t - first)
+    ks = ksmod.kernel_state(an)
+    srtt = rto = ((), ())
+    if ks is not None:
+        k = next((x for x in ks.series if x.stream == s.id and x.src == fwd.addr and x.sport == fwd.port), None)
+        if k is not None:
+            t_, v_ = k.values("srtt_us")
+            keep = [(a, b / 1e6) for a, b in zip(t_, v_) if b and (time is None or time[0] <= a <= time[1])]
+            srtt = (tuple(a for a, _ in keep), tuple(b for _, b in keep))
+            t_, v_ = k.values("rto_us")
+            keep = [(a, b / 1e6) for a, b in zip(t_, v_) if b and (time is None or time[0] <= a <= time[1])]
+            rto = (tuple(a for a, _ in keep), tuple(b for _, b in keep))
+    return RttSeries(f"Round-trip time of {fwd} (stream {s.id})", caption(an.capture.meta or {}),
+                     tuple(ts), tuple(vs), srtt, rto)

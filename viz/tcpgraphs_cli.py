@@ -1,0 +1,86 @@
+"""`synack graph --kind tsg|cwnd|throughput|rtt`: read, compute (viz.tcpgraphs), draw or print."""
+from __future__ import annotations
+
+from viz import tcpgraphs as tg
+from viz.errors import SynackError
+
+
+def load(path: str, sack: bool = False):
+    """(analysis, SACK blocks by frame) of a capture, in one read."""
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+
+    with open_capture(path) as cap:
+        tee = tg.SackTee(cap)
+        an = analyze(tee, path=path, link_types=None, meta=None)
+        meta = cap.meta
+    if not an.capture.meta and meta:
+        import dataclasses
+        an = dataclasses.replace(an, capture=dataclasses.replace(an.capture, meta=dict(meta)))
+    return an, tee.sack
+
+
+def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
+    """The matplotlib Figure of one kind (the API and the build call this too)."""
+    from viz import tcpgraphs_mpl as R
+
+    if kind == "cwnd":
+        return R.render_cwnd(tg.cwnd_figure([load(p)[0] for p in paths], stream, time), th, size)
+    an, sack = load(paths[0])
+    if kind == "tsg":
+        return R.render_tsg(tg.tsg(an, stream, sack, time, frames), th, size, style)
+    if kind == "throughput":
+        return R.render_throughput(tg.throughput(an, stream, time), th, size)
+    if kind == "rtt":
+        return R.render_rtt(tg.rtt(an, stream, time), th, size)
+    raise SynackError(f"graph kind {kind!r}: choose from {', '.join(tg.KINDS)}")
+
+
+def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> str:
+    """Without -o: the series as a short table (what the figure would show)."""
+    lines = []
+    if kind == "cwnd":
+        f = tg.cwnd_figure([load(p)[0] for p in paths], stream, time)
+        lines.append(f.title)
+        for s in f.series:
+            t, v = s.cwnd if s.recorded else s.inflight
+            what = "cwnd (kernel)" if s.recorded else "bytes in flight / MSS (estimated from the capture)"
+            lines.append(f"{s.label} [{s.cc or '?'}]: {what}, {len(t)} samples"
+                         + (f", max {max(v):.0f} segments" if v else ""))
+            for a, b, st in s.states:
+                if st != "Open":
+                    lines.append(f"  {a * 1e3:9.1f}-{b * 1e3:9.1f} ms  {st}")
+        return "\n".join(lines) + "\n"
+    an, sack = load(paths[0])
+    if kind == "tsg":
+        g = tg.tsg(an, stream, sack, time, frames)
+        lines.append(g.title)
+        lines.append(f"{len(g.seg_t)} segments ({sum(g.seg_retrans)} retransmitted), {len(g.ack_t)} ACKs, "
+                     f"{len(g.sack)} SACK blocks")
+        for t, y, what in g.events:
+            lines.append(f"  {t * 1e3:9.3f} ms  seq {y:>10}  {what}")
+    elif kind == "throughput":
+        r = tg.throughput(an, stream, time)
+        lines.append(r.title)
+        lines += [f"  {t * 1e3:9.1f} ms  sent {s / 1e6:8.3f} Mbit/s  acked {a / 1e6:8.3f} Mbit/s"
+                  for t, s, a in zip(r.t, r.sent, r.acked)]
+    else:
+        r = tg.rtt(an, stream, time)
+        lines.append(r.title)
+        if r.rtt:
+            lines.append(f"{len(r.rtt)} samples, min {min(r.rtt) * 1e3:.3f} ms, max {max(r.rtt) * 1e3:.3f} ms")
+    return "\n".join(lines) + "\n"
+
+
+def run(args, kind: str, th, size) -> int:
+    from viz.figure import save
+
+    paths = [args.capture, *args.more]
+    time = tg.parse_time(args.time)
+    frames = tg.parse_frames(args.frames)
+    if not args.output:
+        print(text(kind, paths, args.stream, time, frames), end="")
+        return 0
+    save(figure(kind, paths, th, size, args.stream, args.style, time, frames), args.output)
+    print(args.output)
+    return 0
