@@ -140,11 +140,12 @@ def tex_engine(path: str | os.PathLike) -> str:
                       "write .pdf or .svg, which LaTeX can include too")
 
 
-def save(fig, path: str | os.PathLike) -> None:
-    """Write `fig` deterministically, atomically (temp file, then rename)."""
+def save(fig, path: str | os.PathLike, format: str | None = None) -> None:
+    """Write `fig` deterministically, atomically (temp file, then rename); `format` overrides
+    the one `path`'s extension names."""
     import matplotlib
 
-    fmt = output_format(path)
+    fmt = format if format in FORMATS else output_format(path)
     check_writable(path)
     matplotlib.rcParams.update(_RC)
     if fmt == "pgf":

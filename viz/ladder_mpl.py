@@ -266,13 +266,15 @@ def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | N
 
 
 def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light",
-                 size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False) -> None:
-    """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt."""
+                 size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False,
+                 format: str | None = None) -> None:
+    """Write `ladder` to `path` in `format`, else the one its suffix names: svg, pdf, png, pgf,
+    tex (TikZ) or txt."""
     from pathlib import Path
 
     from viz.figure import check_writable
 
-    suffix = Path(path).suffix.lower()
+    suffix = "." + format if format else Path(path).suffix.lower()
     if suffix == ".pgf":
         # Native TikZ to \input: the same bytes on every machine, where matplotlib's PGF
         # backend would need (and depend on) an installed LaTeX to measure the text.
@@ -293,4 +295,4 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         output.write_text(path, body)
         return
     fig = render_ladder(ladder, theme=theme, size=size)
-    save(fig, path)
+    save(fig, path, format=suffix[1:])
