@@ -24,12 +24,12 @@ from viz.errors import SynackError
 
 KINDS = ("ladder", "layers", "graph", "play")
 FORMATS = {
-    "ladder": ("svg", "pdf", "png", "pgf", "tex", "txt"),
-    "layers": ("svg", "pdf", "png", "pgf"),
+    "ladder": ("svg", "pdf", "png", "pgf", "tex", "txt", "mmd", "puml", "msc", "drawio"),
+    "layers": ("svg", "pdf", "png", "pgf", "tex", "mmd"),
     "graph": ("svg", "pdf", "png", "pgf"),
     "play": ("html", "pdf", "gif", "mp4"),
 }
-TEXT_FORMATS = frozenset({"txt"})  # written to standard output when there is no -o
+TEXT_FORMATS = frozenset({"txt", "tex", "mmd", "puml", "msc", "drawio"})  # printable when there is no -o
 FRAME_RANGE_END = 1 << 62  # parse_frames' open end ("5-")
 
 
@@ -396,6 +396,16 @@ def _cross_check(req, name: Callable[[Option], str]) -> None:
                        f"(choose from {possible}, or give format)")
     if req.output is None and fmt is not None and fmt not in TEXT_FORMATS:
         bad("format", f"{fmt!r} is not text: give -o OUT to write it")
+    if kind == "ladder" and fmt is not None:
+        from viz import ladder_edit
+
+        why = ladder_edit.cannot(fmt, req)
+        if why:
+            bad("format", why)
+    if kind == "layers" and fmt in ("tex", "mmd"):
+        if req.view != "fields" or req.compare:
+            bad("format" if req.format else "view", f"{fmt!r} is the header grid (bytefield, mermaid packet): "
+                "view fields; possible for other views: svg, pdf, png, pgf")
 
 
 def keywords(kind: str, capture: str, /, **kw) -> Any:
@@ -681,6 +691,28 @@ def playback_of(req, cwd: str | None = None):
                           lambda f: layers.nested(safe_dissect(raw[f]), an.packet(f), f) if f in raw else None)
 
 
+def _text_out(req, body: str, cwd: str | None) -> list[str] | str:
+    if req.output is None:
+        return body
+    from viz import output
+
+    output.write_text(_path(req.output, cwd), body)
+    return [req.output]
+
+
+def layers_grid(req, fmt: str, cwd: str | None = None) -> str:
+    """The header grids of a frame as a bytefield LaTeX document or a mermaid packet diagram."""
+    from viz import layers, layers_edit
+    from viz.framefile import load_frame, safe_dissect
+
+    an = analysis_of(req.capture, cwd)
+    number = frame_of(an, req.frame)
+    d = safe_dissect(load_frame(_path(req.capture, cwd), number))
+    grids = layers.fields(d)
+    title = f"{os.path.basename(req.capture)} frame {number}"
+    return layers_edit.bytefield(grids, title) if fmt == "tex" else layers_edit.mermaid_packet(grids, title)
+
+
 def check_output(req, cwd: str | None = None) -> None:
     """Fail on an unwritable output before the work starts."""
     if req.output:
@@ -702,6 +734,15 @@ def render(req, cwd: str | None = None) -> list[str] | str:
     fmt = req.out_format
     if req.figure == "ladder":
         lad = ladder_of(req, cwd=cwd)
+        from viz import ladder_edit
+
+        if fmt in ladder_edit.FORMATS:
+            body = ladder_edit.render(lad, fmt, theme_of(req))
+            return _text_out(req, body, cwd)
+        if req.output is None and fmt == "tex":
+            from viz.ladder_tikz import render_tikz
+
+            return render_tikz(lad, theme=theme_of(req), standalone=True)
         if req.output is None:
             import shutil
 
@@ -715,6 +756,8 @@ def render(req, cwd: str | None = None) -> list[str] | str:
                      ascii=req.ascii, format=fmt)
         return [req.output]
     if req.figure == "layers":
+        if fmt in ("tex", "mmd"):
+            return _text_out(req, layers_grid(req, fmt, cwd), cwd)
         if req.output is None:
             return layers_text(req, cwd)
         from viz.figure import save
