@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from viz.errors import SynackError
-from viz.figures import KINDS
+from viz.figures import KINDS, is_type, typename
 
 SCHEMA_VERSION = 1
 SOURCE_KEYS = ("scenario", "server", "client", "capture")
@@ -202,19 +202,6 @@ def _err(path: str, line: int, where: str, msg: str) -> SynackError:
     return SynackError(f"{path}:{line}: {where}: {msg}")
 
 
-def _typename(t) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(_typename(x) for x in t)
-    return {int: "integer", str: "string", bool: "true/false", float: "number"}.get(t, t.__name__)
-
-
-def _check_type(value: Any, want) -> bool:
-    wants = want if isinstance(want, tuple) else (want,)
-    if isinstance(value, bool) and bool not in wants:
-        return False
-    return isinstance(value, wants)
-
-
 def load_manifest(path: str | os.PathLike, output: str | None = None) -> Manifest:
     """Read and check the whole manifest; SynackError (file:line: key: why) on the first problem."""
     import tomllib
@@ -257,8 +244,10 @@ def load_manifest(path: str | os.PathLike, output: str | None = None) -> Manifes
 
     try:
         figures.make("ladder", "CAPTURE", theme=theme)
-    except figures.BadValue as exc:
-        raise _err(path, lines.find(None, ("theme",)), "build.theme", exc.message) from None
+        theme = _theme_file(theme, base)
+    except SynackError as exc:
+        raise _err(path, lines.find(None, ("theme",)), "build.theme",
+                   exc.message if isinstance(exc, figures.BadValue) else str(exc)) from None
     out_dir = Path(output).resolve() if output else (base / build.get("output", "figures")).resolve()
     captures_dir = str((base / build["captures"]).resolve()) if "captures" in build else None
 
@@ -343,8 +332,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             if k not in allowed:
                 raise fail(("options", k), f"scenario {entry['scenario']!r} takes no {k} "
                            f"(it takes {', '.join(allowed)})")
-            if not _check_type(v, OPTION_TYPES[k]):
-                raise fail(("options", k), f"must be a {_typename(OPTION_TYPES[k])}")
+            if not is_type(v, OPTION_TYPES[k]):
+                raise fail(("options", k), f"must be {typename(OPTION_TYPES[k])}")
             if k in ("port", "client_port") and not 0 < v <= 65535:
                 raise fail(("options", k), f"{v} is not a port number (1-65535)")
             if k in ("clients", "bytes") and v < 1:
@@ -352,8 +341,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
         for k, v in trace.items():
             if k not in TRACE_KEYS:
                 raise fail(("trace", k), f"unknown key (known: {', '.join(TRACE_KEYS)})")
-            if not _check_type(v, TRACE_KEYS[k]):
-                raise fail(("trace", k), f"must be a {_typename(TRACE_KEYS[k])}")
+            if not is_type(v, TRACE_KEYS[k]):
+                raise fail(("trace", k), f"must be {typename(TRACE_KEYS[k])}")
         at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
         topology = trace.get("topology", "direct")
         if at not in ("client", "server", "both"):
@@ -401,8 +390,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     from viz import figures
 
     for k, want in PLACE_KEYS.items():
-        if k in render and not _check_type(render[k], want):
-            raise fail((kind, k), f"must be a {_typename(want)}")
+        if k in render and not is_type(render[k], want):
+            raise fail((kind, k), f"must be {typename(want)}")
     output = entry.get("output", f"{name}.{figures.FORMATS[kind][0]}")
     if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
         raise fail(("output",), "must be a file name inside the output folder")
@@ -410,6 +399,11 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     if Path(output).suffix.lower() not in formats:
         raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
     opts = {k: v for k, v in render.items() if k not in PLACE_KEYS}
+    if isinstance(opts.get("theme"), str):
+        try:
+            opts["theme"] = _theme_file(opts["theme"], base)
+        except SynackError as exc:
+            raise fail((kind, "theme"), str(exc)) from None
     if "compare" in render:
         opts["compare"] = "OTHER"  # its rules with the other options; the file is known once traced
     try:
@@ -449,6 +443,17 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
     return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path,
                   options)
+
+
+def _theme_file(theme: str, base: Path) -> str:
+    """A theme file named relative to the manifest, as an absolute path, read once to check it."""
+    if not theme.lower().endswith(".toml"):
+        return theme
+    from viz.figure import load_theme
+
+    full = str((base / theme).resolve())
+    load_theme(full, theme)
+    return full
 
 
 def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError]) -> None:
@@ -503,7 +508,10 @@ def request(fig: Figure, files: str | dict[str, str], out_dir: str):
     else:
         capture, other = files, fig.compare_path
     extra = {"compare": relpath(other, out_dir)} if other else {}
-    return figures.make(fig.kind, relpath(capture, out_dir), fig.output, **dict(fig.options), **extra)
+    options = dict(fig.options)
+    if options.get("theme", "").endswith(".toml"):  # a theme file, by its path from the figures
+        options["theme"] = relpath(options["theme"], out_dir)
+    return figures.make(fig.kind, relpath(capture, out_dir), fig.output, **options, **extra)
 
 
 def render(fig: Figure, capture: str | dict[str, str], out_dir: str) -> None:
@@ -694,6 +702,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
             target = out_dir / fig.output
             digest = hashlib.sha256("\n".join(
                 [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]
+                + [_file_hash(t) for t in [dict(fig.options).get("theme", "")] if t.endswith(".toml")]
                 + ([_file_hash(other)] if other else [])).encode()).hexdigest()
             stamp = stamps / f"{fig.name}.stamp"
             old = _read_stamp(stamp)

@@ -126,12 +126,10 @@ def _size_text(v) -> str:
 
 
 def _theme(v):
-    from viz import figure
+    from viz.figure import THEMES
 
-    try:
-        figure.theme(v)
-    except SynackError as exc:
-        _fail(str(exc))
+    if v not in THEMES and not v.lower().endswith(".toml"):
+        _fail(f"{v!r}: unknown theme (choose from {', '.join(THEMES)}, or a theme file FILE.toml)")
     return v
 
 
@@ -170,14 +168,14 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     def canonical(self, value: Any) -> Any:
-        if not _is(value, self.type):
-            _fail(f"{value!r}: must be {_typename(self.type)}")
+        if not is_type(value, self.type):
+            _fail(f"{value!r}: must be {typename(self.type)}")
         if self.choices:
             value = _choice(self.choices)(value)
         return self.check(value) if self.check else value
 
 
-def _is(value: Any, want) -> bool:
+def is_type(value: Any, want) -> bool:
     wants = want if isinstance(want, tuple) else (want,)
     if isinstance(value, bool) and bool not in wants:
         return False
@@ -186,9 +184,9 @@ def _is(value: Any, want) -> bool:
     return isinstance(value, wants)
 
 
-def _typename(t) -> str:
+def typename(t) -> str:
     if isinstance(t, tuple):
-        return " or ".join(_typename(x) for x in t)
+        return " or ".join(typename(x) for x in t)
     return {int: "an integer", str: "a string", bool: "true or false", float: "a number",
             tuple: "a pair"}.get(t, t.__name__)
 
@@ -485,12 +483,12 @@ def _from_text(o: Option, text: str) -> Any:
             return int(text)
         except ValueError:
             if str not in wants:
-                _fail(f"{text!r}: must be {_typename(o.type)}")
+                _fail(f"{text!r}: must be {typename(o.type)}")
     if float in wants:
         try:
             return float(text)
         except ValueError:
-            _fail(f"{text!r}: must be {_typename(o.type)}")
+            _fail(f"{text!r}: must be {typename(o.type)}")
     return text
 
 
@@ -533,10 +531,11 @@ def analysis_of(path: str, cwd: str | None = None):
         return analyze(cap, path=path)
 
 
-def theme_of(req):
+def theme_of(req, cwd: str | None = None):
+    """The request's Theme: a built-in one, or its theme file read (relative to `cwd`)."""
     from viz.figure import theme
 
-    return theme(req.theme)
+    return theme(req.theme, cwd)
 
 
 def ladder_of(req, analysis=None, peer=None, cwd: str | None = None):
@@ -591,7 +590,7 @@ def layers_figures(req, analysis=None, cwd: str | None = None) -> list[tuple[str
     an = analysis if analysis is not None else analysis_of(req.capture, cwd)
     number = frame_of(an, req.frame)
     d = safe_dissect(load_frame(_path(req.capture, cwd), number))
-    th = theme_of(req)
+    th = theme_of(req, cwd)
     if req.compare:
         other = _path(req.compare, cwd)
         if not os.path.exists(other):
@@ -635,7 +634,7 @@ def graph_figure(req, analysis=None, cwd: str | None = None):
     from viz import graph
     from viz.figure import SLIDE_SIZE
 
-    th, size = theme_of(req), req.size or SLIDE_SIZE
+    th, size = theme_of(req, cwd), req.size or SLIDE_SIZE
     an = analysis if analysis is not None else analysis_of(req.capture, cwd)
     if req.kind == "topology":
         meta = an.capture.meta or {}
@@ -729,6 +728,7 @@ def render(req, cwd: str | None = None) -> list[str] | str:
     """Draw a request: into its output (the files written, relative as the request writes them),
     or, without one, the text the command prints.  Relative paths are taken from `cwd`."""
     check_output(req, cwd)
+    theme_of(req, cwd)  # a theme file is read before the work, even for text
     if req.figure == "play" and not req.output:
         raise SynackError("a play request without -o is stepped in a terminal: synack play")
     fmt = req.out_format
@@ -737,12 +737,12 @@ def render(req, cwd: str | None = None) -> list[str] | str:
         from viz import ladder_edit
 
         if fmt in ladder_edit.FORMATS:
-            body = ladder_edit.render(lad, fmt, theme_of(req))
+            body = ladder_edit.render(lad, fmt, theme_of(req, cwd))
             return _text_out(req, body, cwd)
         if req.output is None and fmt == "tex":
             from viz.ladder_tikz import render_tikz
 
-            return render_tikz(lad, theme=theme_of(req), standalone=True)
+            return render_tikz(lad, theme=theme_of(req, cwd), standalone=True)
         if req.output is None:
             import shutil
 
@@ -752,7 +752,7 @@ def render(req, cwd: str | None = None) -> list[str] | str:
                                ascii=req.ascii)
         from viz.ladder_mpl import write_ladder
 
-        write_ladder(lad, _path(req.output, cwd), theme=theme_of(req), size=req.size, width=req.width or 100,
+        write_ladder(lad, _path(req.output, cwd), theme=theme_of(req, cwd), size=req.size, width=req.width or 100,
                      ascii=req.ascii, format=fmt)
         return [req.output]
     if req.figure == "layers":
@@ -782,6 +782,6 @@ def render(req, cwd: str | None = None) -> list[str] | str:
     from viz.play_export import write
 
     playback = playback_of(req, cwd)
-    write(playback, _path(req.output, cwd), theme=req.theme, size=req.size,
+    write(playback, _path(req.output, cwd), theme=theme_of(req, cwd), size=req.size,
           pauses=pauses(playback.steps, req.speed) if req.auto else None, title=os.path.basename(req.capture))
     return [req.output]

@@ -13,7 +13,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from viz.figure import SLIDE_SIZE, THEMES, Theme, new_figure, save
+from viz.figure import SLIDE_SIZE, Theme, new_figure, save
+from viz.figure import theme as get_theme
 from viz.ladder import Ladder, build_ladder
 
 LABEL_PT = 10.5
@@ -99,7 +100,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
 
     from viz.text_batch import Style, TextBatch
 
-    th = THEMES[theme] if isinstance(theme, str) else theme
+    th = get_theme(theme)
     g = _geometry(frame_of or ladder, size)
     fig = new_figure((g.width, g.height), th)
     # Agg refuses huge canvases; a tall --full ladder still rasterises at a lower resolution.
@@ -288,7 +289,7 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         else:
             from viz.ladder_tikz import render_tikz
 
-            body = render_tikz(ladder, theme=THEMES[theme] if isinstance(theme, str) else theme,
+            body = render_tikz(ladder, theme=get_theme(theme),
                                standalone=suffix == ".tex")
         from viz import output
 
