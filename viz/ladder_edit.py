@@ -67,6 +67,38 @@ def state_text(s) -> str:
     return s.state + (" (until the end)" if s.y_end is not None else "")
 
 
+@dataclass(frozen=True)
+class _Syntax:
+    """How a linear format (mermaid, PlantUML) writes each kind of event."""
+
+    group: Any  # phase name -> lines opening its group
+    end: str  # the line closing a group
+    arrow: Any
+    band: Any
+    note: Any  # (state or call mark, "state" | "call") -> line
+
+
+def _linear(ladder: Ladder, syntax: _Syntax) -> list[str]:
+    """The body of a format that lists events top to bottom, phases as groups."""
+    out: list[str] = []
+    in_phase = False
+    for e in events(ladder):
+        if e.what == "phase":
+            if in_phase:
+                out.append(syntax.end)
+            out += syntax.group(e.item.name)
+            in_phase = True
+        elif e.what == "arrow":
+            out.append(syntax.arrow(e.item))
+        elif e.what == "band":
+            out.append(syntax.band(e.item))
+        else:
+            out.append(syntax.note(e.item, e.what))
+    if in_phase:
+        out.append(syntax.end)
+    return out
+
+
 def _left_out(fmt: str, ladder: Ladder) -> list[str]:
     gone = []
     if fmt in ("mmd",):
@@ -102,26 +134,18 @@ def mermaid(ladder: Ladder, theme: Any = None) -> str:
     for lf in ladder.lifelines:
         out.append(f"    participant L{lf.index} as {_mmd(lf.role)}<br/>{_mmd(lf.address)}")
     ends = f"L0,L{len(ladder.lifelines) - 1}" if len(ladder.lifelines) > 1 else "L0"
-    in_phase = False
-    for e in events(ladder):
-        if e.what == "phase":
-            if in_phase:
-                out.append("    end")
-            out += ["    rect rgba(128, 128, 128, 0.08)", f"    Note over {ends}: {_mmd(e.item.name)}"]
-            in_phase = True
-        elif e.what == "arrow":
-            a = e.item
-            op = "-x" if a.lost else "->>"
-            out.append(f"    L{a.src}{op}L{a.dst}: " + "<br/>".join(_mmd(t) for t in arrow_text(a)))
-        elif e.what == "band":
-            b = e.item
-            out.append(f"    Note over L{b.left},L{b.right}: {_mmd(b.text)}")
-        else:
-            text = state_text(e.item) if e.what == "state" else "<br/>".join(e.item.lines)
-            side = "left of" if e.item.lifeline == 0 else "right of"
-            out.append(f"    Note {side} L{e.item.lifeline}: {_mmd(text)}")
-    if in_phase:
-        out.append("    end")
+    def note(item, what: str) -> str:
+        text = state_text(item) if what == "state" else "<br/>".join(item.lines)
+        side = "left of" if item.lifeline == 0 else "right of"
+        return f"    Note {side} L{item.lifeline}: {_mmd(text)}"
+
+    out += _linear(ladder, _Syntax(
+        group=lambda name: ["    rect rgba(128, 128, 128, 0.08)", f"    Note over {ends}: {_mmd(name)}"],
+        end="    end",
+        arrow=lambda a: (f"    L{a.src}{'-x' if a.lost else '->>'}L{a.dst}: "
+                         + "<br/>".join(_mmd(t) for t in arrow_text(a))),
+        band=lambda b: f"    Note over L{b.left},L{b.right}: {_mmd(b.text)}",
+        note=note))
     return "\n".join(out) + "\n"
 
 
@@ -139,28 +163,19 @@ def plantuml(ladder: Ladder, theme: Any = None) -> str:
             else "skinparam shadowing false"]
     for lf in ladder.lifelines:
         out.append(f'participant "{_puml(lf.role)}\\n{_puml(lf.address)}" as L{lf.index}')
-    in_phase = False
-    for e in events(ladder):
-        if e.what == "phase":
-            if in_phase:
-                out.append("end")
-            out.append(f"group {_puml(e.item.name)}")
-            in_phase = True
-        elif e.what == "arrow":
-            a = e.item
-            drop = round((a.y_end - a.y_send) * SLANT_PX)
-            op = "->x" if a.lost else (f"->({drop})" if drop > 0 else "->")
-            out.append(f"L{a.src} {op} L{a.dst} : " + "\\n".join(_puml(t) for t in arrow_text(a)))
-        elif e.what == "band":
-            b = e.item
-            out.append(f"note over L{b.left}, L{b.right} : {_puml(b.text)}")
-        else:
-            text = state_text(e.item) if e.what == "state" else "\\n".join(e.item.lines)
-            side = "left of" if e.item.lifeline == 0 else "right of"
-            shape = "hnote" if e.what == "state" else "note"
-            out.append(f"{shape} {side} L{e.item.lifeline} : {_puml(text)}")
-    if in_phase:
-        out.append("end")
+    def arrow(a) -> str:
+        drop = round((a.y_end - a.y_send) * SLANT_PX)
+        op = "->x" if a.lost else (f"->({drop})" if drop > 0 else "->")
+        return f"L{a.src} {op} L{a.dst} : " + "\\n".join(_puml(t) for t in arrow_text(a))
+
+    def note(item, what: str) -> str:
+        text = state_text(item) if what == "state" else "\\n".join(item.lines)
+        side = "left of" if item.lifeline == 0 else "right of"
+        return f"{'hnote' if what == 'state' else 'note'} {side} L{item.lifeline} : {_puml(text)}"
+
+    out += _linear(ladder, _Syntax(group=lambda name: [f"group {_puml(name)}"], end="end", arrow=arrow,
+                                   band=lambda b: f"note over L{b.left}, L{b.right} : {_puml(b.text)}",
+                                   note=note))
     if ladder.caption:
         out.append("caption " + _puml(ladder.caption.replace("\n", " ")))
     return "\n".join(out) + "\n@enduml\n"
