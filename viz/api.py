@@ -61,10 +61,11 @@ class Capture:
 
     def text(self, width: int = 100, **options) -> str:
         """The text ladder (as `synack ladder` prints it)."""
-        from viz.ladder import build_ladder
+        from viz import figures
         from viz.ladder_text import render_text
 
-        return render_text(build_ladder(self.analysis, **options), width=width)
+        req = _request("ladder", self, dict(options, width=width))
+        return render_text(figures.ladder_of(req, self.analysis), width=width, ascii=req.ascii)
 
     def _repr_svg_(self) -> str:
         return self.ladder()._repr_svg_()
