@@ -152,7 +152,7 @@ def test_clean_builds_are_byte_identical_and_rebuild_is_incremental(tmp_path):
     for name in ("ladder.svg", "syn.svg", "get.svg", "states.svg"):
         assert f'<img src="{name}"' in html
     md = a["index.md"].decode()
-    assert "synack layers ../one.pcap --frame 1 --view fields -o syn.svg" in md  # selector resolved
+    assert "synack layers ../one.pcap --frame syn --view fields -o syn.svg" in md  # by meaning, as asked
     assert "The SYN's header" in md and "synack build ../m.toml --only syn" in md
     assert "FIN" in a["sub/teardown.txt"].decode()
 
@@ -185,7 +185,7 @@ def test_failing_figure_is_reported_and_the_others_built(tmp_path, capsys):
     assert status == 1
     assert "failed  bad" in out and "999 out of range" in out
     assert "5 built, 0 skipped, 1 failed" in out
-    assert "FAILED bad: frame 999 out of range" in err
+    assert "FAILED bad: ../one.pcap: frame 999 out of range" in err
     assert (tmp_path / "o" / "ladder.svg").exists() and not (tmp_path / "o" / "bad.svg").exists()
     assert "## bad" in (tmp_path / "o" / "index.md").read_text()
 

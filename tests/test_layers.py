@@ -11,7 +11,9 @@ import pytest
 from viz import layers as L
 from viz import layers_text as T
 from viz.capture import open_capture
+from viz import framefile
 from viz.commands import layers as cmd
+from viz.figures import analysis_of
 from viz.errors import SynackError
 from viz.headers import dissect
 
@@ -65,7 +67,7 @@ def test_every_frame_renders_in_every_text_view(path):
             assert sum(bits) == g.size * 8 or any(c.missing for row in g.rows for c in row)
         hd = L.hexdump(d)
         assert sum(len(r.cells) for r in hd.rows) == len(fr.data)
-        out = cmd.text(d, None, fr.number, L.VIEWS)
+        out = T.views(d, None, fr.number, L.VIEWS)
         assert out.count("\n") > 10
         assert not L.compare(d, d) or not any(x.differs for x in L.compare(d, d))
 
@@ -82,9 +84,9 @@ def test_whole_row_headers_fill_every_row():
 def test_golden_text(name):
     capture, number = GOLDEN[name]
     path = f"{CORPUS}/{capture}"
-    fr = cmd.load_frame(path, number)
-    d = cmd.safe_dissect(fr)
-    got = cmd.text(d, cmd.packet_for(path, number), number, L.VIEWS)
+    fr = framefile.load_frame(path, number)
+    d = framefile.safe_dissect(fr)
+    got = T.views(d, analysis_of(path).packet(number), number, L.VIEWS)
     golden = HERE / "golden" / f"layers_{name}.txt"
     if os.environ.get("SYNACK_REGOLD"):
         golden.write_text(got)
@@ -93,8 +95,8 @@ def test_golden_text(name):
 
 def test_relative_and_raw_seq_in_nested_view():
     path = f"{CORPUS}/one_http_stream_fin.pcap"
-    d = cmd.safe_dissect(cmd.load_frame(path, 4))
-    text = T.nested(L.nested(d, cmd.packet_for(path, 4), 4))
+    d = framefile.safe_dissect(framefile.load_frame(path, 4))
+    text = T.nested(L.nested(d, analysis_of(path).packet(4), 4))
     assert "seq 1 (raw 4007155349), ack 1 (raw 2448902873)" in text
     assert "FCS \u00b7 4 B, not captured" in text
     assert "headers 54 B (12.7%), payload 367 B (86.4%)" in text
@@ -102,13 +104,13 @@ def test_relative_and_raw_seq_in_nested_view():
 
 def test_cooked_and_raw_link_types_say_there_is_no_ethernet_box():
     for capture, word in (("sll.pcap", "no Ethernet box"), ("raw_ip.pcap", "no Ethernet box")):
-        d = cmd.safe_dissect(cmd.load_frame(f"{CORPUS}/{capture}", 1))
+        d = framefile.safe_dissect(framefile.load_frame(f"{CORPUS}/{capture}", 1))
         text = " ".join(T.nested(L.nested(d, None, 1)).split())
         assert word in text and "Ethernet frame" not in text and "FCS" not in text
 
 
 def test_tunnel_has_one_box_per_layer():
-    d = cmd.safe_dissect(cmd.load_frame(f"{CORPUS}/GrePackets.pcap", 4))
+    d = framefile.safe_dissect(framefile.load_frame(f"{CORPUS}/GrePackets.pcap", 4))
     titles = [b.title for r in L.nested(d).roots for b in r.walk()]
     assert [t for t in titles if "datagram" in t or "GRE" in t or "ICMP" in t] == \
         ["IPv4 datagram", "GRE packet", "IPv4 datagram", "ICMP message"]
@@ -139,12 +141,12 @@ def test_compare_marks_exactly_the_changed_fields():
 def test_frame_out_of_range_is_one_line(capsys):
     with pytest.raises(SynackError, match=r"one_tcp_rst.pcap: frame 3 out of range \(the capture has 2 frames\)"):
         _run(f"{CORPUS}/one_tcp_rst.pcap", "--frame", "3")
-    with pytest.raises(SynackError, match="frame 0 out of range"):
+    with pytest.raises(SynackError, match="--frame: 0: frames are numbered from 1"):
         _run(f"{CORPUS}/one_tcp_rst.pcap", "--frame", "0")
 
 
 def test_unknown_view_is_one_line():
-    with pytest.raises(SynackError, match="--view 'ladder': unknown view"):
+    with pytest.raises(SynackError, match="--view: 'ladder': choose from nested, stack"):
         _run(f"{CORPUS}/one_tcp_rst.pcap", "--frame", "1", "--view", "ladder")
 
 
@@ -215,5 +217,5 @@ def test_hex_rows_option(tmp_path):
     assert "more bytes not drawn" in default and "more bytes not drawn" in four
     assert "more bytes not drawn" not in whole and ">05e0<" in whole and ">05e0<" not in default
     assert ">0030<" in four and ">0040<" not in four
-    with pytest.raises(SynackError, match="--hex-rows -1"):
+    with pytest.raises(SynackError, match="--hex-rows: -1: at least 0"):
         hex_svg("--hex-rows", "-1")

@@ -16,7 +16,7 @@ import pytest
 from viz import layers
 from viz.analysis import analyze
 from viz.capture import open_capture
-from viz.commands.layers import safe_dissect
+from viz.framefile import safe_dissect
 from viz.errors import SynackError
 from viz.ladder import build_ladder
 from viz.play import MAX_GAP, build_playback, pauses, prefix
@@ -263,9 +263,9 @@ def test_bad_input(tmp_path):
     cases = [
         (["--stream", "9"], "no stream 9"),
         (["--frames", "100-200"], "no TCP/UDP segment in frames 100-200"),
-        (["--frames", "5-2"], "--frames '5-2'"),
+        (["--frames", "5-2"], "--frames: '5-2'"),
         (["-o", tmp_path / "x.docx"], "unknown output format '.docx'"),
-        (["--speed", "0", "--auto"], "--speed 0"),
+        (["--speed", "0", "--auto"], "--speed: 0: must be a positive"),
         (["-o", tmp_path / "nodir" / "x.html"], "does not exist"),
     ]
     for extra, msg in cases:

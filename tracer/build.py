@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from viz.errors import SynackError
+from viz.figures import KINDS, is_type, typename
 
 SCHEMA_VERSION = 1
 SOURCE_KEYS = ("scenario", "server", "client", "capture")
-RENDERINGS = ("ladder", "layers", "graph")
+RENDERINGS = KINDS  # the figure kinds of viz.figures
 FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *RENDERINGS}
 BUILD_KEYS = {"output", "theme", "captures"}
 TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
@@ -42,18 +43,7 @@ TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
 SHAPE_KEYS = ("drop", "loss", "seed", "rto_min", "delay", "jitter", "rate", "cc", "tcp")  # faults, wire, TCP
 OPTION_TYPES = {"message": str, "port": int, "client_port": int, "clients": int, "bytes": int, "ipv6": bool}
 USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
-THEMES = ("light", "print", "dark")
-LADDER_KEYS = {"stream": (int, str), "frames": str, "numbers": str, "win": bool, "options": bool,
-               "time": str, "full": bool, "theme": str, "size": str, "times": bool, "width": int,
-               "ascii": bool, "phase": str, "at": str, "compare": (bool, str), "arp": bool}
-LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
-LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
-               "compare": (bool, str)}
-LAYERS_VIEWS = ("nested", "stack", "fields", "hex")
-GRAPH_KEYS = {"kind": str, "stream": int, "ports": bool, "top": int, "theme": str, "size": str, "at": str,
-              "style": str, "time": str}
-GRAPH_KINDS = ("conversations", "states", "topology", "tsg", "cwnd", "throughput", "rtt")
-FIGURE_FORMATS = (".svg", ".pdf", ".png", ".pgf")
+PLACE_KEYS = {"at": str, "compare": (bool, str)}  # which capture point a rendering draws (manifest only)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -139,6 +129,7 @@ class Figure:
     line: int
     entry: str  # canonical JSON of the manifest entry (for the stamp)
     compare_path: str | None = None  # absolute path of `compare = "FILE"` (capture sources)
+    options: tuple[tuple[str, Any], ...] = ()  # the request's options (viz.figures), canonical, not default
 
     @property
     def point(self) -> str:
@@ -211,19 +202,6 @@ def _err(path: str, line: int, where: str, msg: str) -> SynackError:
     return SynackError(f"{path}:{line}: {where}: {msg}")
 
 
-def _typename(t) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(_typename(x) for x in t)
-    return {int: "integer", str: "string", bool: "true/false", float: "number"}.get(t, t.__name__)
-
-
-def _check_type(value: Any, want) -> bool:
-    wants = want if isinstance(want, tuple) else (want,)
-    if isinstance(value, bool) and bool not in wants:
-        return False
-    return isinstance(value, wants)
-
-
 def load_manifest(path: str | os.PathLike, output: str | None = None) -> Manifest:
     """Read and check the whole manifest; SynackError (file:line: key: why) on the first problem."""
     import tomllib
@@ -262,9 +240,14 @@ def load_manifest(path: str | os.PathLike, output: str | None = None) -> Manifes
         if not isinstance(value, str):
             raise _err(path, lines.find(None, (key,)), f"build.{key}", "must be a string")
     theme = build.get("theme", "light")
-    if theme not in THEMES:
+    from viz import figures
+
+    try:
+        figures.make("ladder", "CAPTURE", theme=theme)
+        theme = _theme_file(theme, base)
+    except SynackError as exc:
         raise _err(path, lines.find(None, ("theme",)), "build.theme",
-                   f"unknown theme {theme!r} (choose from {', '.join(THEMES)})")
+                   exc.message if isinstance(exc, figures.BadValue) else str(exc)) from None
     out_dir = Path(output).resolve() if output else (base / build.get("output", "figures")).resolve()
     captures_dir = str((base / build["captures"]).resolve()) if "captures" in build else None
 
@@ -349,8 +332,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             if k not in allowed:
                 raise fail(("options", k), f"scenario {entry['scenario']!r} takes no {k} "
                            f"(it takes {', '.join(allowed)})")
-            if not _check_type(v, OPTION_TYPES[k]):
-                raise fail(("options", k), f"must be a {_typename(OPTION_TYPES[k])}")
+            if not is_type(v, OPTION_TYPES[k]):
+                raise fail(("options", k), f"must be {typename(OPTION_TYPES[k])}")
             if k in ("port", "client_port") and not 0 < v <= 65535:
                 raise fail(("options", k), f"{v} is not a port number (1-65535)")
             if k in ("clients", "bytes") and v < 1:
@@ -358,8 +341,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
         for k, v in trace.items():
             if k not in TRACE_KEYS:
                 raise fail(("trace", k), f"unknown key (known: {', '.join(TRACE_KEYS)})")
-            if not _check_type(v, TRACE_KEYS[k]):
-                raise fail(("trace", k), f"must be a {_typename(TRACE_KEYS[k])}")
+            if not is_type(v, TRACE_KEYS[k]):
+                raise fail(("trace", k), f"must be {typename(TRACE_KEYS[k])}")
         at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
         topology = trace.get("topology", "direct")
         if at not in ("client", "server", "both"):
@@ -399,69 +382,39 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     kinds = [k for k in RENDERINGS if k in entry]
     if len(kinds) != 1:
         raise _err(path, head, f"{who}: rendering", "give exactly one of ladder = {...}, layers = {...}, "
-                   f"graph = {{...}} (one figure, one file); got {', '.join(kinds) or 'none'}")
+                   f"graph = {{...}}, play = {{...}} (one figure, one file); got {', '.join(kinds) or 'none'}")
     kind = kinds[0]
     render = entry[kind]
     if not isinstance(render, dict):
         raise fail((kind,), "must be a table, e.g. { numbers = \"symbolic\" }")
-    known = {"ladder": LADDER_KEYS, "layers": LAYERS_KEYS, "graph": GRAPH_KEYS}[kind]
-    for k, v in render.items():
-        if k not in known:
-            raise fail((kind, k), f"unknown key (known: {', '.join(sorted(known))})")
-        if not _check_type(v, known[k]):
-            raise fail((kind, k), f"must be a {_typename(known[k])}")
-    if render.get("theme", theme) not in THEMES:
-        raise fail((kind, "theme"), f"unknown theme (choose from {', '.join(THEMES)})")
-    if "size" in render:
-        from viz.figure import parse_size
+    from viz import figures
+
+    for k, want in PLACE_KEYS.items():
+        if k in render and not is_type(render[k], want):
+            raise fail((kind, k), f"must be {typename(want)}")
+    output = entry.get("output", f"{name}.{figures.FORMATS[kind][0]}")
+    if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
+        raise fail(("output",), "must be a file name inside the output folder")
+    formats = tuple("." + f for f in figures.FORMATS[kind])
+    if Path(output).suffix.lower() not in formats:
+        raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
+    opts = {k: v for k, v in render.items() if k not in PLACE_KEYS}
+    if isinstance(opts.get("theme"), str):
         try:
-            parse_size(render["size"])
-        except SynackError:
-            raise fail((kind, "size"), f"{render['size']!r}: expected WIDTHxHEIGHT in inches, e.g. 13.33x7.5") from None
-    formats = FIGURE_FORMATS
-    if kind == "ladder":
-        formats = LADDER_FORMATS
-        from viz import ladder as L
-        checks = (("numbers", L.NUMBERS), ("time", L.TIME_MODES))
-        for k, allowed in checks:
-            if k in render and render[k] not in allowed:
-                raise fail((kind, k), f"{render[k]!r}: choose from {', '.join(allowed)}")
-        for k, parse in (("stream", L.parse_stream), ("frames", L.parse_frames)):
-            if k in render:
-                try:
-                    parse(str(render[k]))
-                except SynackError as exc:
-                    raise fail((kind, k), str(exc).split(": ", 1)[-1]) from None
-        if "phase" in render and render["phase"] not in LADDER_PHASES:
-            raise fail((kind, "phase"), f"{render['phase']!r}: choose from {', '.join(LADDER_PHASES)}")
-        if "phase" in render and "frames" in render:
-            raise fail((kind, "phase"), "give phase or frames, not both")
-        if "width" in render and render["width"] < 40:
-            raise fail((kind, "width"), "at least 40 columns")
-    if kind == "layers":
-        if "frame" not in render:
-            raise fail((kind,), "needs frame = N or a selector (" + ", ".join(FRAME_SELECTORS) + ")")
-        fr = render["frame"]
-        if isinstance(fr, int) and fr < 1:
-            raise fail((kind, "frame"), "frames are numbered from 1")
-        if isinstance(fr, str) and fr not in FRAME_SELECTORS:
-            raise fail((kind, "frame"), f"{fr!r}: unknown selector (a number or one of "
-                       f"{', '.join(FRAME_SELECTORS)})")
-        if render.get("view", "nested") not in LAYERS_VIEWS:
-            raise fail((kind, "view"), f"{render['view']!r}: choose from {', '.join(LAYERS_VIEWS)}")
-    if kind == "graph":
-        if render.get("kind", "conversations") not in GRAPH_KINDS:
-            raise fail((kind, "kind"), f"{render['kind']!r}: choose from {', '.join(GRAPH_KINDS)}")
-        if render.get("style", "tcptrace") not in ("tcptrace", "stevens"):
-            raise fail((kind, "style"), f"{render['style']!r}: choose tcptrace or stevens")
-        if "time" in render:
-            from viz.tcpgraphs import parse_time
-            try:
-                parse_time(render["time"])
-            except SynackError as exc:
-                raise fail((kind, "time"), str(exc).split(": ", 1)[-1]) from None
-        if render.get("kind") == "topology" and source.kind == "capture" and "stream" in render:
-            raise fail((kind, "stream"), "topology graphs have no stream")
+            opts["theme"] = _theme_file(opts["theme"], base)
+        except SynackError as exc:
+            raise fail((kind, "theme"), str(exc)) from None
+    if "compare" in render:
+        opts["compare"] = "OTHER"  # its rules with the other options; the file is known once traced
+    try:
+        req = figures.table(kind, opts, "CAPTURE", output, name=lambda o: o.name, defaults={"theme": theme})
+    except figures.BadValue as exc:
+        raise fail((kind, exc.option), exc.message) from None
+    options = tuple((k, v) for k, v in req.keywords().items() if k not in ("output", "compare"))
+    if kind == "layers" and req.view == "all":
+        raise fail((kind, "view"), "'all' writes one file per view; a figure is one file (one entry per view)")
+    if kind == "graph" and req.kind == "topology" and source.kind == "capture" and "stream" in render:
+        raise fail((kind, "stream"), "topology graphs have no stream")
 
     # -- which capture point to draw, and the other one to compare with
     compare_path = None
@@ -484,18 +437,23 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
         elif len(source.points) < 2:
             raise fail((kind, "compare"), "needs two capture points: trace = { at = \"both\" } "
                        "or { topology = \"routed\" }")
-        if kind == "layers" and render.get("view", "nested") != "nested":
-            raise fail((kind, "compare"), "a comparison is drawn as nested boxes side by side (view = \"nested\")")
 
-    output = entry.get("output", f"{name}.svg")
-    if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
-        raise fail(("output",), "must be a file name inside the output folder")
-    if Path(output).suffix.lower() not in formats:
-        raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
     if output == "index.md" or output == "index.html" or output.startswith(("captures/", ".stamps/")):
         raise fail(("output",), f"{output} is reserved for the build itself")
     canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
-    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path)
+    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path,
+                  options)
+
+
+def _theme_file(theme: str, base: Path) -> str:
+    """A theme file named relative to the manifest, as an absolute path, read once to check it."""
+    if not theme.lower().endswith(".toml"):
+        return theme
+    from viz.figure import load_theme
+
+    full = str((base / theme).resolve())
+    load_theme(full, theme)
+    return full
 
 
 def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError]) -> None:
@@ -528,9 +486,6 @@ def _check_shape(shape: dict[str, Any], fail: Callable[[str, str], SynackError])
         raise fail(key, str(exc)) from None
 
 
-from viz.select import FRAME_SELECTORS, LADDER_PHASES, phase_frames, select_frame  # noqa: E402
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -546,147 +501,29 @@ def figure_captures(fig: Figure, files: dict[str, str]) -> tuple[str, str | None
     return files[fig.point], (files[other] if other else None)
 
 
-def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str) -> dict[str, Any]:
-    """Draw one figure from its capture into out_dir/fig.output (deterministic bytes).
+def request(fig: Figure, files: str | dict[str, str], out_dir: str):
+    """The figure request (viz.figures) that draws `fig`, its paths relative to `out_dir`, as the
+    index's command writes them; `files` is the capture, or the source's files by capture point."""
+    from viz import figures
 
-    `capture` is the file, or the source's files by capture point.  Returns
-    what was resolved from the capture (frame numbers of selectors and phases)
-    so the index can print a command with real numbers."""
-    import dataclasses
-
-    from viz.analysis import analyze
-    from viz.capture import open_capture
-    from viz.figure import SLIDE_SIZE, parse_size
-    from viz.figure import save as save_fig
-    from viz.figure import theme as get_theme
-
-    if isinstance(capture, dict):
-        capture, other = figure_captures(fig, capture)
+    if isinstance(files, dict):
+        capture, other = figure_captures(fig, files)
     else:
-        other = fig.compare_path
-    target = Path(out_dir) / fig.output
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shown = relpath(capture, out_dir)  # the name the figure carries, not the folder it sits in
-    th_name = fig.opt("theme", theme)
-    size = parse_size(fig.opt("size")) if fig.opt("size") else None
-    with open_capture(capture) as cap:
-        an = analyze(cap, path=shown)
-    resolved: dict[str, Any] = {}
-    if fig.kind == "ladder":
-        from viz.ladder import build_ladder, parse_frames
-        from viz.ladder_mpl import write_ladder
-
-        frames = parse_frames(fig.opt("frames")) if fig.opt("frames") else None
-        if fig.opt("phase"):
-            frames = phase_frames(an, fig.opt("phase"), fig.opt("stream"))
-            resolved = {"frames": f"{frames[0]}-{frames[1]}"}
-        peer = None
-        if other:
-            with open_capture(other) as cap:
-                peer = analyze(cap, path=relpath(other, out_dir))
-        lad = build_ladder(an, stream=fig.opt("stream"), frames=frames, numbers=fig.opt("numbers", "relative"),
-                           win=fig.opt("win", False), options=fig.opt("options", False),
-                           time=fig.opt("time", "schematic"), full=fig.opt("full", False), peer=peer,
-                           arp=fig.opt("arp", False))
-        if not fig.opt("times", fig.opt("time") == "scaled"):
-            lad = dataclasses.replace(lad, times=())  # wall-clock jitter would change the bytes every trace
-        write_ladder(lad, target, theme=th_name, size=size, width=fig.opt("width", 100),
-                     ascii=fig.opt("ascii", False))
-    elif fig.kind == "layers":
-        from viz import layers_mpl
-        from viz.commands.layers import load_frame, safe_dissect
-
-        number = select_frame(an, fig.opt("frame"))
-        resolved = {"frame": number}
-        d = safe_dissect(load_frame(capture, number))
-        if other:
-            from viz import layers
-            from viz.commands.layers import match_frame
-
-            onum, od = match_frame(d, other)
-            with open_capture(other) as cap:
-                oan = analyze(cap, path=relpath(other, out_dir))
-            resolved["other_frame"] = onum
-            pfig = layers_mpl.compare_figure(
-                layers.nested(d, an.packet(number), number), layers.nested(od, oan.packet(onum), onum),
-                layers.compare(d, od), f"{Path(shown).name} #{number}",
-                f"{Path(relpath(other, out_dir)).name} #{onum}", get_theme(th_name), size)
-            save_fig(pfig, target)
-        else:
-            save_fig(layers_mpl.figure(fig.opt("view", "nested"), d, an.packet(number), number,
-                                       get_theme(th_name), size), target)
-    else:
-        from viz import graph
-
-        th = get_theme(th_name)
-        kind = fig.opt("kind", "conversations")
-        size = size or SLIDE_SIZE
-        if kind in ("tsg", "cwnd", "throughput", "rtt"):
-            from viz import tcpgraphs, tcpgraphs_cli
-            pfig = tcpgraphs_cli.figure(kind, [capture], th, size, fig.opt("stream"), fig.opt("style", "tcptrace"),
-                                        tcpgraphs.parse_time(fig.opt("time")))
-        elif kind == "topology":
-            g = graph.topology(an.capture.meta or {}, shown)
-            pfig = graph.draw_topology(g, graph.topology_layout(g), an.capture.meta or {}, th, size)
-        elif kind == "conversations":
-            pfig = graph.conversation_figure(an, Path(shown).name, th, size, fig.opt("ports", False),
-                                             fig.opt("top", graph.TOP))
-        else:
-            stream = graph.pick_stream(an, fig.opt("stream"))
-            g = graph.state_machine()
-            pfig = graph.draw_states(g, stream, graph.stream_paths(g, stream), th, size)
-        save_fig(pfig, target)
-    return resolved
+        capture, other = files, fig.compare_path
+    extra = {"compare": relpath(other, out_dir)} if other else {}
+    options = dict(fig.options)
+    if options.get("theme", "").endswith(".toml"):  # a theme file, by its path from the figures
+        options["theme"] = relpath(options["theme"], out_dir)
+    return figures.make(fig.kind, relpath(capture, out_dir), fig.output, **options, **extra)
 
 
-def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict | None = None,
-                   other_shown: str | None = None) -> str:
-    """The `synack` command line that draws this figure from its capture (and the one compared)."""
-    o = dict(fig.render)
-    resolved = resolved or {}
-    args: list[str] = [fig.kind, capture_shown]
-    if fig.kind == "ladder" and other_shown:
-        args.append(other_shown)
-    th = o.get("theme", theme)
-    if fig.kind == "ladder":
-        if "phase" in o:
-            args += ["--frames", str(resolved.get("frames", "A-B"))]
-        for k in ("stream", "frames", "width"):
-            if k in o:
-                args += [f"--{k}", str(o[k])]
-        if o.get("numbers", "relative") != "relative":
-            args.append(f"--{o['numbers']}")
-        for k in ("win", "options", "full", "ascii", "arp"):
-            if o.get(k):
-                args.append(f"--{k}")
-        if o.get("time", "schematic") != "schematic":
-            args += ["--time", o["time"]]
-        elif not o.get("times", False):
-            args.append("--no-times")
-    elif fig.kind == "layers":
-        args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N"))]
-        if other_shown:
-            args += ["--compare", other_shown]
-        else:
-            args += ["--view", o.get("view", "nested")]
-    else:
-        args += ["--kind", o.get("kind", "conversations")]
-        if "stream" in o:
-            args += ["--stream", str(o["stream"])]
-        if o.get("ports"):
-            args.append("--ports")
-        if "top" in o:
-            args += ["--top", str(o["top"])]
-        if o.get("style", "tcptrace") != "tcptrace":
-            args += ["--style", o["style"]]
-        if "time" in o:
-            args += ["--time", o["time"]]
-    if th != "light":
-        args += ["--theme", th]
-    if "size" in o:
-        args += ["--size", o["size"]]
-    args += ["-o", fig.output]
-    return "synack " + shlex.join(args)
+def render(fig: Figure, capture: str | dict[str, str], out_dir: str) -> None:
+    """Draw one figure from its capture into out_dir/fig.output (deterministic bytes): its request,
+    drawn from out_dir, so the figure names its capture by the path the index's command uses."""
+    from viz import figures
+
+    (Path(out_dir) / fig.output).parent.mkdir(parents=True, exist_ok=True)
+    figures.render(request(fig, capture, out_dir), cwd=out_dir)
 
 
 # --------------------------------------------------------------------------- the build
@@ -702,7 +539,7 @@ def tool_hash() -> str:
     h = hashlib.sha256(TOOL.encode())
     root = Path(__file__).resolve().parents[1]
     for p in sorted((root / "viz").glob("*.py")) + sorted((root / "viz" / "commands").glob("*.py")) \
-            + [Path(__file__)]:  # viz.commands.layers dissects and matches the frames figures draw
+            + [Path(__file__)]:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -870,6 +707,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
             target = out_dir / fig.output
             digest = hashlib.sha256("\n".join(
                 [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]
+                + [_file_hash(t) for t in [dict(fig.options).get("theme", "")] if t.endswith(".toml")]
                 + ([_file_hash(other)] if other else [])).encode()).hexdigest()
             stamp = stamps / f"{fig.name}.stamp"
             old = _read_stamp(stamp)
@@ -877,8 +715,8 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
                 status = "skipped"
             else:
                 stamp.unlink(missing_ok=True)
-                resolved = render(fig, files, str(out_dir), manifest.theme)
-                _write_atomic(stamp, json.dumps({"digest": digest, "resolved": resolved}, sort_keys=True) + "\n")
+                render(fig, files, str(out_dir))
+                _write_atomic(stamp, json.dumps({"digest": digest}, sort_keys=True) + "\n")
                 status = "built"
             oc = Outcome(fig.name, status, time.monotonic() - t0)
         except KeyboardInterrupt:
@@ -920,10 +758,7 @@ def write_index(manifest: Manifest, out_dir: str, cap_dir: Path) -> None:
             base = str(cap_dir / f"{src.label}-{src.key()}.pcapng")
             cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", relpath(base, out_dir)])]
             files = src.files(base)
-        cap, other = figure_captures(fig, files)
-        resolved = _read_stamp(Path(out_dir) / ".stamps" / f"{fig.name}.stamp").get("resolved")
-        cmds.append(render_command(fig, relpath(cap, out_dir), manifest.theme, resolved,
-                                   relpath(other, out_dir) if other else None))
+        cmds.append(request(fig, files, out_dir).command())
         cmds.append(f"synack build {shlex.quote(man_rel)} --only {fig.name}")
         is_image = Path(fig.output).suffix.lower() in (".svg", ".png")
         md += [f"## {fig.name}", ""]

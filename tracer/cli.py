@@ -33,6 +33,7 @@ COMMANDS = [
     "viz.commands.ladder",
     "viz.commands.layers",
     "viz.commands.graph",
+    "viz.commands.themes",
     "tracer.commands.build",
     "viz.commands.play",
     "tracer.commands.replay",

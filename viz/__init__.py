@@ -5,6 +5,7 @@ lives in viz.api and is imported on first use, so `import viz` costs nothing.
 """
 # Never a submodule's name (ladder, layers, graph, ...): `from viz import layers` must find the module.
 _API = ("Capture", "load", "analyse", "analyze", "draw_ladder", "draw_layers", "draw_graph", "save",
+        "request", "render",
         "table_html")
 
 

@@ -61,10 +61,11 @@ class Capture:
 
     def text(self, width: int = 100, **options) -> str:
         """The text ladder (as `synack ladder` prints it)."""
-        from viz.ladder import build_ladder
+        from viz import figures
         from viz.ladder_text import render_text
 
-        return render_text(build_ladder(self.analysis, **options), width=width)
+        req = _request("ladder", self, dict(options, width=width))
+        return render_text(figures.ladder_of(req, self.analysis), width=width, ascii=req.ascii)
 
     def _repr_svg_(self) -> str:
         return self.ladder()._repr_svg_()
@@ -143,80 +144,78 @@ def _figure_class():
     return _FIGURE_CLASS
 
 
-def draw_ladder(capture: Any, *, theme: str = "light", size: tuple[float, float] | None = None,
-           phase: str | None = None, times: bool = True, peer: Any = None, **options):
-    """A ladder diagram Figure.  `options` are `viz.ladder.build_ladder`'s (stream, frames=(a, b),
-    numbers="relative"|"absolute"|"symbolic", win, options, time, full, arp); `phase` ("handshake",
-    "data", "teardown") picks the frames by meaning; times=False drops the time margin."""
-    import dataclasses
+def request(kind: str, capture: Any, /, **keywords):
+    """The figure request (viz.figures) of `kind` ("ladder", "layers", "graph", "play") for
+    `capture` (a path or a loaded Capture) and the keywords named as the manifest's keys and
+    the command's options: request("ladder", "echo.pcapng", phase="handshake", numbers="symbolic").
+    `render(request)` writes it; `request.command()` is the command line that does the same."""
+    from viz import figures
 
-    from viz.ladder import build_ladder, parse_frames
+    return figures.keywords(kind, _path(capture), **keywords)
+
+
+def render(req, cwd: str | os.PathLike | None = None):
+    """Write a request's figure (its `output`, relative to `cwd`) or return its text."""
+    from viz import figures
+
+    return figures.render(req, cwd=os.fspath(cwd) if cwd is not None else None)
+
+
+def _request(kind: str, capture: Any, keywords: dict, /):
+    if "peer" in keywords:  # the old name of compare
+        peer = keywords.pop("peer")
+        if peer is not None:
+            keywords["compare"] = _path(peer)
+    if isinstance(keywords.get("compare"), Capture):
+        keywords["compare"] = keywords["compare"].path
+    return request(kind, capture, **keywords)
+
+
+def _loaded(capture: Any):
+    """The analysis already loaded with `capture`, if any (a path is read by the request)."""
+    if isinstance(capture, Capture):
+        return capture.analysis
+    if isinstance(capture, (str, os.PathLike)):
+        return None
+    return capture
+
+
+def draw_ladder(capture: Any, **keywords):
+    """A ladder diagram Figure; the keywords are the request's (viz.figures.OPTIONS): stream,
+    frames ("5-20" or (5, 20)), phase ("handshake", "data", "teardown", "loss", "zero-window"),
+    numbers ("relative", "absolute", "symbolic"), win, options, time, times, full, arp, compare
+    (the capture at the other end), theme, size."""
+    from viz import figures
     from viz.ladder_mpl import render_ladder
 
-    an = _analysis(capture)
-    if isinstance(options.get("frames"), str):
-        options["frames"] = parse_frames(options["frames"])
-    if phase:
-        from viz.select import phase_frames
-
-        options["frames"] = phase_frames(an, phase, options.get("stream"))
-    lad = build_ladder(an, peer=_analysis(peer) if peer is not None else None, **options)
-    if not times:
-        lad = dataclasses.replace(lad, times=())
-    return _displayable(render_ladder(lad, theme=theme, size=size))
+    req = _request("ladder", capture, keywords)
+    peer = keywords.get("compare")
+    lad = figures.ladder_of(req, _loaded(capture), _loaded(peer) if peer is not None else None)
+    return _displayable(render_ladder(lad, theme=figures.theme_of(req), size=req.size))
 
 
-def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", *, theme: str = "light",
-           size: tuple[float, float] | None = None, hex_rows: int | None = None):
+def draw_layers(capture: Any, frame: int | str = "syn", view: str = "nested", **keywords):
     """One frame's layers as a Figure: view "nested", "stack", "fields" (header grids) or "hex";
-    `frame` is a number or a selector such as "syn", "first-data", "http-get"; `hex_rows`
-    as `synack layers --hex-rows` (None: 24 rows, 0: the whole frame)."""
-    from viz import layers_mpl
-    from viz.commands.layers import VIEWS, load_frame, safe_dissect
-    from viz.figure import theme as get_theme
-    from viz.select import select_frame
+    `frame` is a number or a meaning such as "syn", "first-data", "http-get"; further keywords
+    as the request's (hex_rows, compare, other_frame, theme, size)."""
+    from viz import figures
 
-    if view not in VIEWS or view == "all":
-        raise SynackError(f"view {view!r}: choose from nested, stack, fields, hex")
-    an = _analysis(capture)
-    number = select_frame(an, frame)
-    d = safe_dissect(load_frame(_path(capture), number))
-    return _displayable(layers_mpl.figure(view, d, an.packet(number), number, get_theme(theme), size,
-                                           hex_rows=hex_rows))
+    if view == "all":
+        raise SynackError("view: 'all' is one figure per view; draw each view")
+    req = _request("layers", capture, dict(keywords, frame=frame, view=view))
+    return _displayable(figures.layers_figures(req, _loaded(capture))[0][1])
 
 
-def draw_graph(capture: Any, kind: str = "conversations", *, stream: int | None = None, ports: bool = False,
-          theme: str = "light", size: tuple[float, float] | None = None, top: int = 12,
-          style: str = "tcptrace", time: str | None = None, compare: Any = ()):
+def draw_graph(capture: Any, kind: str = "conversations", **keywords):
     """A graph Figure: "conversations" (the `top` busiest, 0 = all), "states" (RFC 9293 machine
     with a stream's paths), "topology", or congestion and flow control (viz.tcpgraphs): "tsg"
-    (`style` "tcptrace" or "stevens"), "cwnd" (`compare`: more capture paths on the same axes),
-    "throughput", "rtt"; `time` "A-B" in ms zooms these."""
-    from pathlib import Path
+    (style "tcptrace" or "stevens"), "cwnd" (more: other capture paths on the same axes),
+    "throughput", "rtt"; time "A-B" in ms zooms these.  Further keywords as the request's
+    (stream, ports, top, frames, theme, size)."""
+    from viz import figures
 
-    from viz import graph as G
-    from viz.figure import SLIDE_SIZE
-    from viz.figure import theme as get_theme
-
-    th, size = get_theme(theme), size or SLIDE_SIZE
-    if kind in ("tsg", "cwnd", "throughput", "rtt"):
-        from viz import tcpgraphs, tcpgraphs_cli
-        paths = [_path(capture), *(_path(c) for c in compare)]
-        return _displayable(tcpgraphs_cli.figure(kind, paths, th, size, stream, style,
-                                                 tcpgraphs.parse_time(time)))
-    an = _analysis(capture)
-    if kind == "topology":
-        meta = an.capture.meta or {}
-        g = G.topology(meta, an.capture.path)
-        return _displayable(G.draw_topology(g, G.topology_layout(g), meta, th, size))
-    if kind == "conversations":
-        return _displayable(G.conversation_figure(an, Path(an.capture.path).name, th, size, ports, top))
-    if kind == "states":
-        s = G.pick_stream(an, stream)
-        g = G.state_machine()
-        return _displayable(G.draw_states(g, s, G.stream_paths(g, s), th, size))
-    raise SynackError(f"graph kind {kind!r}: choose from conversations, states, topology, tsg, cwnd, "
-                      "throughput, rtt")
+    req = _request("graph", capture, dict(keywords, kind=kind))
+    return _displayable(figures.graph_figure(req, _loaded(capture)))
 
 
 def save(fig, path: str | os.PathLike) -> None:

@@ -30,32 +30,93 @@ class Theme:
     alert: str  # RST, lost segments, analysis tags
     accent: str  # states, socket calls
     fills: tuple[str, ...]  # layer fills, light to dark, distinct in greyscale
+    font: str = "DejaVu Sans"  # matplotlib ships DejaVu: the same metrics, so the same bytes, anywhere
+    mono: str = "DejaVu Sans Mono"
+    about: str = ""
 
 
 THEMES = {
     "light": Theme("light", "white", "#111111", "#777777", "#0b4f9c", "#333333", "#b00020",
-                   "#1b6e3a", ("#ffffff", "#e8eef8", "#cfdcef", "#b3c7e6", "#97b1dc", "#7b9bd2")),
+                   "#1b6e3a", ("#ffffff", "#e8eef8", "#cfdcef", "#b3c7e6", "#97b1dc", "#7b9bd2"),
+                   about="the default: dark text on white, data in blue, alerts in red, states in green"),
     "print": Theme("print", "white", "black", "#555555", "black", "#333333", "black",
-                   "#222222", ("#ffffff", "#eeeeee", "#dddddd", "#c8c8c8", "#b4b4b4", "#a0a0a0")),
+                   "#222222", ("#ffffff", "#eeeeee", "#dddddd", "#c8c8c8", "#b4b4b4", "#a0a0a0"),
+                   about="black on white for paper: no hue at all, data told by line weight, fills grey"),
     "dark": Theme("dark", "#1e1e1e", "#eeeeee", "#999999", "#7fb2ff", "#dddddd", "#ff6b7a",
-                  "#8fd19e", ("#1e1e1e", "#2a3342", "#33415a", "#3d4f72", "#475d8a", "#516ba2")),
+                  "#8fd19e", ("#1e1e1e", "#2a3342", "#33415a", "#3d4f72", "#475d8a", "#516ba2"),
+                  about="light on near-black, for slides in a dark room"),
+    "cb": Theme("cb", "white", "#111111", "#767676", "#0072b2", "#333333", "#d55e00",
+                "#009e73", ("#ffffff", "#e5f1f8", "#cce3f1", "#99c7e3", "#66abd5", "#3390c7"),
+                about="colour-blind safe (Okabe and Ito's palette: blue, vermillion, bluish green), "
+                "distinct under protanopia, deuteranopia and tritanopia"),
 }
+THEME_KEYS = ("background", "foreground", "muted", "data", "control", "alert", "accent", "fills", "font", "mono")
 
 # 16:9 slide at 13.33 x 7.5 in; text at 11-14 pt stays legible when projected.
 SLIDE_SIZE = (13.33, 7.5)
 BASE_FONT_SIZE = 12
 
 
-def theme(name: str) -> Theme:
+def theme(name: str | Theme, cwd: str | None = None) -> Theme:
+    """A built-in theme by name, or a theme file (TOML; relative paths from `cwd`)."""
+    if isinstance(name, Theme):
+        return name
+    if name.lower().endswith(".toml"):
+        return load_theme(name if cwd is None or os.path.isabs(name) else os.path.join(cwd, name), name)
     try:
         return THEMES[name]
     except KeyError:
-        raise SynackError(f"unknown theme {name!r} (choose from {', '.join(THEMES)})") from None
+        raise SynackError(f"unknown theme {name!r} (choose from {', '.join(THEMES)}, or a FILE.toml)") from None
+
+
+def load_theme(path: str, shown: str | None = None) -> Theme:
+    """A theme file: `base = "light"` (or another built-in) and any of THEME_KEYS to change.
+
+    Colours are what matplotlib takes ("#0072b2", "white"); fills a list of six, light to dark."""
+    import tomllib
+
+    from matplotlib.colors import is_color_like
+
+    shown = shown or path
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SynackError(f"{shown}: cannot read the theme: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SynackError(f"{shown}: not a theme file (TOML): {exc}") from None
+    base = data.pop("base", "light")
+    if base not in THEMES:
+        raise SynackError(f"{shown}: base {base!r}: choose from {', '.join(THEMES)}")
+    changes = {}
+    for k, v in data.items():
+        if k not in THEME_KEYS:
+            raise SynackError(f"{shown}: {k}: unknown key (a theme has base, {', '.join(THEME_KEYS)})")
+        if k == "fills":
+            if not isinstance(v, list) or len(v) != 6 or not all(isinstance(c, str) and is_color_like(c) for c in v):
+                raise SynackError(f"{shown}: fills: give six colours, light to dark")
+            v = tuple(v)
+        elif not isinstance(v, str) or (k not in ("font", "mono") and not is_color_like(v)):
+            raise SynackError(f"{shown}: {k}: {v!r} is not a colour" if k not in ("font", "mono")
+                              else f"{shown}: {k}: give a font family name")
+        changes[k] = v
+    from dataclasses import replace
+
+    return replace(THEMES[base], name=Path(path).stem, about=f"from {shown} (base {base})", **changes)
+
+
+def theme_toml(th: Theme) -> str:
+    """A theme as the file `--theme FILE.toml` reads: to pin its colours in a course's repository."""
+    lines = [f"# synack theme {th.name}: {th.about}", "base = \"light\""]
+    for k in THEME_KEYS:
+        v = getattr(th, k)
+        lines.append(f"{k} = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in v)}]" if k == "fills"
+                     else f"{k} = \"{v}\"")
+    return "\n".join(lines) + "\n"
 
 
 def add_theme_argument(parser) -> None:
     """The one --theme option every figure command takes."""
-    parser.add_argument("--theme", default="light", help=f"{' | '.join(THEMES)} (default: light)")
+    parser.add_argument("--theme", default="light", help=f"{' | '.join(THEMES)} | FILE.toml (default: light)")
 
 
 def parse_size(text: str) -> tuple[float, float]:
@@ -77,6 +138,10 @@ def new_figure(size: tuple[float, float] = SLIDE_SIZE, th: Theme = THEMES["light
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, facecolor=th.background)
+    if th.font != THEMES["light"].font or th.mono != THEMES["light"].mono:
+        fig.synack_fonts = {"font.sans-serif": [th.font, *_RC["font.sans-serif"]],
+                            "font.monospace": [th.mono, *_RC["font.monospace"]]}
+        matplotlib.rcParams.update(fig.synack_fonts)  # text measured while laying out, too
     return fig
 
 
@@ -140,13 +205,15 @@ def tex_engine(path: str | os.PathLike) -> str:
                       "write .pdf or .svg, which LaTeX can include too")
 
 
-def save(fig, path: str | os.PathLike) -> None:
-    """Write `fig` deterministically, atomically (temp file, then rename)."""
+def save(fig, path: str | os.PathLike, format: str | None = None) -> None:
+    """Write `fig` deterministically, atomically (temp file, then rename); `format` overrides
+    the one `path`'s extension names."""
     import matplotlib
 
-    fmt = output_format(path)
+    fmt = format if format in FORMATS else output_format(path)
     check_writable(path)
     matplotlib.rcParams.update(_RC)
+    matplotlib.rcParams.update(getattr(fig, "synack_fonts", {}))
     if fmt == "pgf":
         from matplotlib.backends.backend_pgf import FigureCanvasPgf as Canvas
 

@@ -13,7 +13,8 @@ import math
 import os
 from dataclasses import dataclass, replace
 
-from viz.figure import SLIDE_SIZE, THEMES, Theme, new_figure, save
+from viz.figure import SLIDE_SIZE, Theme, new_figure, save
+from viz.figure import theme as get_theme
 from viz.ladder import Ladder, build_ladder
 from viz.ladder_place import Placer, box, measure
 
@@ -240,7 +241,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
 
     from viz.text_batch import Style, TextBatch
 
-    th = THEMES[theme] if isinstance(theme, str) else theme
+    th = get_theme(theme)
     pg = page_of(page)
     g = _geometry(frame_of, size, pg) if frame_of is not None else _geometry(ladder, size, pg, xs_of)
     LABEL, NOTE, SMALL, HEAD, k = pg.label, pg.note, pg.small, pg.head, pg.k
@@ -506,8 +507,9 @@ def page_paths(path: str | os.PathLike, pages: int) -> list[str]:
 
 def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light",
                  size: tuple[float, float] | None = None, width: int = 100, ascii: bool = False,
-                 page: str | None = None) -> list[str]:
-    """Write `ladder` to `path` in the format its suffix names: svg, pdf, png, pgf, tex (TikZ) or txt.
+                 page: str | None = None, format: str | None = None) -> list[str]:
+    """Write `ladder` to `path` in `format`, else the one its suffix names: svg, pdf, png, pgf,
+    tex (TikZ) or txt.
 
     `page` "slide" or "a4" paginates the figure formats: a .pdf gets a page each, .svg and
     .png one file each (`page_paths`).  Returns the files written."""
@@ -515,7 +517,7 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
 
     from viz.figure import check_writable
 
-    suffix = Path(path).suffix.lower()
+    suffix = "." + format if format else Path(path).suffix.lower()
     if suffix == ".pgf":
         # Native TikZ to \input: the same bytes on every machine, where matplotlib's PGF
         # backend would need (and depend on) an installed LaTeX to measure the text.
@@ -529,7 +531,7 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         else:
             from viz.ladder_tikz import render_tikz
 
-            body = render_tikz(ladder, theme=THEMES[theme] if isinstance(theme, str) else theme,
+            body = render_tikz(ladder, theme=get_theme(theme),
                                standalone=suffix == ".tex")
         from viz import output
 
@@ -541,7 +543,7 @@ def write_ladder(ladder: Ladder, path: str | os.PathLike, *, theme: str = "light
         return [str(path)]
     paths = page_paths(path, len(figs))
     for fig, target in zip(figs, paths):
-        save(fig, target)
+        save(fig, target, format=suffix[1:])
     return paths
 
 

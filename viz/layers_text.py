@@ -204,3 +204,20 @@ def compare(diffs: tuple[Difference, ...], name_a: str, name_b: str) -> str:
     out.append("")
     out.append(f"{len(changed)} fields differ" + (": " + ", ".join(changed) if changed else ""))
     return "\n".join(out) + "\n"
+
+
+def views(d, pkt, frame: int, names) -> str:
+    """The text of each view in `names` (nested, stack, fields, hex) of one frame, in turn."""
+    from viz import layers
+
+    parts = []
+    for v in names:
+        if v == "nested":
+            parts.append(nested(layers.nested(d, pkt, frame)))
+        elif v == "stack":
+            parts.append(stack(layers.stack(d)))
+        elif v == "fields":
+            parts.append(fields(layers.fields(d)))
+        else:
+            parts.append(hexdump(layers.hexdump(d)))
+    return "\n".join(parts)

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 
 from viz.errors import SynackError
-from viz.figure import THEMES, check_writable
+from viz.figure import check_writable
+from viz.figure import theme as get_theme
 from viz.play import Playback, Step
 
 OUTPUTS = (".html", ".pdf", ".gif", ".mp4")
@@ -40,7 +41,7 @@ def step_figure(playback: Playback, step: Step, theme: str = "light", size=None)
     """One step as a Figure: the ladder so far, the current arrow haloed, the step counter."""
     from viz.ladder_mpl import SMALL_PT, _geometry, render_ladder
 
-    th = THEMES[theme]
+    th = get_theme(theme)
     fig = render_ladder(step.ladder, theme=th, size=size, frame_of=playback.ladder)
     g = _geometry(playback.ladder, size)
     ax = fig.axes[0]
@@ -92,7 +93,7 @@ def _scoped(svg: str, prefix: str) -> str:
 
 def write_html(playback: Playback, path: str, *, theme: str = "light", size=None, title: str = "") -> None:
     _check(playback, path)
-    th = THEMES[theme]
+    th = get_theme(theme)
     parts = []
     for s in playback.steps:
         svg = _svg(step_figure(playback, s, theme, size))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from viz import figures
+
 DESCRIPTION = """\
 Read MANIFEST.toml (a [build] table and one [[figure]] entry per figure: its
 source, trace options, one rendering and a caption), check all of it before
@@ -43,11 +45,11 @@ manifest example:
 
 sources: scenario = NAME (options: message, port, client_port, clients, bytes, ipv6),
   client = CMD [server = CMD], or capture = FILE
-renderings: ladder = {stream, frames | phase = handshake | data | teardown | loss |
-  zero-window, numbers, win, options, time, full, times, arp, ...},
-  layers = {frame = N | syn | syn-ack | first-data | reply-data | http-get | fin | rst |
-  first-udp | udp-reply, view = nested | stack | fields | hex},
-  graph = {kind = conversations | states | topology, stream, ports};
+renderings: the options of synack ladder, layers, graph and play, named without the dashes
+  (the same values, the same defaults; the build adds times = false, so a retrace keeps
+  the bytes, and the [build] theme); each is the one value `viz.request` takes too:
+""" + "\n".join(f"  {k} = {{{', '.join(o.name for o in figures.options_of(k))}}}"
+                for k in figures.KINDS) + """
   with two capture points (trace = { at = "both" } or { topology = "routed" }) a rendering
   draws at = "client" (default) or "server", and compare = true adds the other point:
   ladder = { compare = true } (true send and receive times),
