@@ -45,7 +45,7 @@ USER_OPTIONS = ("message", "port", "client_port", "clients", "bytes", "ipv6")
 THEMES = ("light", "print", "dark")
 LADDER_KEYS = {"stream": (int, str), "frames": str, "numbers": str, "win": bool, "options": bool,
                "time": str, "full": bool, "theme": str, "size": str, "times": bool, "width": int,
-               "ascii": bool, "phase": str, "at": str, "compare": (bool, str)}
+               "ascii": bool, "phase": str, "at": str, "compare": (bool, str), "page": str}
 LADDER_FORMATS = (".svg", ".pdf", ".png", ".pgf", ".tex", ".txt")
 LAYERS_KEYS = {"frame": (int, str), "view": str, "theme": str, "size": str, "at": str,
                "compare": (bool, str)}
@@ -437,6 +437,9 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             raise fail((kind, "phase"), "give phase or frames, not both")
         if "width" in render and render["width"] < 40:
             raise fail((kind, "width"), "at least 40 columns")
+        from viz.ladder_mpl import PAGE_KINDS
+        if "page" in render and render["page"] not in PAGE_KINDS:
+            raise fail((kind, "page"), f"{render['page']!r}: choose from {', '.join(PAGE_KINDS)}")
     if kind == "layers":
         if "frame" not in render:
             raise fail((kind,), "needs frame = N or a selector (" + ", ".join(FRAME_SELECTORS) + ")")
@@ -577,8 +580,10 @@ def render(fig: Figure, capture: str | dict[str, str], out_dir: str, theme: str)
                            time=fig.opt("time", "schematic"), full=fig.opt("full", False), peer=peer)
         if not fig.opt("times", fig.opt("time") == "scaled"):
             lad = dataclasses.replace(lad, times=())  # wall-clock jitter would change the bytes every trace
+        # page = "slide" cuts a long exchange into fig-1.svg, fig-2.svg ... (one PDF of pages);
+        # the default keeps one file per figure, as the index links it.
         write_ladder(lad, target, theme=th_name, size=size, width=fig.opt("width", 100),
-                     ascii=fig.opt("ascii", False))
+                     ascii=fig.opt("ascii", False), page=fig.opt("page", "none"))
     elif fig.kind == "layers":
         from viz import layers_mpl
         from viz.commands.layers import load_frame, safe_dissect
@@ -646,6 +651,8 @@ def render_command(fig: Figure, capture_shown: str, theme: str, resolved: dict |
             args += ["--time", o["time"]]
         elif not o.get("times", False):
             args.append("--no-times")
+        if o.get("page", "none") != "slide":
+            args += ["--page", o.get("page", "none")]  # the command's default is slide pages
     elif fig.kind == "layers":
         args += ["--frame", str(resolved.get("frame", o["frame"] if isinstance(o["frame"], int) else "N"))]
         if other_shown:

@@ -144,10 +144,12 @@ def _figure_class():
 
 
 def draw_ladder(capture: Any, *, theme: str = "light", size: tuple[float, float] | None = None,
-           phase: str | None = None, times: bool = True, peer: Any = None, **options):
+           phase: str | None = None, times: bool = True, peer: Any = None, page: str = "none", **options):
     """A ladder diagram Figure.  `options` are `viz.ladder.build_ladder`'s (stream, frames=(a, b),
     numbers="relative"|"absolute"|"symbolic", win, options, time, full); `phase` ("handshake",
-    "data", "teardown") picks the frames by meaning; times=False drops the time margin."""
+    "data", "teardown") picks the frames by meaning; times=False drops the time margin.
+    `page` "slide" or "a4" gives a list of Figures, one per page (as `synack ladder --page`);
+    the default "none" one Figure of the whole ladder."""
     import dataclasses
 
     from viz.ladder import build_ladder, parse_frames
@@ -163,6 +165,10 @@ def draw_ladder(capture: Any, *, theme: str = "light", size: tuple[float, float]
     lad = build_ladder(an, peer=_analysis(peer) if peer is not None else None, **options)
     if not times:
         lad = dataclasses.replace(lad, times=())
+    if page != "none":
+        from viz.ladder_mpl import render_pages
+
+        return [_displayable(f) for f in render_pages(lad, theme=theme, page=page, size=size)]
     return _displayable(render_ladder(lad, theme=theme, size=size))
 
 

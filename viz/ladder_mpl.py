@@ -242,7 +242,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
 
     th = THEMES[theme] if isinstance(theme, str) else theme
     pg = page_of(page)
-    g = _geometry(frame_of, size, pg) if frame_of is not None else _geometry(ladder, size, pg, xs_of)
+    g = _geometry(frame_of if frame_of is not None else ladder, size, pg, xs_of)
     LABEL, NOTE, SMALL, HEAD, k = pg.label, pg.note, pg.small, pg.head, pg.k
     line_in = g.line
     fig = new_figure((g.width, g.height), th)

@@ -172,8 +172,14 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
                 put(row, xs[-1] + 2, _fit(rights[k], rw - 2, g))
             out.append("".join(row).rstrip())
     out.append("".join(blank(ladder.y_max + 1)).rstrip())
-    if ladder.caption:
-        out.append(_fit(ladder.caption, width, g))
+    if ladder.caption:  # wrapped at its ` · ` joints, as on the figure
+        lines: list[str] = []
+        for part in ladder.caption.split(" · "):
+            if lines and len(lines[-1]) + 3 + len(part) <= width:
+                lines[-1] += " · " + part
+            else:
+                lines.append(part)
+        out += [_fit(line, width, g) for line in lines]
     text = "\n".join(line.rstrip() for line in out) + "\n"
     return text if g is BOX else text.encode("ascii", "replace").decode("ascii")
 

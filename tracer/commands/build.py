@@ -44,7 +44,7 @@ manifest example:
 sources: scenario = NAME (options: message, port, client_port, clients, bytes, ipv6),
   client = CMD [server = CMD], or capture = FILE
 renderings: ladder = {stream, frames | phase = handshake | data | teardown | loss |
-  zero-window, numbers, win, options, time, full, times, ...},
+  zero-window, numbers, win, options, time, full, times, page = none | slide | a4, ...},
   layers = {frame = N | syn | syn-ack | first-data | reply-data | http-get | fin | rst |
   first-udp | udp-reply, view = nested | stack | fields | hex},
   graph = {kind = conversations | states | topology, stream, ports};
