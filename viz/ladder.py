@@ -517,7 +517,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
         caption=_caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
-                         _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)), streams=tuple((s.proto, s.id) for s in streams))
+                         _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)
+                         + _time_notes(time, peer, seen_at, streams, breaks)), streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
         ladder = _make_room(ladder)
     return ladder
@@ -1228,6 +1229,21 @@ def _times(arrows, bands, rows, band_rows, y_send) -> tuple[tuple[TimeMark, ...]
 
 def _dropped_dirs(analysis: Analysis) -> set[str]:
     return {d.get("dir") for d in (analysis.capture.meta or {}).get("dropped") or () if isinstance(d, dict)}
+
+
+def _time_notes(time, peer, seen_at, streams, breaks) -> list[str]:
+    """What a scaled ladder's heights mean: one capture knows its own end's times only."""
+    if time != "scaled":
+        return []
+    out = []
+    if peer is None:
+        side = seen_at.get(id(streams[0]), (None, True))[0] if streams else None
+        other = {"client": "server", "server": "client"}.get(side or "", "far")
+        out.append(f"scaled time: true at the {side or 'capture point'}, the {other} end's estimated "
+                   "(one-way delay = half the handshake RTT)")
+    if breaks:
+        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks)")
+    return out
 
 
 def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapsed) -> list[str]:
