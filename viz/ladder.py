@@ -1231,6 +1231,17 @@ def _dropped_dirs(analysis: Analysis) -> set[str]:
     return {d.get("dir") for d in (analysis.capture.meta or {}).get("dropped") or () if isinstance(d, dict)}
 
 
+def wrap_caption(caption: str, room: int) -> tuple[str, ...]:
+    """The caption in lines of at most `room` characters, cut at its ` · ` joints."""
+    lines: list[str] = []
+    for part in caption.split(" · ") if caption else ():
+        if lines and len(lines[-1]) + 3 + len(part) <= room:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return tuple(lines)
+
+
 def _time_notes(time, peer, seen_at, streams, breaks) -> list[str]:
     """What a scaled ladder's heights mean: one capture knows its own end's times only."""
     if time != "scaled":
@@ -1437,5 +1448,5 @@ def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
     return tuple(page_of(ladder, lo, hi, k, len(bounds)) for k, (lo, hi) in enumerate(bounds, 1))
 
 
-__all__ = ["Arrow", "Band", "CallMark", "Wait", "page_bounds", "page_of", "paginate", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+__all__ = ["Arrow", "Band", "CallMark", "Wait", "page_bounds", "page_of", "paginate", "wrap_caption", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
            "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]

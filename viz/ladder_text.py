@@ -173,13 +173,9 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
             out.append("".join(row).rstrip())
     out.append("".join(blank(ladder.y_max + 1)).rstrip())
     if ladder.caption:  # wrapped at its ` · ` joints, as on the figure
-        lines: list[str] = []
-        for part in ladder.caption.split(" · "):
-            if lines and len(lines[-1]) + 3 + len(part) <= width:
-                lines[-1] += " · " + part
-            else:
-                lines.append(part)
-        out += [_fit(line, width, g) for line in lines]
+        from viz.ladder import wrap_caption
+
+        out += [_fit(line, width, g) for line in wrap_caption(ladder.caption, width)]
     text = "\n".join(line.rstrip() for line in out) + "\n"
     return text if g is BOX else text.encode("ascii", "replace").decode("ascii")
 
