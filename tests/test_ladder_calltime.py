@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import needs_root  # noqa: E402
+from test_trace import CLIENT, SERVER  # noqa: E402
 
 from viz.analysis import analyze  # noqa: E402
 from viz.capture import open_capture  # noqa: E402
@@ -96,25 +97,10 @@ def test_a_call_never_sits_below_the_segment_it_caused():
             assert mine and min(mine) <= a.y_send, (name, c.call, c.frame)
 
 
-SLEEPY_SERVER = """
-import os, socket, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("", int(os.environ["SYNACK_SERVER_PORT"])))
-s.listen()
-c, _ = s.accept()
-time.sleep(0.3)
-data = c.recv(100)
-c.sendall(data.upper())
-c.close()
-"""
-CLIENT = """
-import os, socket
-s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
-s.sendall(b"hello synack")
-print(s.recv(100).decode())
-s.close()
-"""
+# The echo-upper pair of test_trace, its server made to sleep between accept and recv.
+SLEEPY_SERVER = SERVER.replace("import os, socket", "import os, socket, time").replace(
+    "c, _ = s.accept()\n", "c, _ = s.accept()\ntime.sleep(0.3)\n")
+assert "time.sleep(0.3)" in SLEEPY_SERVER
 
 
 @needs_root

@@ -390,3 +390,16 @@ def test_a_capture_starting_mid_connection_calls_the_well_known_port_the_server(
     (server,) = [l for l in lad.lifelines if l.role == "server"]
     assert server.endpoint.port == port and server.index == len(lad.lifelines) - 1
     assert f"roles guessed (no handshake captured: port {port} is well known)" in lad.caption
+
+
+def test_a_server_lifeline_shared_by_three_connections_names_them():
+    """threading-tcp: one LISTEN (one listening socket), each connection's states tagged with its client."""
+    an = _real("threading-tcp.pcapng")
+    lad = build_ladder(an)
+    server = next(l.index for l in lad.lifelines if l.role == "server")
+    mine = [s.state for s in lad.states if s.lifeline == server]
+    assert mine.count("LISTEN") == 1
+    established = sorted(s for s in mine if s.startswith("ESTABLISHED"))
+    assert established == ["ESTABLISHED [client 1]", "ESTABLISHED [client 2]", "ESTABLISHED [client 3]"]
+    client_states = [s.state for s in lad.states if s.lifeline != server]
+    assert client_states and not any("[" in s for s in client_states)  # a client has one connection

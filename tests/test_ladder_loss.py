@@ -96,3 +96,10 @@ def test_a_gap_in_the_sequence_space_is_an_inferred_arrow():
     seq_before = int(before.label.split("seq=")[1].split()[0])
     assert f"seq={seq_before + before.length} " in ghost[0].label
     assert f"len={int(after[1]) - seq_before - before.length}" in ghost[0].label
+
+
+def test_scaled_time_from_one_capture_says_what_is_true():
+    lad = build_ladder(_load(CAPTURES / "lost-segment.pcapng"), time="scaled")
+    assert ("scaled time: true at the client, the server end's estimated (one-way delay = half the "
+            "handshake RTT)") in lad.caption
+    assert "scaled time" not in build_ladder(_load(CAPTURES / "lost-segment.pcapng")).caption

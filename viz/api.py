@@ -184,13 +184,19 @@ def draw_ladder(capture: Any, **keywords):
     """A ladder diagram Figure; the keywords are the request's (viz.figures.OPTIONS): stream,
     frames ("5-20" or (5, 20)), phase ("handshake", "data", "teardown", "loss", "zero-window"),
     numbers ("relative", "absolute", "symbolic"), win, options, time, times, full, arp, compare
-    (the capture at the other end), theme, size."""
+    (the capture at the other end), theme, size; page "slide" or "a4" gives a list of Figures,
+    one per page (as `synack ladder --page`), the default one Figure of the whole ladder."""
     from viz import figures
     from viz.ladder_mpl import render_ladder
 
     req = _request("ladder", capture, keywords)
     peer = keywords.get("compare")
     lad = figures.ladder_of(req, _loaded(capture), _loaded(peer) if peer is not None else None)
+    if keywords.get("page", "none") != "none":  # as `synack ladder --page`: a Figure per page
+        from viz.ladder_mpl import render_pages
+
+        return [_displayable(f) for f in render_pages(lad, theme=figures.theme_of(req), page=req.page,
+                                                      size=req.size)]
     return _displayable(render_ladder(lad, theme=figures.theme_of(req), size=req.size))
 
 

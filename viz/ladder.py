@@ -545,7 +545,8 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
         caption=" · ".join(filter(None, (
             _caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
-                     _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)),
+                     _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)
+                     + _time_notes(time, peer, seen_at, streams, breaks)),
             icmp_omitted(analysis, streams, arp)))),
         streams=tuple((s.proto, s.id) for s in streams))
     if time == "schematic" and peer is None:
@@ -1275,6 +1276,32 @@ def _dropped_dirs(analysis: Analysis) -> set[str]:
     return {d.get("dir") for d in (analysis.capture.meta or {}).get("dropped") or () if isinstance(d, dict)}
 
 
+def wrap_caption(caption: str, room: int) -> tuple[str, ...]:
+    """The caption in lines of at most `room` characters, cut at its ` · ` joints."""
+    lines: list[str] = []
+    for part in caption.split(" · ") if caption else ():
+        if lines and len(lines[-1]) + 3 + len(part) <= room:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return tuple(lines)
+
+
+def _time_notes(time, peer, seen_at, streams, breaks) -> list[str]:
+    """What a scaled ladder's heights mean: one capture knows its own end's times only."""
+    if time != "scaled":
+        return []
+    out = []
+    if peer is None:
+        side = seen_at.get(id(streams[0]), (None, True))[0] if streams else None
+        other = {"client": "server", "server": "client"}.get(side or "", "far")
+        out.append(f"scaled time: true at the {side or 'capture point'}, the {other} end's estimated "
+                   "(one-way delay = half the handshake RTT)")
+    if breaks:
+        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks)")
+    return out
+
+
 def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapsed) -> list[str]:
     """What the figure chose that a reader cannot see: vantage, numbering, what was left out."""
     notes = []
@@ -1397,20 +1424,14 @@ def _merge_peer(analysis: Analysis, peer: Analysis, rows: list[_Row]) -> list[_R
 # Pages
 
 
-def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
-    """The ladder cut into pages of at most `rows` row units each, at heights no arrow or band
-    crosses, so every arrow is whole on one page.  Each page keeps the lifelines (a renderer
-    repeats their heads), the notes and marks in its range (a note on a cut goes with the arrow
-    that starts there), and says which page it is in its caption."""
+def page_bounds(ladder: Ladder, rows: float) -> list[tuple[float, float]]:
+    """Heights that cut the ladder into pages of at most `rows` row units, where no arrow or band
+    is crossed (an arrow longer than a page gets a page of its own)."""
     if ladder.y_max - ladder.y_min <= rows:
-        return (ladder,)
+        return [(ladder.y_min, ladder.y_max + 1e-9)]
     spans = [(a.y_send, a.y_recv) for a in ladder.arrows] + [(b.y_start, b.y_end) for b in ladder.bands]
     cuts = sorted({a.y_send for a in ladder.arrows} | {b.y_start for b in ladder.bands})
-
-    def crossed(y: float) -> bool:
-        return any(lo < y < hi for lo, hi in spans)
-
-    cuts = [c for c in cuts if not crossed(c)]
+    cuts = [c for c in cuts if not any(lo < c < hi for lo, hi in spans)]
     bounds = [ladder.y_min]
     while ladder.y_max - bounds[-1] > rows:
         lo = bounds[-1]
@@ -1420,49 +1441,57 @@ def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
             break
         bounds.append(nxt)
     bounds.append(ladder.y_max + 1e-9)
-    pages = []
-    n = len(bounds) - 1
-    for k in range(n):
-        lo, hi = bounds[k], bounds[k + 1]
-        last = k == n - 1
-
-        def inside(y: float) -> bool:
-            return lo <= y < hi or (last and y == hi)
-
-        def clip(a: float, b: float) -> tuple[float, float] | None:
-            a2, b2 = max(a, lo), min(b, hi)
-            return (a2, b2) if a2 < b2 or (a2 == b2 and inside(a2)) else None
-
-        def clipped(items, start="y_start", end="y_end"):
-            out = []
-            for it in items:
-                c = clip(getattr(it, start), getattr(it, end))
-                if c is not None:
-                    out.append(replace(it, **{start: c[0], end: c[1]}))
-            return tuple(out)
-
-        y_top = lo
-        y_bottom = max([min(hi, ladder.y_max)] + [a.y_recv for a in ladder.arrows if inside(a.y_send)])
-        states = []
-        for s in ladder.states:
-            if inside(s.y):
-                states.append(replace(s, y_end=None if s.y_end is None else min(s.y_end, y_bottom)))
-            elif s.y_end is not None and s.y < lo <= s.y_end:  # TIME_WAIT carries on to this page
-                states.append(replace(s, y=lo, y_end=min(s.y_end, y_bottom), event="(continued)"))
-        caption = f"{ladder.caption} · page {k + 1} of {n}" if ladder.caption else f"page {k + 1} of {n}"
-        pages.append(replace(
-            ladder,
-            arrows=tuple(a for a in ladder.arrows if inside(a.y_send)),
-            states=tuple(states),
-            calls=tuple(c for c in ladder.calls if inside(c.y)),
-            waits=clipped(ladder.waits), timers=clipped(ladder.timers),
-            phases=clipped(ladder.phases),
-            bands=tuple(b for b in ladder.bands if inside(b.y_start)),
-            breaks=tuple(b for b in ladder.breaks if inside(b)),
-            times=tuple(t for t in ladder.times if inside(t.y)),
-            y_min=y_top, y_max=y_bottom, caption=caption))
-    return tuple(pages)
+    return list(zip(bounds, bounds[1:]))
 
 
-__all__ = ["Arrow", "Band", "CallMark", "Wait", "paginate", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
+def page_of(ladder: Ladder, lo: float, hi: float, k: int, n: int) -> Ladder:
+    """Page k (1-based) of n: what of `ladder` lies in [lo, hi) (the last page includes hi); a note
+    on a cut goes with the arrow that starts there; intervals are clipped to the page."""
+    last = k == n
+
+    def inside(y: float) -> bool:
+        return lo <= y < hi or (last and y == hi)
+
+    def clipped(items):
+        out = []
+        for it in items:
+            a, b = max(it.y_start, lo), min(it.y_end, hi)
+            if a < b or (a == b and inside(a)):
+                out.append(replace(it, y_start=a, y_end=b))
+        return tuple(out)
+
+    y_bottom = max([min(hi, ladder.y_max)] + [a.y_recv for a in ladder.arrows if inside(a.y_send)])
+    states = []
+    for s in ladder.states:
+        if inside(s.y):
+            states.append(replace(s, y_end=None if s.y_end is None else min(s.y_end, y_bottom)))
+        elif s.y_end is not None and s.y < lo <= s.y_end:  # TIME_WAIT carries on to this page
+            states.append(replace(s, y=lo, y_end=min(s.y_end, y_bottom), event="(continued)"))
+    if n > 1:
+        caption = f"{ladder.caption} · page {k} of {n}" if ladder.caption else f"page {k} of {n}"
+    else:
+        caption = ladder.caption
+    return replace(
+        ladder,
+        arrows=tuple(a for a in ladder.arrows if inside(a.y_send)),
+        states=tuple(states),
+        calls=tuple(c for c in ladder.calls if inside(c.y)),
+        waits=clipped(ladder.waits), timers=clipped(ladder.timers), phases=clipped(ladder.phases),
+        bands=tuple(b for b in ladder.bands if inside(b.y_start)),
+        breaks=tuple(b for b in ladder.breaks if inside(b)),
+        times=tuple(t for t in ladder.times if inside(t.y)),
+        y_min=lo, y_max=y_bottom, caption=caption)
+
+
+def paginate(ladder: Ladder, rows: float) -> tuple[Ladder, ...]:
+    """The ladder cut into pages of at most `rows` row units each, at heights no arrow or band
+    crosses, so every arrow is whole on one page.  Each page keeps the lifelines (a renderer
+    repeats their heads), the notes and marks in its range, and says which page it is."""
+    bounds = page_bounds(ladder, rows)
+    if len(bounds) == 1:
+        return (ladder,)
+    return tuple(page_of(ladder, lo, hi, k, len(bounds)) for k, (lo, hi) in enumerate(bounds, 1))
+
+
+__all__ = ["Arrow", "Band", "CallMark", "Wait", "page_bounds", "page_of", "paginate", "wrap_caption", "Ladder", "Lifeline", "Phase", "StateMark", "TimeMark", "build_ladder",
            "escape_preview", "arrow_label", "call_text", "parse_frames", "parse_stream", "select_streams"]

@@ -107,14 +107,9 @@ def caption_lines(caption: str, width: float, page: Page) -> tuple[str, ...]:
     """The caption wrapped at its ` · ` joints to the page's width."""
     if not caption:
         return ()
-    room = max(20, int((width - 0.4) / (_char(page, page.small) * 1.08)))
-    lines: list[str] = []
-    for part in caption.split(" · "):
-        if lines and len(lines[-1]) + 3 + len(part) <= room:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    return tuple(lines)
+    from viz.ladder import wrap_caption
+
+    return wrap_caption(caption, max(20, int((width - 0.4) / (_char(page, page.small) * 1.08))))
 
 
 def _margins(ladder: Ladder, width: float, page: Page) -> tuple[float, float, tuple[str, ...]]:
@@ -243,7 +238,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
 
     th = get_theme(theme)
     pg = page_of(page)
-    g = _geometry(frame_of, size, pg) if frame_of is not None else _geometry(ladder, size, pg, xs_of)
+    g = _geometry(frame_of if frame_of is not None else ladder, size, pg, xs_of)
     LABEL, NOTE, SMALL, HEAD, k = pg.label, pg.note, pg.small, pg.head, pg.k
     line_in = g.line
     fig = new_figure((g.width, g.height), th)

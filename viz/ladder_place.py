@@ -21,20 +21,44 @@ BUCKET = 0.5  # inches: the grid that keeps each test local
 @lru_cache(maxsize=50000)
 def measure(text: str, size: float, weight: str = "normal", style: str = "normal",
             family: str = "sans-serif") -> tuple[float, float, float]:
-    """Width, ascent, descent in inches, as matplotlib lays the text out."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
+    """Width, ascent, descent in inches, as matplotlib's text layout measures it (FreeType, unhinted):
+    the glyphs' advances and extents, each looked up once per font (laying out every string
+    costs a millisecond; a --full ladder has thousands), a little wider for kerning's slack."""
+    glyphs = _glyphs(weight, style, family)
+    w = a = d = 0.0
+    for ch in text:
+        g = glyphs.get(ch) or _glyph(glyphs, weight, style, family, ch)
+        w += g[0]
+        a = max(a, g[1])
+        d = max(d, g[2])
+    k = size / 72.0
+    return w * k * 1.01, a * k, d * k
 
-    prop = FontProperties(family=family, weight=weight, style=style, size=size)
-    w, h, d = _ttp().get_text_width_height_descent(text, prop, ismath=False)
-    return w / 72.0, (h - d) / 72.0, d / 72.0
+
+@lru_cache(maxsize=64)
+def _glyphs(weight: str, style: str, family: str) -> dict:
+    return {}
 
 
-@lru_cache(maxsize=1)
-def _ttp():
-    from matplotlib.textpath import TextToPath
+def _glyph(glyphs: dict, weight: str, style: str, family: str, ch: str) -> tuple[float, float, float]:
+    """Advance, ascent, descent of one character per point of size."""
+    from matplotlib.ft2font import LoadFlags
 
-    return TextToPath()
+    font = _font(weight, style, family)
+    font.set_size(100.0, 72.0)
+    font.set_text(ch, 0.0, flags=LoadFlags.NO_HINTING)
+    _, h = font.get_width_height()
+    dsc = font.get_descent()
+    adv = font.load_char(ord(ch), flags=LoadFlags.NO_HINTING).linearHoriAdvance / 65536.0
+    glyphs[ch] = g = (adv / 100.0, (h - dsc) / 64.0 / 100.0, dsc / 64.0 / 100.0)
+    return g
+
+
+@lru_cache(maxsize=64)
+def _font(weight: str, style: str, family: str):
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    return get_font(findfont(FontProperties(family=family, weight=weight, style=style)))
 
 
 def box(x: float, y: float, w: float, a: float, d: float, angle: float = 0.0, ha: str = "center",

@@ -47,18 +47,6 @@ def _fit(text: str, width: int, g: Glyphs) -> str:
     return text[: max(0, width - len(e))] + e if width > len(e) else text[:width]
 
 
-def _wrap_caption(caption: str, width: int) -> list[str]:
-    """The caption is the figure's fine print (vantage, numbering, what was left out): broken at
-    its ' · ' joints onto as many lines as it needs, never cut short."""
-    lines: list[str] = []
-    for part in caption.split(" · "):
-        if lines and len(lines[-1]) + 3 + len(part) <= width:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    return lines
-
-
 def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
     """The whole ladder as lines of at most `width` characters, ending in a newline."""
     g = ASCII if ascii else BOX
@@ -184,8 +172,10 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
                 put(row, xs[-1] + 2, _fit(rights[k], rw - 2, g))
             out.append("".join(row).rstrip())
     out.append("".join(blank(ladder.y_max + 1)).rstrip())
-    if ladder.caption:
-        out.extend(_fit(line, width, g) for line in _wrap_caption(ladder.caption, width))
+    if ladder.caption:  # wrapped at its ` · ` joints, as on the figure
+        from viz.ladder import wrap_caption
+
+        out += [_fit(line, width, g) for line in wrap_caption(ladder.caption, width)]
     text = "\n".join(line.rstrip() for line in out) + "\n"
     return text if g is BOX else text.encode("ascii", "replace").decode("ascii")
 

@@ -12,6 +12,7 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from viz.errors import SynackError
@@ -37,13 +38,26 @@ def output_kind(path: str) -> str:
     return suffix[1:]
 
 
-def step_figure(playback: Playback, step: Step, theme: str = "light", size=None):
-    """One step as a Figure: the ladder so far, the current arrow haloed, the step counter."""
-    from viz.ladder_mpl import SMALL_PT, _geometry, render_ladder
+def step_figure(playback: Playback, step: Step, theme: str = "light", size=None, page: str = "slide"):
+    """One step as a Figure: the ladder so far, the current arrow haloed, the step counter.
+
+    A step shows the slide-sized page of the whole ladder its arrow is on (`page` "none": the
+    whole ladder), so a long capture plays as slides, not as one ever taller figure."""
+    from viz.ladder import page_of
+    from viz.ladder_mpl import _geometry, page_of as page_kind, render_ladder
 
     th = get_theme(theme)
-    fig = render_ladder(step.ladder, theme=th, size=size, frame_of=playback.ladder)
-    g = _geometry(playback.ladder, size)
+    pg = page_kind("none" if size is not None else page)
+    frame, shown = playback.ladder, step.ladder
+    if pg.height is not None:
+        bounds = _bounds(playback, pg)
+        a = step.arrow
+        k = next((i for i, (lo, hi) in enumerate(bounds) if lo <= a.y_send < hi), len(bounds) - 1)
+        lo, hi = bounds[k]
+        frame = page_of(playback.ladder, lo, hi, k + 1, len(bounds))
+        shown = replace(page_of(step.ladder, lo, hi, k + 1, len(bounds)), y_min=frame.y_min, y_max=frame.y_max)
+    fig = render_ladder(shown, theme=th, size=size, frame_of=frame, page=pg, xs_of=playback.ladder)
+    g = _geometry(frame, size, pg, playback.ladder)
     ax = fig.axes[0]
     a = step.arrow
     x0, x1 = g.xs[a.src], g.xs[a.dst]
@@ -51,9 +65,26 @@ def step_figure(playback: Playback, step: Step, theme: str = "light", size=None)
     if a.lost:
         x1, y1 = x0 + (x1 - x0) * 2 / 3, y0 + (y1 - y0) * 2 / 3
     ax.plot([x0, x1], [y0, y1], color=th.accent, alpha=0.22, linewidth=11, solid_capstyle="round", zorder=0.5)
-    ax.text(g.width - 0.2, 0.18, f"step {step.index}/{len(playback.steps)} \u00b7 frame {step.frame}",
-            ha="right", va="baseline", fontsize=SMALL_PT, color=th.muted)
+    ax.text(g.width - 0.2, g.height - 0.35 * pg.k, f"step {step.index}/{len(playback.steps)} \u00b7 frame {step.frame}",
+            ha="right", va="baseline", fontsize=pg.small, color=th.muted)
     return fig
+
+
+_BOUNDS: dict[int, tuple] = {}
+
+
+def _bounds(playback: Playback, pg) -> list[tuple[float, float]]:
+    """The page cuts of the whole ladder, computed once per playback and page kind."""
+    from viz.ladder import page_bounds
+    from viz.ladder_mpl import rows_per_page
+
+    key = (id(playback.ladder), pg.name)
+    hit = _BOUNDS.get(key)
+    if hit is None or hit[0] is not playback.ladder:
+        if len(_BOUNDS) > 8:
+            _BOUNDS.clear()
+        hit = _BOUNDS[key] = (playback.ladder, page_bounds(playback.ladder, rows_per_page(playback.ladder, pg)))
+    return hit[1]
 
 
 def _check(playback: Playback, path: str) -> None:
