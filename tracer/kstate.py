@@ -207,6 +207,10 @@ def _tracefs() -> tuple[str, str]:
     if not os.path.isdir(os.path.join(point, "instances")):
         if _libc.mount(b"nodev", point.encode(), b"tracefs", 0, None) != 0:
             raise OSError(ctypes.get_errno(), "mount tracefs")
+    for old in os.listdir(os.path.join(point, "instances")):  # a SIGKILLed sampler's instance
+        pid = old.removeprefix(TRACE_INSTANCE_PREFIX)
+        if old.startswith(TRACE_INSTANCE_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _remove_instance(os.path.join(point, "instances", old))
     inst = os.path.join(point, "instances", f"{TRACE_INSTANCE_PREFIX}{os.getpid()}")
     os.mkdir(inst)
     try:
