@@ -305,3 +305,22 @@ def test_graph_bad_options_are_one_line_errors(tmp_path):
         p = synack("graph", cap, *extra, *opts, "-o", tmp_path / "x.svg", timeout=60)
         assert p.returncode == 2 and p.stderr.startswith("synack: error: "), (args, p.stderr)
         assert p.stderr.count("\n") == 1 and words in p.stderr, (args, p.stderr)
+
+
+@needs_root
+def test_reno_cubic_bbr_on_shared_axes(tmp_path):
+    caps = []
+    for cc in ("reno", "cubic", "bbr"):
+        out = tmp_path / f"{cc}.pcapng"
+        p = synack("trace", "bulk", "--cc", cc, "--rate", "20mbit", "--delay", "5ms", "--bytes", "600000", "-o", out)
+        assert p.returncode == 0, p.stderr
+        assert meta_of(out)["tcp"]["cc"] == cc
+        caps.append(out)
+    svg = tmp_path / "cc.svg"
+    p = synack("graph", *caps, "--kind", "cwnd", "-o", svg)
+    assert p.returncode == 0, p.stderr
+    texts = _svg(svg)[1]
+    for cc in ("reno", "cubic", "bbr"):
+        assert f"{cc}: {cc}.pcapng" in texts, texts  # each algorithm's line, named by the kernel's own cc
+    p = synack("graph", *caps, "--kind", "cwnd")
+    assert p.returncode == 0 and p.stdout.count("cwnd (kernel)") == 3, p.stdout
