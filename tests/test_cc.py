@@ -3,7 +3,6 @@ TCP state sampled into the capture, and the figures drawn from it (viz.tcpgraphs
 checked against tshark and `ss -tin`."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,18 +15,10 @@ from tracer import tcpprofile
 from viz.capture import open_capture
 from viz.errors import SynackError
 
+from test_faults import tshark_rows
 from test_userns import user  # noqa: F401 - the useradd fixture
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
-
-
-def tshark_rows(path, filt, *fields):
-    args = ["tshark", "-r", str(path), "-Y", filt, "-T", "fields"]
-    for f in fields:
-        args += ["-e", f]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return [line.split("\t") for line in p.stdout.splitlines()]
 
 
 def meta_of(path):
