@@ -164,6 +164,16 @@ def caption(meta: dict) -> str:
     return f"Linux TCP, {cc}"
 
 
+def short_caption(meta: dict) -> str:
+    """The ladder caption's words for a TCP chosen with --tcp or --cc ('' for the kernel's default)."""
+    tcp = meta.get("tcp") if isinstance(meta, dict) else None
+    if not isinstance(tcp, dict) or not isinstance(tcp.get("sysctls"), dict) or not tcp["sysctls"]:
+        return ""
+    if tcp.get("profile") == "textbook":
+        return f"textbook TCP ({tcp.get('cc') or 'reno'}, no SACK/RACK: fast retransmit after 3 dup ACKs)"
+    return f"{tcp.get('cc')} congestion control"
+
+
 # --- the time-sequence graph -----------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
