@@ -3,7 +3,6 @@ TCP state sampled into the capture, and the figures drawn from it (viz.tcpgraphs
 checked against tshark and `ss -tin`."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,18 +15,10 @@ from tracer import tcpprofile
 from viz.capture import open_capture
 from viz.errors import SynackError
 
+from test_faults import tshark_rows
 from test_userns import user  # noqa: F401 - the useradd fixture
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
-
-
-def tshark_rows(path, filt, *fields):
-    args = ["tshark", "-r", str(path), "-Y", filt, "-T", "fields"]
-    for f in fields:
-        args += ["-e", f]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return [line.split("\t") for line in p.stdout.splitlines()]
 
 
 def meta_of(path):
@@ -305,3 +296,22 @@ def test_graph_bad_options_are_one_line_errors(tmp_path):
         p = synack("graph", cap, *extra, *opts, "-o", tmp_path / "x.svg", timeout=60)
         assert p.returncode == 2 and p.stderr.startswith("synack: error: "), (args, p.stderr)
         assert p.stderr.count("\n") == 1 and words in p.stderr, (args, p.stderr)
+
+
+@needs_root
+def test_reno_cubic_bbr_on_shared_axes(tmp_path):
+    caps = []
+    for cc in ("reno", "cubic", "bbr"):
+        out = tmp_path / f"{cc}.pcapng"
+        p = synack("trace", "bulk", "--cc", cc, "--rate", "20mbit", "--delay", "5ms", "--bytes", "600000", "-o", out)
+        assert p.returncode == 0, p.stderr
+        assert meta_of(out)["tcp"]["cc"] == cc
+        caps.append(out)
+    svg = tmp_path / "cc.svg"
+    p = synack("graph", *caps, "--kind", "cwnd", "-o", svg)
+    assert p.returncode == 0, p.stderr
+    texts = _svg(svg)[1]
+    for cc in ("reno", "cubic", "bbr"):
+        assert f"{cc}: {cc}.pcapng" in texts, texts  # each algorithm's line, named by the kernel's own cc
+    p = synack("graph", *caps, "--kind", "cwnd")
+    assert p.returncode == 0 and p.stdout.count("cwnd (kernel)") == 3, p.stdout

@@ -44,14 +44,15 @@ SOCK_DIAG_BY_FAMILY = 20
 NLMSG_DONE, NLMSG_ERROR = 3, 2
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 INET_DIAG_INFO, INET_DIAG_CONG = 2, 4
-# every state with a full socket: not LISTEN (10) nor TIME_WAIT (6), which have no tcp_info
-STATES = sum(1 << s for s in (1, 2, 3, 4, 5, 7, 8, 9, 11))
+# every state with a full socket: not LISTEN (10) nor TIME_WAIT (6), which have no tcp_info, nor
+# SYN_RECV (3: a request sock), whose bit alone makes the kernel walk the listening hash as well
+STATES = sum(1 << s for s in (1, 2, 4, 5, 7, 8, 9, 11))
 CA_STATES = ("Open", "Disorder", "CWR", "Recovery", "Loss")
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
 POLL_GAP = 0.0001  # seconds between sock_diag lookups: 1.5-2.5 kHz on a loaded 2-core machine
 DUMP_GAP = 0.1  # seconds between full dumps, which find new sockets (each costs ~3.5 ms of a core)
-DUMP_GAP_IDLE = 0.002  # while no socket is known yet: the first one is found within its handshake
+DUMP_GAP_IDLE = 0.01  # while no socket is known yet: found ~10 ms after its handshake at worst
 # The columns of a connection's samples; None where the source does not say (tcp_probe has
 # no rto/rttvar/unacked; ca_state comes from tcp_cong_state_set).
 FIELDS = ("ts", "src", "ca_state", "cwnd", "ssthresh", "unacked", "outstanding", "srtt_us", "rttvar_us",
@@ -207,10 +208,14 @@ def _tracefs() -> tuple[str, str]:
     if not os.path.isdir(os.path.join(point, "instances")):
         if _libc.mount(b"nodev", point.encode(), b"tracefs", 0, None) != 0:
             raise OSError(ctypes.get_errno(), "mount tracefs")
+    for old in os.listdir(os.path.join(point, "instances")):  # a SIGKILLed sampler's instance
+        pid = old.removeprefix(TRACE_INSTANCE_PREFIX)
+        if old.startswith(TRACE_INSTANCE_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _remove_instance(os.path.join(point, "instances", old))
     inst = os.path.join(point, "instances", f"{TRACE_INSTANCE_PREFIX}{os.getpid()}")
     os.mkdir(inst)
     try:
-        for name, value in (("tracing_on", "0"), ("trace_clock", "mono"), ("buffer_size_kb", "16384"),
+        for name, value in (("tracing_on", "0"), ("trace_clock", "mono"), ("buffer_size_kb", "4096"),
                             # per ACK: segments without data (the sender's view); not every data
                             # segment a receiver gets, which halves the events of a bulk transfer
                             ("events/tcp/tcp_probe/filter", "data_len == 0"),
@@ -346,7 +351,7 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
     finally:
         seconds = active
         if inst:
-            stopped_at[0] = time.monotonic() + 0.1
+            stopped_at[0] = time.monotonic() + 0.03  # events of the last ACKs still being read
             reader.join(5)
             pipe.close()
             _remove_instance(inst)
@@ -463,24 +468,35 @@ class Sampler:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 5.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process (it takes ~0.1 s to be ready: launch early, wait_ready late)."""
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.errors = open(self.out + ".err", "w+")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      stderr=self.errors, env=env, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 5.0) -> None:
         import select
         r, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if r:
             self.proc.stdout.readline()
+
+    def signal_stop(self) -> None:
+        """Ask it to take its last samples and write them (stop() collects them, later)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def stop(self) -> dict[str, Any] | None:
         """End the sampler; its `kstate` metadata, or None when it failed (the capture goes on)."""
         if self.proc is None:
             return None
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
+            self.signal_stop()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

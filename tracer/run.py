@@ -463,6 +463,9 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     client_status = server_status = None
     try:
         with network as hosts:
+            if kstate and hosts.net == "veth":
+                sampler = kstatemod.Sampler(hosts, workdir)
+                sampler.launch()  # ready while the faults, the TCP and the sniffers are set up
             faultmod.apply(faults, hosts)
             tcpmod.apply(tcp, hosts)
             tcp_meta = (tcp or tcpmod.TcpProfile()).as_json(tcpmod.read_cc(hosts))
@@ -491,9 +494,6 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 sniffers[point] = s
                 s.start()
             assert all(s.ready for s in sniffers.values())
-            if kstate and hosts.net == "veth":
-                sampler = kstatemod.Sampler(hosts, workdir)
-                sampler.start()
             threading.Thread(target=_preload_matcher, daemon=True).start()
             try:
                 guard.enter(guard.RUN)
@@ -512,6 +512,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                         redirected = lhmod.redirect_server(hosts, bound)
                 if on_ready:
                     on_ready(hosts)
+                if sampler is not None:
+                    sampler.wait_ready()  # started with the hosts: ready while the server started
                 client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
                                   strace_logs.get("client"), private_tmp)
                 programs.append(client)
@@ -545,14 +547,16 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 for p in programs:
                     p.stop(0.2)
                 if sampler is not None:
-                    kstate_meta = sampler.stop()
-                    if kstate_meta and kstate_meta.get("note"):
-                        notes.append(f"kernel TCP state: {kstate_meta['note']}")
+                    sampler.signal_stop()  # it writes its samples while the sniffers drain
             for s in sniffers.values():
                 s.stop(drain=True)
             if on_finish:
                 on_finish(hosts)
             calls, calls_dropped = _read_calls(list(call_files.values()), strace_logs)
+            if sampler is not None:
+                kstate_meta = sampler.stop()
+                if kstate_meta and kstate_meta.get("note"):
+                    notes.append(f"kernel TCP state: {kstate_meta['note']}")
             client_output = client.stdout() if client else ""
             redirect = lhmod.view(calls, hosts.server_address, redirected, by_name=hosts.ipv6) if user else {}
             results = []

@@ -1345,6 +1345,9 @@ def _caption(analysis: Analysis, peer: Analysis | None, case: str = "", notes: l
     if isinstance(redirect, dict) and redirect.get("client"):
         how = "resolved to" if redirect.get("via") == "name" else "redirected to"
         parts.append(f"{', '.join(map(str, redirect['client']))} {how} the server host")
+    from viz.tcpgraphs import short_caption
+    if short_caption(meta):  # --tcp textbook / --cc (viz.tcpgraphs)
+        parts.append(short_caption(meta))
     return " · ".join(parts + list(notes))
 
 

@@ -134,16 +134,12 @@ def parse_time(text: str | None) -> tuple[float, float] | None:
 
 
 def parse_frames(text: str | None) -> tuple[int, int] | None:
+    """`--frames A-B`, as the ladder reads it."""
     if text is None:
         return None
-    a, sep, b = text.partition("-")
-    try:
-        lo, hi = int(a), int(b) if sep else int(a)
-    except ValueError:
-        raise SynackError(f"--frames {text!r}: expected FIRST-LAST, e.g. 20-80") from None
-    if lo < 1 or hi < lo:
-        raise SynackError(f"--frames {text!r}: frames are numbered from 1, FIRST <= LAST")
-    return lo, hi
+    from viz.ladder import parse_frames as ladder_frames
+
+    return ladder_frames(text)
 
 
 def _window(packets: Iterable[Packet], time: tuple[float, float] | None,
@@ -166,6 +162,16 @@ def caption(meta: dict) -> str:
         return (f"textbook TCP, {cc}: no SACK, timestamps, RACK, TLP, F-RTO or ECN, so 3 duplicate ACKs "
                 "trigger a fast retransmission (Linux keeps IW10 and NewReno recovery)")
     return f"Linux TCP, {cc}"
+
+
+def short_caption(meta: dict) -> str:
+    """The ladder caption's words for a TCP chosen with --tcp or --cc ('' for the kernel's default)."""
+    tcp = meta.get("tcp") if isinstance(meta, dict) else None
+    if not isinstance(tcp, dict) or not isinstance(tcp.get("sysctls"), dict) or not tcp["sysctls"]:
+        return ""
+    if tcp.get("profile") == "textbook":
+        return f"textbook TCP ({tcp.get('cc') or 'reno'}, no SACK/RACK: fast retransmit after 3 dup ACKs)"
+    return f"{tcp.get('cc')} congestion control"
 
 
 # --- the time-sequence graph -----------------------------------------------------------
@@ -333,9 +339,8 @@ def _losses(an: Analysis, s: Stream, fwd) -> tuple[float, ...]:
                  if p.src == fwd.addr and p.sport == fwd.port and any(t in RETRANS for t in p.analysis))
 
 
-def estimated_inflight(an: Analysis, s: Stream, fwd) -> tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
-    """Wireshark's tcp.analysis.bytes_in_flight at each data segment, and the receiver's window at
-    each ACK: (t, bytes in flight) per segment, window per ACK as (t, bytes) pairs flattened."""
+def estimated_inflight(an: Analysis, s: Stream, fwd) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """Wireshark's tcp.analysis.bytes_in_flight at each data segment: (times, bytes)."""
     high = None
     acked = None
     ts, vals = [], []
@@ -350,7 +355,7 @@ def estimated_inflight(an: Analysis, s: Stream, fwd) -> tuple[tuple[float, ...],
                 vals.append(high - base)
         elif p.ack is not None and p.flags & Flag.ACK:
             acked = p.ack if acked is None or p.ack > acked else acked
-    return tuple(ts), tuple(vals), ()
+    return tuple(ts), tuple(vals)
 
 
 def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None,
@@ -387,7 +392,7 @@ def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] 
                           clip((out_t, tuple(v / m for v in out_v))),
                           clip((rw_t, tuple(v / m for v in rw_v))), states,
                           tuple(t for t in losses if time is None or time[0] <= t <= time[1]))
-    t, v, _ = estimated_inflight(an, s, fwd)
+    t, v = estimated_inflight(an, s, fwd)
     rw_t, rw_v = [], []
     for n in s.frames:
         p = an.packets[n - 1]
