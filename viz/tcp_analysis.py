@@ -330,11 +330,16 @@ def _analyze_sequence(conv, fo, ro, ff, rf, ts, seq, ack, seglen, flags, window,
     # Measured on tshark 4.0.17 with crafted captures (tests/test_tcp_analysis.py):
     # a window update or a data segment with the same ack between duplicate
     # ACKs keeps the count, so the retransmission after it is still fast;
-    # Ftp.pcap frame 9 shows the -1 mark cleared by same-ack data.
-    if ack != fwd_lastack or (F[fo + DUPACK] < 0 and not ta & DUP_ACK):
+    # Ftp.pcap frame 9 shows the -1 mark cleared by same-ack data, and a
+    # generated exchange (tests/test_equality.py) that a same-ack FIN without
+    # data keeps it.
+    if ack != fwd_lastack or (F[fo + DUPACK] < 0 and not ta & DUP_ACK and seglen > 0):
         F[fo + DUPACK] = 0
 
     # ACKED LOST PACKET: acks beyond the highest contiguous seq of the other side.
+    # The fast-retransmission test below reads the other side's duplicate-ACK
+    # count as it was before this update (tshark 4.0 on generated exchanges).
+    dup = F[ro + DUPACK]
     mtba = F[ro + MTBA]
     if mtba != 0 and 0 < (ack - mtba) & MASK < HALF and flags & ACK:
         if mtba > F[ro + NEXTSEQ]:  # plain unsigned comparison in tshark
@@ -363,7 +368,9 @@ def _analyze_sequence(conv, fo, ro, ff, rf, ts, seq, ack, seglen, flags, window,
                 spurious = True
         if not spurious and not_advanced:
             dt = ts - FT[2 * rf + LASTACKTIME]
-            if F[ro + DUPACK] >= 2 and lastack_r == seq and 0.0 <= dt < FAST_RETRANS_WINDOW:
+            # dupacknum is unsigned in tshark 4.0: ACKED LOST's -1 mark counts as >= 2
+            # (generated exchanges in tests/test_equality.py show both rules).
+            if (dup >= 2 or dup < 0) and lastack_r == seq and 0.0 <= dt < FAST_RETRANS_WINDOW:
                 ta |= FAST_RETRANSMISSION
             else:
                 dt = ts - FT[2 * ff + NEXTSEQTIME]
