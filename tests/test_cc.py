@@ -286,10 +286,10 @@ def test_tsg_and_cwnd_svgs_have_their_parts_and_are_deterministic(tmp_path):
 
 def test_graph_bad_options_are_one_line_errors(tmp_path):
     cap = ROOT / "captures" / "bulk.pcapng"
-    for args, words in ((["--kind", "tsg", "--time", "9-3"], "--time '9-3'"),
-                        (["--kind", "tsg", "--time", "abc"], "--time 'abc'"),
+    for args, words in ((["--kind", "tsg", "--time", "9-3"], "--time: '9-3'"),
+                        (["--kind", "tsg", "--time", "abc"], "--time: 'abc'"),
                         (["--kind", "tsg", "--stream", "7"], "--stream 7"),
-                        (["--kind", "tsg", str(cap)], "several are compared with --kind cwnd"),
+                        (["--kind", "tsg", str(cap)], "several are compared with kind cwnd"),
                         (["--kind", "cwnd", str(tmp_path / "none.pcapng")], "no such file")):
         extra = [a for a in args if not a.startswith("-") and a.endswith(".pcapng")]
         opts = [a for a in args if a not in extra]

@@ -254,13 +254,13 @@ def test_arp_option_in_command_and_manifest(tmp_path):
     plain = subprocess.run([sys.executable, "-m", "tracer", "ladder", str(ROOT / "captures" / "ping.pcapng"),
                             "--width", "100"], cwd=ROOT, capture_output=True, text=True)
     assert plain.returncode == 0 and "ARP" not in plain.stdout
-    from tracer.build import load_manifest, render_command
+    from tracer.build import load_manifest, request
 
     spec = tmp_path / "m.toml"
     spec.write_text('[[figure]]\nname = "p"\ncapture = "%s"\nladder = { arp = true }\n'
                     % (ROOT / "captures" / "ping.pcapng"))
     fig = load_manifest(spec).figures[0]
-    assert fig.opt("arp") is True and "--arp" in render_command(fig, "ping.pcapng", "light")
+    assert fig.opt("arp") is True and "--arp" in request(fig, fig.source.capture, str(tmp_path)).command()
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")

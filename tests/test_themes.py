@@ -20,7 +20,7 @@ HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 
 def _draw(tmp: Path, name: str, *args) -> bytes:
     out = tmp / name
-    assert main(["ladder", CAP, *args, "-o", str(out)]) == 0
+    assert main(["ladder", CAP, *args, "--page", "none", "-o", str(out)]) == 0
     return out.read_bytes()
 
 
