@@ -10,7 +10,7 @@ import figure_check
 from viz import layers as L
 from viz import layers_mpl
 from viz.commands.ladder import load
-from viz.commands.layers import load_frame, match_frame, safe_dissect
+from viz.framefile import load_frame, match_frame, safe_dissect
 from viz.figure import theme
 
 LECTURE = Path(__file__).resolve().parents[1] / "captures" / "lecture"
