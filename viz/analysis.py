@@ -18,7 +18,6 @@ from viz import tcp_analysis as ta
 from viz.decode import Decoded
 from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag
 
-RETRANS_ANY = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION
 
 # Row layout of Engine.rows(): index constants for readers.
 (R_FRAME, R_TS, R_T, R_PROTO, R_SRC, R_SPORT, R_DST, R_DPORT, R_STREAM, R_FLAGS, R_SEQ,

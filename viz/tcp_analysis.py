@@ -337,9 +337,7 @@ def _analyze_sequence(conv, fo, ro, ff, rf, ts, seq, ack, seglen, flags, window,
         F[fo + DUPACK] = 0
 
     # ACKED LOST PACKET: acks beyond the highest contiguous seq of the other side.
-    # The fast-retransmission test below reads the other side's duplicate-ACK
-    # count as it was before this update (tshark 4.0 on generated exchanges).
-    dup = F[ro + DUPACK]
+    dup = F[ro + DUPACK]  # what the fast-retransmission test below reads
     mtba = F[ro + MTBA]
     if mtba != 0 and 0 < (ack - mtba) & MASK < HALF and flags & ACK:
         if mtba > F[ro + NEXTSEQ]:  # plain unsigned comparison in tshark
@@ -368,9 +366,7 @@ def _analyze_sequence(conv, fo, ro, ff, rf, ts, seq, ack, seglen, flags, window,
                 spurious = True
         if not spurious and not_advanced:
             dt = ts - FT[2 * rf + LASTACKTIME]
-            # dupacknum is unsigned in tshark 4.0: ACKED LOST's -1 mark counts as >= 2
-            # (generated exchanges in tests/test_equality.py show both rules).
-            if (dup >= 2 or dup < 0) and lastack_r == seq and 0.0 <= dt < FAST_RETRANS_WINDOW:
+            if dup >= 2 and lastack_r == seq and 0.0 <= dt < FAST_RETRANS_WINDOW:
                 ta |= FAST_RETRANSMISSION
             else:
                 dt = ts - FT[2 * ff + NEXTSEQTIME]
