@@ -498,9 +498,11 @@ def add_arguments(parser, kind: str) -> None:
                         help=f"write OUT instead of printing; its extension names the format: "
                         f"{' '.join('.' + f for f in FORMATS[kind])}")
     for o in _rows_for(kind):
-        if o.name == "more":
-            continue  # positional: CAPTUREs after the first (graph)
         taken = kind in o.kinds
+        if o.name == "more":  # positional: the CAPTUREs after the first
+            if taken:
+                parser.add_argument("more", nargs="*", metavar="CAPTURE", help=o.help)
+            continue
         names = [o.flag] + ([o.short] if o.short and taken else [])
         hidden = {} if taken else {"help": argparse.SUPPRESS}
         if o.type is bool:
@@ -574,8 +576,6 @@ def parse_command(command: str) -> Any:
     parser.add_argument("capture")
     if kind == "ladder":
         parser.add_argument("capture2", nargs="?")
-    if kind == "graph":
-        parser.add_argument("more", nargs="*")
     add_arguments(parser, kind)
     return arguments(kind, parser.parse_args(words[1:]))
 

@@ -26,8 +26,6 @@ def register(subparsers) -> None:
         "  synack graph reno.pcapng cubic.pcapng bbr.pcapng --kind cwnd -o cc.svg",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
-    p.add_argument("more", nargs="*", metavar="CAPTURE",
-                   help="--kind cwnd: more captures whose cwnd is drawn on the same axes (reno, cubic, bbr)")
     figures.add_arguments(p, "graph")
     p.set_defaults(run=run)
 
