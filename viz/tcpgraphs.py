@@ -3,13 +3,12 @@
 tcptrace and Wireshark draw these from a capture; synack also has the
 sender's kernel state (viz.kstate) recorded on the frames' clock, so the
 congestion window is the kernel's, not a guess.  Everything here is pure:
-series computed from the analysis model (and the SACK blocks read from the
-frames, see `SackTee`), drawn by viz.tcpgraphs_mpl.  Times are seconds since
+series computed from the analysis model (SACK blocks are the decoder's, on each
+packet's options), drawn by viz.tcpgraphs_mpl.  Times are seconds since
 the capture's first frame; sequence numbers are relative (tshark's rule).
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -23,81 +22,6 @@ RETRANS = (Tag.RETRANSMISSION, Tag.FAST_RETRANSMISSION, Tag.SPURIOUS_RETRANSMISS
 
 
 # --- SACK blocks (read from the frames while the analysis reads them) ---------------------
-
-def _tcp_offset(linktype: int, data: bytes) -> int | None:
-    """Where the TCP header starts in a frame (Ethernet, Linux cooked, raw IP, NULL), or None."""
-    if linktype == 1:
-        off, etype = 14, (data[12] << 8 | data[13]) if len(data) >= 14 else 0
-        while etype in (0x8100, 0x88A8) and len(data) >= off + 4:
-            etype, off = data[off + 2] << 8 | data[off + 3], off + 4
-    elif linktype == 113 and len(data) >= 16:
-        off, etype = 16, data[14] << 8 | data[15]
-    elif linktype == 276 and len(data) >= 20:
-        off, etype = 20, data[0] << 8 | data[1]
-    elif linktype in (101, 228, 229, 12, 14) and data:
-        off, etype = 0, 0x0800 if data[0] >> 4 == 4 else 0x86DD
-    elif linktype == 0 and len(data) >= 4:
-        off, etype = 4, 0x0800 if len(data) > 4 and data[4] >> 4 == 4 else 0x86DD
-    else:
-        return None
-    if etype == 0x0800 and len(data) >= off + 20 and data[off + 9] == 6:
-        if (data[off + 6] << 8 | data[off + 7]) & 0x1FFF:
-            return None
-        return off + (data[off] & 0x0F) * 4
-    if etype == 0x86DD and len(data) >= off + 40 and data[off + 6] == 6:
-        return off + 40
-    return None
-
-
-def sack_of(linktype: int, data: bytes) -> tuple[tuple[int, int], ...]:
-    """The SACK blocks (raw left, right edges) of a TCP frame; () when it has none."""
-    off = _tcp_offset(linktype, data)
-    if off is None or len(data) < off + 20:
-        return ()
-    hlen = (data[off + 12] >> 4) * 4
-    if hlen <= 20:
-        return ()
-    p, stop = off + 20, min(off + hlen, len(data))
-    while p < stop:
-        kind = data[p]
-        if kind == 0:
-            break
-        if kind == 1:
-            p += 1
-            continue
-        if p + 1 >= stop:
-            break
-        ln = data[p + 1]
-        if ln < 2 or p + ln > stop:
-            break
-        if kind == 5 and ln >= 10:
-            return tuple(struct.unpack_from(">II", data, q) for q in range(p + 2, p + ln - 7, 8))
-        p += ln
-    return ()
-
-
-class SackTee:
-    """Wraps a Capture: frames pass through to the analysis; SACK blocks are kept by frame number.
-
-    One read serves both, since the analysis model keeps no TCP options past the SYN."""
-
-    def __init__(self, cap: Any):
-        self.cap = cap
-        self.sack: dict[int, tuple[tuple[int, int], ...]] = {}
-
-    def __iter__(self) -> Iterator:
-        keep = self.sack
-        for raw in self.cap:
-            data = raw[3]
-            if len(data) > 54:  # a TCP header with options at least
-                blocks = sack_of(raw[2], data)
-                if blocks:
-                    keep[raw[0]] = blocks
-            yield raw
-
-    def __getattr__(self, name: str) -> Any:  # link_types, meta, truncated_at, path
-        return getattr(self.cap, name)
-
 
 # --- choosing what to draw -----------------------------------------------------------
 

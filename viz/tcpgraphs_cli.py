@@ -5,19 +5,14 @@ from viz import tcpgraphs as tg
 from viz.errors import SynackError
 
 
-def load(path: str, sack: bool = False):
-    """(analysis, SACK blocks by frame) of a capture, in one read."""
+def load(path: str):
+    """(analysis, SACK blocks by frame) of a capture: the blocks are the decoder's (viz.decode)."""
     from viz.analysis import analyze
     from viz.capture import open_capture
 
     with open_capture(path) as cap:
-        tee = tg.SackTee(cap)
-        an = analyze(tee, path=path, link_types=None, meta=None)
-        meta = cap.meta
-    if not an.capture.meta and meta:
-        import dataclasses
-        an = dataclasses.replace(an, capture=dataclasses.replace(an.capture, meta=dict(meta)))
-    return an, tee.sack
+        an = analyze(cap, path=path)
+    return an, {p.frame: p.options.sack for p in an.packets if p.options is not None and p.options.sack}
 
 
 def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
