@@ -318,6 +318,9 @@ SCENARIO_EXPECT: dict[str, dict[str, Any]] = {
              "calls": {"client": ["socket", "bind", "sendto", "recvfrom", "sendto", "recvfrom", "close"]}},
     "traceroute": {"connections": 0, "client_exits": 0,
                    "calls": {"client": ["socket", "setsockopt", "sendto", "close"]}},  # one probe on a direct link
+    "slow-start": {"established": True, "client_sends": "bytes", "server_reads_all": True, "client_exits": 0},
+    "sawtooth": {"established": True, "client_sends": "bytes", "server_reads_all": True, "client_exits": 0},
+    "sliding-window": {"established": True, "reset": False, "client_exits": 0},
     "dns": {"answered": True, "connections": 0, "client_exits": 0,
             "calls": {"server": ["bind", "recvfrom", "sendto"], "client": ["sendto", "recvfrom", "close"]}},
 }

@@ -254,6 +254,13 @@ COL_PX = 340
 LEFT_PX = 260  # room for the first lifeline's notes and the time column
 
 
+def _comment(text: str) -> str:
+    """Text an XML comment may hold: no `--` (the caption's `--full`, `--stream N`)."""
+    while "--" in text:
+        text = text.replace("--", "-\u2010")
+    return text
+
+
 def drawio(ladder: Ladder, theme: Any = None) -> str:
     """draw.io (diagrams.net) XML: lifelines, arrows, labels, notes and phases as separate shapes,
     each with its own id (`L0`, `a<frame>`, ...) so a lecturer can move and restyle them."""
@@ -326,7 +333,7 @@ def drawio(ladder: Ladder, theme: Any = None) -> str:
                x(len(ladder.lifelines) - 1) + 200, 24)
     left = "; ".join(_left_out("drawio", ladder))
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<!-- synack ladder (draw.io) of: {e(ladder.caption)}; left out: {e(left)} -->\n"
+            f"<!-- synack ladder (draw.io) of: {_comment(e(ladder.caption))}; left out: {_comment(e(left))} -->\n"
             '<mxfile host="synack" version="1"><diagram id="ladder" name="ladder">'
             f'<mxGraphModel dx="0" dy="0" grid="0" gridSize="10" guides="1" tooltips="1" connect="0" arrows="1" '
             f'fold="1" page="1" pageScale="1" pageWidth="{x(len(ladder.lifelines) - 1) + 300}" '
