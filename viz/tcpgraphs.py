@@ -57,15 +57,6 @@ def parse_time(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def parse_frames(text: str | None) -> tuple[int, int] | None:
-    """`--frames A-B`, as the ladder reads it."""
-    if text is None:
-        return None
-    from viz.ladder import parse_frames as ladder_frames
-
-    return ladder_frames(text)
-
-
 def _window(packets: Iterable[Packet], time: tuple[float, float] | None,
             frames: tuple[int, int] | None) -> Iterator[Packet]:
     for p in packets:

@@ -65,17 +65,3 @@ def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> st
         if r.rtt:
             lines.append(f"{len(r.rtt)} samples, min {min(r.rtt) * 1e3:.3f} ms, max {max(r.rtt) * 1e3:.3f} ms")
     return "\n".join(lines) + "\n"
-
-
-def run(args, kind: str, th, size) -> int:
-    from viz.figure import save
-
-    paths = [args.capture, *args.more]
-    time = tg.parse_time(args.time)
-    frames = tg.parse_frames(args.frames)
-    if not args.output:
-        print(text(kind, paths, args.stream, time, frames), end="")
-        return 0
-    save(figure(kind, paths, th, size, args.stream, args.style, time, frames), args.output)
-    print(args.output)
-    return 0
