@@ -36,6 +36,18 @@ def synack(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([PY, "-m", "tracer", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
+def _described(pid: str) -> str:
+    """pid, state, parent and command line: enough to tell which program outlived its trace."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return pid
+    return f"{pid} {state} ppid={ppid} {cmd[:120]}"
+
+
 def what_is_left(pid: int) -> dict[str, list[str]]:
     tag = f"synack-{pid}-"
     run = f"synack-run-{pid}-"
@@ -44,7 +56,7 @@ def what_is_left(pid: int) -> dict[str, list[str]]:
         try:
             with open(env, "rb") as f:
                 if f"/{run}".encode() in f.read():
-                    procs.append(env.split("/")[2])
+                    procs.append(_described(env.split("/")[2]))
         except OSError:
             pass
     return {

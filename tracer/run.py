@@ -498,9 +498,10 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             try:
                 guard.enter(guard.RUN)
                 if server_argv:
-                    server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid, gid,
-                                      strace_logs.get("server"), private_tmp)
-                    programs.append(server)
+                    with guard.held():
+                        server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid,
+                                          gid, strace_logs.get("server"), private_tmp)
+                        programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline,
                                 port if user else None)
@@ -514,9 +515,10 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     on_ready(hosts)
                 if sampler is not None:
                     sampler.wait_ready()  # started with the hosts: ready while the server started
-                client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
-                                  strace_logs.get("client"), private_tmp)
-                programs.append(client)
+                with guard.held():
+                    client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
+                                      strace_logs.get("client"), private_tmp)
+                    programs.append(client)
                 try:
                     client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:

@@ -18,6 +18,7 @@ A trace has phases, and a signal means something different in each:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import threading
@@ -70,6 +71,8 @@ class Guard:
         self.phase = self.SETUP
         self.received: list[int] = []
         self.old: dict[int, Any] = {}
+        self._holding = False
+        self._pending: int | None = None
 
     def __enter__(self) -> "Guard":
         if threading.current_thread() is threading.main_thread():
@@ -85,6 +88,10 @@ class Guard:
         # Each raise moves on a phase, so a signal arriving while the previous one
         # is being handled counts as the second one, never as a new first.
         self.received.append(signum)
+        if self.phase == self.RUN and self._holding:
+            if self._pending is None:
+                self._pending = signum
+            return
         if self.phase == self.RUN:
             self.phase = self.FINISH
             raise Interrupted(signum)
@@ -101,6 +108,21 @@ class Guard:
         if phase == self.RUN and self.received:
             self.phase = self.FINISH
             raise Interrupted(self.received[0])
+
+    @contextlib.contextmanager
+    def held(self) -> Any:
+        """While the run starts a process, a signal waits for the block's end: raised
+        between the fork and the moment the trace knows the process, it would leave
+        a program nobody stops."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        pending, self._pending = self._pending, None
+        if pending is not None and self.phase == self.RUN:
+            self.phase = self.FINISH
+            raise Interrupted(pending)
 
     @property
     def first(self) -> Interrupted | None:
