@@ -49,11 +49,8 @@ def test_example_verdicts(example, index, program, tmp_path, leak_check):
                     assert v["figure"] and os.path.exists(v["figure"]), v
 
 
-UNPRIVILEGED = [c for c in CASES if (c[0], c[1]) in {("echo", 0), ("echo", 1), ("udp-retry", 1), ("threaded", 1)}]
-
-
-@pytest.mark.parametrize("example, index, program", UNPRIVILEGED,
-                         ids=[f"{e}-{p['label'].split(' (')[0].replace(' ', '_')}" for e, _, p in UNPRIVILEGED])
+@pytest.mark.parametrize("example, index, program", CASES,
+                         ids=[f"{e}-{p['label'].split(' (')[0].replace(' ', '_')}" for e, _, p in CASES])
 def test_example_verdicts_as_an_unprivileged_user(example, index, program, leak_check, readable_site):
     """The same verdicts from `synack check` run by a user without sudo (a user namespace of its own)."""
     import pwd
