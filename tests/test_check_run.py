@@ -144,3 +144,10 @@ def test_stop_server_closes_the_connection_early(client, exits, tmp_path, leak_c
     assert v["closes_first"].passed and "when the process ended" in v["closes_first"].detail
     assert v["client_exits"].passed is exits, v["client_exits"].detail
     assert r.info.server_status is not None and r.info.server_status < 0  # killed
+    from viz.capture import open_capture
+
+    with open_capture(r.capture) as cap:  # the spinning client's EOFs: three recorded, not millions
+        eofs = [c for c in cap.meta["calls"] if c["host"] == "client" and c["call"] == "recv"
+                and c["phase"] == "return" and c["result"] == "b''"]
+    assert len(eofs) == (1 if exits else 3)
+    assert os.path.getsize(r.capture) < 100_000

@@ -74,12 +74,12 @@ def _install(path: str) -> None:
     write = os.write
     host_q = quote(host)
 
-    def emit(fd, call, phase, args="", result="", error="", ts=None) -> None:
+    def emit(fd, call, phase, args="", result="", error="", ts=None, extra="") -> None:
         try:
             line = (
                 f'{{"ts": {now() if ts is None else ts!r}, "host": {host_q}, "pid": {state["pid"]}, '
                 f'"fd": {fd}, "call": "{call}", "phase": "{phase}", "args": {quote(args)}, '
-                f'"result": {quote(result)}, "error": {quote(error)}}}\n'
+                f'"result": {quote(result)}, "error": {quote(error)}{extra}}}\n'
             )
             write(state["fd"], line.encode("utf-8", "backslashreplace"))
         except Exception:  # noqa: BLE001 - recording is best effort, never the program's problem
@@ -139,6 +139,15 @@ def _install(path: str) -> None:
     def eof_or_count(sock, n: int) -> str:
         return "b''" if n == 0 and sock.type == _socket.SOCK_STREAM else str(n)
 
+    # A client that loops on recv() without checking for EOF (`while len(x) < n: x += s.recv(..)`)
+    # gets b'' millions of times a second once the peer has closed.  The first EOF_KEPT of a run
+    # are recorded; the rest only counted, and the count goes on the socket's close record.
+    EOF_KEPT = 3
+
+    def eofs_shown(sock) -> str:
+        n = sock.__dict__.pop("_synack_unrecorded_eofs", 0)
+        return f', "eofs_unrecorded": {n}' if n else ""
+
     live = weakref.WeakSet()
 
     class socket(Original):  # noqa: N801 - keeps the name and repr of the class it replaces
@@ -165,6 +174,29 @@ def _install(path: str) -> None:
                 emit(fd, call, "return", shown, error=err(exc))
                 raise
             emit(fd, call, "return", shown, result_of(result))
+            return result
+
+        def _stream_read(self, call, method, args, shown, count_of):
+            """recv/recv_into of a TCP socket: as _blocking, until the EOF_KEPT-th EOF in a row."""
+            d = self.__dict__
+            if self.type != _socket.SOCK_STREAM or d.get("_synack_eofs", 0) < EOF_KEPT:
+                result = self._blocking(call, method, args, shown, lambda r: eof_or_count(self, count_of(r)))
+                if self.type == _socket.SOCK_STREAM:
+                    d["_synack_eofs"] = d.get("_synack_eofs", 0) + 1 if count_of(result) == 0 else 0
+                return result
+            fd, ts = self.fileno(), now()
+            try:
+                result = method(self, *args)
+            except BaseException as exc:
+                emit(fd, call, "call", shown, ts=ts)
+                emit(fd, call, "return", shown, error=err(exc))
+                raise
+            if count_of(result) == 0:
+                d["_synack_unrecorded_eofs"] = d.get("_synack_unrecorded_eofs", 0) + 1
+                return result
+            d["_synack_eofs"] = 0
+            emit(fd, call, "call", shown, ts=ts)
+            emit(fd, call, "return", shown, str(count_of(result)))
             return result
 
         def _simple(self, call, method, args, shown, result_of=None):
@@ -243,8 +275,7 @@ def _install(path: str) -> None:
             return self._blocking("sendto", _socket.socket.sendto, (data, *rest), shown, str)
 
         def recv(self, bufsize, *flags):
-            return self._blocking("recv", _socket.socket.recv, (bufsize, *flags), repr(bufsize),
-                                  lambda r: eof_or_count(self, len(r)))
+            return self._stream_read("recv", _socket.socket.recv, (bufsize, *flags), repr(bufsize), len)
 
         def recvfrom(self, bufsize, *flags):
             return self._blocking("recvfrom", _socket.socket.recvfrom, (bufsize, *flags), repr(bufsize),
@@ -252,8 +283,8 @@ def _install(path: str) -> None:
 
         def recv_into(self, buffer, nbytes=0, *flags):
             shown = str(nbytes or memoryview(buffer).nbytes)
-            return self._blocking("recv_into", _socket.socket.recv_into, (buffer, nbytes, *flags), shown,
-                                  lambda r: eof_or_count(self, r))
+            return self._stream_read("recv_into", _socket.socket.recv_into, (buffer, nbytes, *flags), shown,
+                                     int)
 
         def recvfrom_into(self, buffer, nbytes=0, *flags):
             shown = str(nbytes or memoryview(buffer).nbytes)
@@ -274,14 +305,14 @@ def _install(path: str) -> None:
                 raise
             if fd >= 0 and not self.__dict__.get("_synack_closed"):
                 self.__dict__["_synack_closed"] = True
-                emit(fd, "close", "return", ts=ts)
+                emit(fd, "close", "return", ts=ts, extra=eofs_shown(self))
 
         def __del__(self):
             try:
                 fd = self.fileno()
                 if fd >= 0 and not self.__dict__.get("_synack_closed"):
                     self.__dict__["_synack_closed"] = True
-                    emit(fd, "close", "return", "'garbage collected'")
+                    emit(fd, "close", "return", "'garbage collected'", extra=eofs_shown(self))
             except Exception:  # noqa: BLE001
                 pass
             _socket.socket.__del__(self)
@@ -318,7 +349,7 @@ def _install(path: str) -> None:
                 fd = sock.fileno()
                 if fd >= 0 and not sock.__dict__.get("_synack_closed"):
                     sock.__dict__["_synack_closed"] = True
-                    emit(fd, "close", "return", "'at exit'")
+                    emit(fd, "close", "return", "'at exit'", extra=eofs_shown(sock))
             except Exception:  # noqa: BLE001
                 pass
 
