@@ -20,6 +20,7 @@ import pytest
 from conftest import ROOT, needs_root, python_for
 from tracer import userns
 from viz.capture import open_capture
+from viz.errors import SynackError
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -136,3 +137,53 @@ def test_behind_sudo_the_programs_run_as_the_invoking_user(user, tmp_path, monke
         assert r.client_output.splitlines()[0] == f"uid {user.pw_uid} {user.pw_name}"
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@needs_root
+@pytest.mark.netns
+def test_behind_sudo_the_programs_get_the_users_home_and_login_path(tmp_path, monkeypatch, leak_check):
+    """sudo replaced PATH with its secure_path and HOME with root's: the programs get the
+    invoking user's own (their login shell's PATH, minus folders others may write to), so a
+    command in their ~/bin is found and runs as them."""
+    from tracer.run import Programs, trace
+
+    home = Path(tempfile.mkdtemp(prefix="synack-sudo-home-"))
+    open_dir = Path(tempfile.mkdtemp(prefix="synack-sudo-ww-"))
+    name = f"synh{os.getpid() % 100000}"
+    subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh", name], check=True, capture_output=True)
+    try:
+        user = pwd.getpwnam(name)
+        python = python_for(user.pw_uid)
+        if python is None:
+            pytest.skip("no Python of this version the new user can run")
+        os.chmod(home, 0o755)
+        os.chmod(open_dir, 0o777)
+        (home / ".profile").write_text(f'PATH="{open_dir}:$HOME/bin:$PATH"\nexport PATH\n')
+        (home / "bin").mkdir()
+        tool = home / "bin" / "my-echo-client"
+        tool.write_text(f"#!{python}\nimport os\nprint('home', os.environ['HOME'], 'path', os.environ['PATH'])\n"
+                        + (PROGRAMS / "echo_client.py").read_text())
+        tool.chmod(0o755)
+        shutil.copy(PROGRAMS / "echo_server.py", home / "echo_server.py")
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True)
+        monkeypatch.setenv("SUDO_UID", str(user.pw_uid))
+        monkeypatch.setenv("SUDO_GID", str(user.pw_gid))
+        monkeypatch.setenv("SUDO_USER", name)
+        monkeypatch.setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")  # secure_path
+        out = home / "out"
+        out.mkdir()
+        os.chown(out, user.pw_uid, user.pw_gid)
+        r = trace(Programs(client="my-echo-client", server=[python, str(home / "echo_server.py")]), None,
+                  str(out / "sudo.pcapng"))
+        assert r.complete, r.incomplete_reason
+        first = r.client_output.splitlines()[0].split()
+        assert first[:3] == ["home", str(home), "path"]
+        path = first[3].split(os.pathsep)
+        assert path[0] == str(home / "bin") and str(open_dir) not in path and "/usr/bin" in path
+        with pytest.raises(SynackError, match="--client: no-such-tool-xyz: command not found on PATH"):
+            trace(Programs(client="no-such-tool-xyz", server=[python, str(home / "echo_server.py")]), None,
+                  str(out / "none.pcapng"))
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(open_dir, ignore_errors=True)

@@ -41,6 +41,8 @@ class RunAs:
     gid: int | None
     name: str
     why: str
+    home: str | None = None  # behind sudo: the invoking user's own HOME and login PATH
+    path: str | None = None
 
     def cannot(self, what: str, path: str) -> str:
         return f"{self.name} (uid {self.uid}), who runs the programs, cannot {what} {path}"
@@ -67,8 +69,48 @@ def run_as(name: str | None = None) -> RunAs:
     uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
     if uid and gid and uid != "0":
         user = os.environ.get("SUDO_USER") or uid
-        return RunAs(int(uid), int(gid), user, "the user behind sudo")
+        try:
+            pw = pwd.getpwuid(int(uid))
+        except KeyError:
+            return RunAs(int(uid), int(gid), user, "the user behind sudo")
+        home = pw.pw_dir if os.path.isdir(pw.pw_dir) else None
+        return RunAs(int(uid), int(gid), user, "the user behind sudo", home,
+                     login_path(int(uid), int(gid), pw.pw_name, home, pw.pw_shell))
     return RunAs(NOBODY, NOBODY, "nobody", "programs never run as root unless --run-as root")
+
+
+MARK = "__synack_path__="
+
+
+def login_path(uid: int, gid: int, name: str, home: str | None, shell: str) -> str | None:
+    """The PATH the user behind sudo has in a login shell (sudo replaced it with its
+    secure_path): their ~/.local/bin, a pyenv's shims, /usr/local/bin ... so `python3` in a
+    command is the one they meant.  Only absolute folders that exist and that no one else
+    may write to (safe: root's trace runs what it finds there, as that user); None if the
+    shell does not answer within 5 s."""
+    if not home or not shell or not os.access(shell, os.X_OK) or shell.endswith(("nologin", "false")):
+        return None
+    env = {"HOME": home, "USER": name, "LOGNAME": name, "SHELL": shell, "LANG": "C.UTF-8",
+           "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    try:
+        proc = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--", shell,
+                               "-l", "-c", f'printf "\n{MARK}%s\n" "$PATH"'], env=env, cwd=home,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = [x[len(MARK):] for x in proc.stdout.splitlines() if x.startswith(MARK)]
+    if proc.returncode != 0 or not found:
+        return None
+    keep = []
+    for d in found[-1].split(os.pathsep):
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        if os.path.isabs(d) and os.path.isdir(d) and not st.st_mode & 0o002 and st.st_uid in (0, uid) \
+                and d not in keep:
+            keep.append(d)
+    return os.pathsep.join(keep) or None
 
 
 KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH")
@@ -80,8 +122,10 @@ def program_env(environ: dict[str, str] | os._Environ, who: RunAs) -> dict[str, 
     the tracer's own environment (sudo's variables, tokens, SSH agents) reaches the programs."""
     env = {k: v for k, v in environ.items() if k in KEPT_ENV or k.startswith("LC_")}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if who.path:
+        env["PATH"] = who.path
     if who.uid is not None:
-        env.update(HOME="/", USER=who.name, LOGNAME=who.name)
+        env.update(HOME=who.home or "/", USER=who.name, LOGNAME=who.name)
     else:
         for k in ("HOME", "USER", "LOGNAME"):
             if k in environ:

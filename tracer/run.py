@@ -418,7 +418,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         for role in ("server", "client"):
             argv = server_argv if role == "server" else client_argv
             if argv:
-                argv = progmod.resolve(role, argv, cwd, os.environ.get("PATH"))
+                argv = progmod.resolve(role, argv, cwd, who.path or os.environ.get("PATH"))
                 progmod.check_runnable(role, argv, who, cwd)
                 if role == "server":
                     server_argv = argv
