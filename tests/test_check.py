@@ -170,6 +170,8 @@ mss = 100
      r"check.toml:2: los: unknown key"),
     ('client = "python3 client.py"\n[expect]\necho = true\n[[runs]]\nloss = "500%"\n',
      r"check.toml:5: loss: --loss '500%'"),
+    ('client = "python3 client.py"\nrcvbuf = 512\n[expect]\necho = true\n',
+     r"check.toml:2: rcvbuf: 512 is below 1024 bytes"),
     ('client = "python3 client.py"\n', r"expect: no expectation to check"),
     ('[expect]\necho = true\n', r"client: a client command is needed"),
     ('client = "python3 client.py"\n[expect\n', r"not valid TOML"),

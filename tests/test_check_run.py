@@ -151,3 +151,26 @@ def test_stop_server_closes_the_connection_early(client, exits, tmp_path, leak_c
                 and c["phase"] == "return" and c["result"] == "b''"]
     assert len(eofs) == (1 if exits else 3)
     assert os.path.getsize(r.capture) < 100_000
+
+
+def test_rcvbuf_and_sndbuf_make_a_small_window_and_short_writes(tmp_path, leak_check):
+    """`rcvbuf` is the server's receive buffer, set before it makes its socket: its window stays
+    at a few KB; with `sndbuf` the echo client's send() of 202,500 bytes returns short, and the
+    correct client (sendall) still gets the whole echo back."""
+    from tracer.check import check, spec_from
+
+    spec = spec_from({"server": "python3 server.py", "client": "python3 client_send.py", "port": 50007,
+                      "timeout": 15, "sndbuf": 1024, "rcvbuf": 4096,
+                      "expect": {"client_sends": {"bytes": 202500}}}, "<test>", base=str(EXAMPLES / "echo"))
+    (r,) = check(spec, str(tmp_path), figures=False)
+    assert r.error is None, r.error
+    assert not r.verdicts[0].passed and "short" in r.verdicts[0].detail, r.verdicts[0].detail
+    rows = subprocess.run(["tshark", "-r", r.capture, "-Y", "ip.src == 192.0.2.2 && tcp.flags.syn == 0",
+                           "-T", "fields", "-e", "tcp.window_size"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert rows and max(map(int, rows)) <= 4096, rows
+    spec = spec_from({"server": "python3 server.py", "client": "python3 client.py", "port": 50007,
+                      "timeout": 15, "sndbuf": 1024, "rcvbuf": 4096,
+                      "expect": {"echo": True, "client_reads_all": True}}, "<test>", base=str(EXAMPLES / "echo"))
+    (r,) = check(spec, str(tmp_path), figures=False)
+    assert all(v.passed for v in r.verdicts), [(v.name, v.detail) for v in r.verdicts]

@@ -29,7 +29,7 @@ from viz.check import EXPECTATIONS, RunInfo, SpecError, Trace, Verdict, evaluate
 RUN_KEYS = {
     "name": str, "message": str, "port": int, "client_port": int, "ipv6": bool, "timeout": (int, float),
     "loss": str, "seed": int, "drop": (list, str), "rto_min": str, "delay": str, "jitter": str, "rate": str,
-    "sndbuf": int, "mss": int, "clients": int, "parallel": bool, "bytes": int, "expect": dict,
+    "sndbuf": int, "rcvbuf": int, "mss": int, "clients": int, "parallel": bool, "bytes": int, "expect": dict,
     "stop_server": (int, float),
 }
 TOP_KEYS = {"name": str, "scenario": str, "server": str, "client": str, "runs": list}
@@ -218,13 +218,14 @@ def _check_options(path: str, text: str, opts: dict) -> None:
         key = next((k for k in ("loss", "seed", "drop", "rto_min", "delay", "jitter", "rate")
                     if msg.startswith(f"--{k.replace('_', '-')}")), "runs")
         raise _err(path, text, key, msg) from None
-    for k in ("sndbuf", "mss", "clients", "port", "client_port", "bytes"):
+    for k in ("sndbuf", "rcvbuf", "mss", "clients", "port", "client_port", "bytes"):
         if k in opts and opts[k] < (0 if k in ("port", "client_port") else 1):
             raise _err(path, text, k, f"{opts[k]} must be positive")
     if "mss" in opts and not 48 <= opts["mss"] <= 1460:
         raise _err(path, text, "mss", f"{opts['mss']} is outside 48..1460")
-    if "sndbuf" in opts and opts["sndbuf"] < 1024:
-        raise _err(path, text, "sndbuf", f"{opts['sndbuf']} is below 1024 bytes")
+    for k in ("sndbuf", "rcvbuf"):
+        if k in opts and opts[k] < 1024:
+            raise _err(path, text, k, f"{opts[k]} is below 1024 bytes")
     if opts.get("stop_server", 1) <= 0:
         raise _err(path, text, "stop_server", "must be a positive number of seconds")
     if opts.get("timeout", 1) <= 0:
@@ -377,11 +378,30 @@ def _kill_namespace(ino: int) -> None:
             continue
 
 
+def _size_buffers(opts: dict):
+    """on_hosts hook, before any program makes a socket (it takes the sizes then): the client's
+    send buffer (`sndbuf`, net.ipv4.tcp_wmem) and the server's receive buffer (`rcvbuf`,
+    net.ipv4.tcp_rmem, a reader whose window stays small).  Together they make send() return
+    short: the client's data waits in a buffer the size of sndbuf, behind a window of rcvbuf."""
+    sndbuf, rcvbuf = opts.get("sndbuf"), opts.get("rcvbuf")
+    if not sndbuf and not rcvbuf:
+        return None
+
+    def apply(hosts) -> None:
+        from tracer import hosts as hostmod
+
+        for host, key, size in ((hosts.client, "net.ipv4.tcp_wmem", sndbuf),
+                                (hosts.server, "net.ipv4.tcp_rmem", rcvbuf)):
+            if size:
+                hostmod.in_netns(host.netns, hostmod.write_sysctl, key, f"{size} {size} {size}")
+    return apply
+
+
 def _shape_hosts(opts: dict, timers: list):
-    """on_ready hook: small send buffers (short writes), a small MSS (short reads), and the
-    server stopped (killed: the kernel closes its sockets) `stop_server` seconds after the client starts."""
-    sndbuf, mss, stop = opts.get("sndbuf"), opts.get("mss"), opts.get("stop_server")
-    if not sndbuf and not mss and not stop:
+    """on_ready hook: a small MSS (short reads), and the server stopped (killed: the kernel
+    closes its sockets) `stop_server` seconds after the client starts."""
+    mss, stop = opts.get("mss"), opts.get("stop_server")
+    if not mss and not stop:
         return None
 
     def apply(hosts) -> None:
@@ -396,9 +416,6 @@ def _shape_hosts(opts: dict, timers: list):
             timers.append(timer)
             timer.start()
 
-        if sndbuf:
-            hostmod.in_netns(hosts.client.netns, hostmod.write_sysctl, "net.ipv4.tcp_wmem",
-                             f"{sndbuf} {sndbuf} {sndbuf}")
         if mss:
             for host in (hosts.client, hosts.server):
                 for fam in ("-4", "-6"):
@@ -462,7 +479,7 @@ def run_one(spec: Spec, run: Run, out_dir: str, workdir: str | None = None) -> R
         if workdir:
             os.chdir(workdir)
         result = runmod.trace(_target(spec, o), opts, capture_abs, timeout=timeout, faults=faults, wire=wire,
-                              on_ready=_shape_hosts(o, timers), command=f"synack check {spec.path or spec.name}"
+                              on_hosts=_size_buffers(o), on_ready=_shape_hosts(o, timers), command=f"synack check {spec.path or spec.name}"
                               f" (run {run.name})")
     except SynackError as exc:
         info = RunInfo(reason=str(exc), timeout=timeout)

@@ -62,7 +62,7 @@ def synack_trace(request, tmp_path):
     """A function: `synack_trace(server=CMD, client=CMD, **run_options)` -> Trace (or `scenario=NAME`).
 
     run_options are the spec's (message, port, timeout, loss, seed, drop, rto_min, delay, jitter,
-    rate, sndbuf, mss, clients, parallel, ipv6)."""
+    rate, sndbuf, rcvbuf, mss, clients, parallel, ipv6)."""
     traces: list = []
     setattr(request.node, _KEY, traces)
     base = str(request.path.parent)

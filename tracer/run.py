@@ -334,7 +334,7 @@ def _stage(src: str, dst: str) -> str:
 @signals.guarded
 def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = None, *,
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
-          command: str | None = None, on_ready: Any = None, on_finish: Any = None,
+          command: str | None = None, on_hosts: Any = None, on_ready: Any = None, on_finish: Any = None,
           faults: Any = None, topology: str = "direct", wire: Any = None,
           run_as: str | None = None, private_tmp: bool = False, tcp: Any = None,
           kstate: bool = True) -> TraceResult:
@@ -343,7 +343,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     Raises SynackError for bad input and for a server that never became ready;
     a client that hangs is killed at `timeout` and the capture is kept, marked
     incomplete.  KeyboardInterrupt (Ctrl-C, SIGTERM) writes what was seen and
-    re-raises.  `on_ready(hosts)` runs once the server is ready, before the
+    re-raises.  `on_hosts(hosts)` runs once the hosts exist, before any program
+    starts (a check's buffer sizes, which a socket takes when it is made).  `on_ready(hosts)` runs once the server is ready, before the
     client starts; `on_finish(hosts)` after the capture stopped, before the
     hosts are removed (benchmarks attach tcpdump and read link counters there).
     `run_as`: the user the programs run as (a name, or "root"); default the
@@ -468,6 +469,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 sampler.launch()  # ready while the faults, the TCP and the sniffers are set up
             faultmod.apply(faults, hosts)
             tcpmod.apply(tcp, hosts)
+            if on_hosts:
+                on_hosts(hosts)
             tcp_meta = (tcp or tcpmod.TcpProfile()).as_json(tcpmod.read_cc(hosts))
             if user:
                 lhmod.prepare(hosts)
