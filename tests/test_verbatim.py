@@ -8,6 +8,7 @@ address), with handshake, data and teardown.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,68 @@ def test_ipv6_localhost_by_name(progs, tmp_path, leak_check):
     rows = tshark(out, "ipv6.src", "ipv6.dst", "tcp.flags", filt="tcp")
     assert {(x[0], x[1]) for x in rows} == {("2001:db8::1", "2001:db8::2"), ("2001:db8::2", "2001:db8::1")}
     assert [int(x[2], 16) for x in rows[:3]] == [0x002, 0x012, 0x010]
+
+
+def v6_literal(progs, name: str) -> Path:
+    """The program with IPv6's loopback typed in: AF_INET6 and '::1' for localhost/127.0.0.1."""
+    text = re.sub(r"\bAF_INET\b", "AF_INET6", (progs / name).read_text())
+    text = text.replace("'localhost'", "'::1'").replace("'127.0.0.1'", "'::1'")
+    (progs / ("v6lit_" + name)).write_text(text)
+    os.chmod(progs / ("v6lit_" + name), 0o644)
+    return progs / ("v6lit_" + name)
+
+
+def test_ipv6_loopback_literal_on_both_sides(progs, tmp_path, leak_check):
+    """--ipv6 with ::1 typed in the client and bound by the server: NAT plus a tc redirect to lo
+    (the kernel routes ::1 only on lo), and the frames on the link are 2001:db8::1 <-> ::2."""
+    out = str(tmp_path / "v6lit.pcapng")
+    r = trace(Programs(client=[PY, str(v6_literal(progs, "echo_client.py"))],
+                       server=[PY, str(v6_literal(progs, "echo_server.py"))]), scenarios.Options(ipv6=True), out)
+    assert r.complete, r.incomplete_reason
+    rows = tshark(out, "ipv6.src", "ipv6.dst", "tcp.flags", "tcp.payload", filt="tcp")
+    assert {(x[0], x[1]) for x in rows} == {("2001:db8::1", "2001:db8::2"), ("2001:db8::2", "2001:db8::1")}
+    flags = [int(x[2], 16) for x in rows]
+    assert flags[:3] == [0x002, 0x012, 0x010] and flags[-1] == 0x010
+    assert {x[0] for x, f in zip(rows, flags) if f & 0x001} == {"2001:db8::1", "2001:db8::2"}
+    sent = b"".join(bytes.fromhex(x[3].replace(":", "")) for x in rows if x[0] == "2001:db8::1")
+    assert sent == b"This is the message."
+    assert "received  This is the message." in r.client_output
+    assert "client connected to [::1]:10000, redirected to the server host 2001:db8::2" in r.notes
+    assert "server bound [::1]:10000; arriving TCP for port 10000 is delivered there" in r.notes
+    assert meta(out)["localhost"]["server"] == ["::1:10000"]
+
+    out = str(tmp_path / "v6udp.pcapng")
+    r = trace(Programs(client=[PY, str(v6_literal(progs, "upper_udp_client.py"))],
+                       server=[PY, str(v6_literal(progs, "upper_udp_server.py"))]), scenarios.Options(ipv6=True), out)
+    assert r.complete, r.incomplete_reason
+    rows = tshark(out, "ipv6.src", "ipv6.dst", "udp.payload", filt="udp")
+    assert [(x[0], x[1], bytes.fromhex(x[2].replace(":", ""))) for x in rows] == [
+        ("2001:db8::1", "2001:db8::2", b"MixedCaseString"), ("2001:db8::2", "2001:db8::1", b"MIXEDCASESTRING")]
+    assert "received b'MIXEDCASESTRING' from ('::1', 11111, 0, 0)" in r.client_output
+
+
+def test_ipv6_loopback_literal_to_a_closed_port_is_refused(progs, tmp_path, leak_check):
+    """The server host's RST reaches the ::1 client too (moved to lo with the rest)."""
+    bad = v6_literal(progs, "echo_client.py")
+    bad.write_text(bad.read_text().replace("10000", "10001"))
+    r = trace(Programs(client=[PY, str(bad)], server=[PY, str(v6_literal(progs, "echo_server.py"))]),
+              scenarios.Options(ipv6=True), str(tmp_path / "v6refused.pcapng"))
+    assert r.client_status == 1
+    assert "ConnectionRefusedError" in "\n".join(r.failures)
+    rows = tshark(r.path, "ipv6.src", "tcp.flags", filt="tcp")
+    assert [(x[0], int(x[1], 16) & 0x004) for x in rows][:2] == [("2001:db8::1", 0), ("2001:db8::2", 0x004)]
+
+
+def test_ipv6_code_without_ipv6_gets_a_hint(progs, tmp_path, leak_check):
+    """The default hosts have no IPv6: a server binding ::1 fails with its own traceback and the fix."""
+    with pytest.raises(SynackError) as exc:
+        trace(Programs(client=[PY, str(progs / "echo_client.py")], server=[PY, str(v6_literal(progs, "echo_server.py"))]),
+              None, str(tmp_path / "nov6.pcapng"))
+    text = str(exc.value)
+    assert "OSError: [Errno 99] Cannot assign requested address" in text
+    assert text.splitlines()[-1] == ("hint: IPv6: the hosts have IPv6 addresses only with --ipv6 (2001:db8::1 and "
+                                     "2001:db8::2); there ::1 and the name localhost reach the server host as "
+                                     "127.0.0.1 does here")
 
 
 def test_connection_to_a_closed_port_is_refused_by_the_server_host(progs, tmp_path, leak_check):

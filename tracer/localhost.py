@@ -17,11 +17,21 @@ view and the wire agree without touching the programs:
 
 Everything else is the real kernel: the handshake, the teardown, and the RST
 of a port nobody listens on (conntrack reverses it, the client sees
-ECONNREFUSED).  IPv6 has no `route_localnet`: the kernel drops a ::1 packet
-that arrives on a link, so under --ipv6 the *name* `localhost` resolves to
+ECONNREFUSED).
+
+IPv6 (--ipv6) has no `route_localnet`: the *name* `localhost` resolves to
 the peer (client host) and to the host's own address (server host), and a
-literal ::1 stays local.  The tables live in the hosts' namespaces and go
-with them.
+literal ::1 gets the same NAT as 127.0.0.1 (an `ip6` table: output DNAT to
+the server host, postrouting SNAT to the client's address).  What NAT cannot
+do is deliver: once conntrack has turned an arriving packet's address back
+into ::1, the kernel's route lookup for a loopback destination is strict
+about the interface (rt6_need_strict) and finds no route on veth0.  So the
+packets that will become ::1 are moved to lo first, by a tc `mirred ingress
+redirect` on veth0 (cls_u32 and act_mirred; the sniffer's tap on veth0 has
+already seen them): in the client host every TCP/UDP packet from the server
+host (a refused port's RST too), in the server host the packets for a port
+the server bound on ::1, where a `prerouting` DNAT on lo sends them to ::1.
+The tables and filters live in the hosts' namespaces and go with them.
 """
 from __future__ import annotations
 
@@ -109,16 +119,51 @@ def client_ruleset(client: str, server: str) -> str:
             "}\n")
 
 
+def client_ruleset6(client: str, server: str) -> str:
+    """The client host's nft script under --ipv6: ::1 goes to the server host."""
+    return (f"table ip6 {TABLE} {{\n"
+            "  chain output {\n"
+            "    type nat hook output priority -100; policy accept;\n"
+            f"    ip6 daddr ::1 meta l4proto {{ tcp, udp }} dnat to {server}\n"
+            "  }\n"
+            "  chain postrouting {\n"
+            "    type nat hook postrouting priority 100; policy accept;\n"
+            f"    oif \"veth0\" ip6 saddr ::1 snat to {client}\n"
+            "  }\n"
+            "}\n")
+
+
 def server_ruleset(server: str, bound: Iterable[Listener]) -> str:
-    """The server host's nft script: arriving traffic for a loopback-bound port goes there."""
-    rules = [f"    iif \"veth0\" ip daddr {server} {b.proto} dport {b.port} dnat to {b.addr}"
-             for b in bound if b.loopback and ":" not in b.addr]
-    if not rules:
-        return ""
-    return (f"table ip {TABLE} {{\n"
-            "  chain prerouting {\n"
-            "    type nat hook prerouting priority -100; policy accept;\n"
-            + "\n".join(rules) + "\n  }\n}\n")
+    """The server host's nft script: arriving traffic for a loopback-bound port goes there
+    (IPv4 as it arrives on veth0; IPv6 once tc has moved it to lo, see the module's text)."""
+    tables = []
+    for family, v6 in (("ip", False), ("ip6", True)):
+        iif = "lo" if v6 else "veth0"
+        rules = [f"    iif \"{iif}\" {family} daddr {server} {b.proto} dport {b.port} dnat to {b.addr}"
+                 for b in bound if b.loopback and (":" in b.addr) == v6 and (":" in server) == v6]
+        if rules:
+            tables.append(f"table {family} {TABLE} {{\n"
+                          "  chain prerouting {\n"
+                          "    type nat hook prerouting priority -100; policy accept;\n"
+                          + "\n".join(rules) + "\n  }\n}\n")
+    return "".join(tables)
+
+
+PROTO_NUMBER = {"tcp": 6, "udp": 17}
+
+
+def tc_to_lo(netns: str, matches: Iterable[str], what: str) -> None:
+    """tc filters on veth0's ingress moving the matching IPv6 packets to lo (mirred)."""
+    steps = [["qdisc", "add", "dev", "veth0", "clsact"]]
+    for i, m in enumerate(matches):
+        steps.append(["filter", "add", "dev", "veth0", "ingress", "protocol", "ipv6", "pref", str(10 + i),
+                      "u32", *m.split(), "action", "mirred", "ingress", "redirect", "dev", "lo"])
+    for args in steps:
+        proc = subprocess.run(["ip", "netns", "exec", netns, "tc", *args], capture_output=True, text=True)
+        if proc.returncode != 0 and not (args[0] == "qdisc" and "File exists" in proc.stderr):
+            err = proc.stderr.strip().splitlines()
+            raise SynackError(f"cannot install the ::1 redirect in the {what} host with tc (needs cls_u32 and "
+                              f"act_mirred): {err[0] if err else proc.returncode}")
 
 
 def _nft(netns: str, text: str, what: str) -> None:
@@ -155,22 +200,25 @@ def prepare(hosts: Any) -> None:
         in_netns(host.netns, _host_setup, not hosts.ipv6)
     if not hosts.ipv6:
         _nft(hosts.client.netns, client_ruleset(hosts.client.address, hosts.server.address), "client")
+    else:
+        _nft(hosts.client.netns, client_ruleset6(hosts.client.address, hosts.server.address), "client")
+        tc_to_lo(hosts.client.netns, [f"match ip6 src {hosts.server.address}/128 match ip6 protocol {n} 0xff"
+                                      for n in PROTO_NUMBER.values()], "client")
 
 
 def redirect_server(hosts: Any, bound: list[Listener]) -> list[Listener]:
     """Once the server is ready: DNAT to the loopback addresses it bound; returns those."""
     if hosts.net != "veth":
         return []
-    loop = [b for b in bound if b.loopback]
-    if hosts.ipv6 and any(":" in b.addr for b in loop):
-        b = next(b for b in loop if ":" in b.addr)
-        raise SynackError(
-            f"the server bound {b.text()}: IPv6 cannot reach ::1 from another host (Linux has no "
-            "route_localnet for IPv6); bind '::' or the name 'localhost', or use --net loopback")
+    loop = [b for b in bound if b.loopback and (":" in b.addr) == hosts.ipv6]
     text = server_ruleset(hosts.server.address, loop)
     if text:
         _nft(hosts.server.netns, text, "server")
-    return [b for b in loop if ":" not in b.addr]
+    if hosts.ipv6 and loop:
+        tc_to_lo(hosts.server.netns, [f"match ip6 dst {hosts.server.address}/128 match ip6 protocol "
+                                      f"{PROTO_NUMBER[b.proto]} 0xff match ip6 dport {b.port} 0xffff"
+                                      for b in loop], "server")
+    return loop
 
 
 def view(calls: list[dict], server_address: str, redirected: list[Listener],
@@ -187,15 +235,24 @@ def view(calls: list[dict], server_address: str, redirected: list[Listener],
         if target and target not in targets:
             targets.append(target)
             verbs[target] = "sent" if c["call"] == "sendto" else "connected"
-    how = (f"the name localhost is the server host {server_address} (IPv6: /etc/hosts, not NAT)" if by_name
-           else f"redirected to the server host {server_address}")
-    notes = [f"client {verbs[x]} to {x}, {how}" for x in targets]
-    notes += [f"server bound {b.addr}:{b.port}; arriving {b.proto.upper()} for port {b.port} is delivered there"
-              for b in redirected]
+    def how(target: str) -> str:
+        if by_name and target.startswith("localhost:"):
+            return f"the name localhost is the server host {server_address} (IPv6: /etc/hosts, not NAT)"
+        return f"redirected to the server host {server_address}"
+
+    notes = [f"client {verbs[x]} to {_shown(x)}, {how(x)}" for x in targets]
+    notes += [f"server bound {_shown(f'{b.addr}:{b.port}')}; arriving {b.proto.upper()} for port {b.port} is "
+              "delivered there" for b in redirected]
     if not notes:
         return {}
     return {"client": targets, "server": [f"{b.addr}:{b.port}" for b in redirected],
             "server_host": server_address, "via": "name" if by_name else "nat", "notes": notes}
+
+
+def _shown(target: str) -> str:
+    """'::1:10000' -> '[::1]:10000'."""
+    host, port = target.rsplit(":", 1)
+    return f"[{host}]:{port}" if ":" in host else target
 
 
 def _loopback_target(args: str) -> str | None:

@@ -348,6 +348,12 @@ def hints(stderr: str, calls: list[dict], role: str, server_address: str, port: 
         out.append(f"hint: the connection was refused: the server host is {server_address} (the name `server`), "
                    f"and localhost/127.0.0.1 reaches it, but nothing listened on the port the client used"
                    f"{where}")
+    inet6 = "::" in stderr or any(c.get("call") == "socket" and "AF_INET6" in c.get("args", "") for c in mine)
+    if ":" not in server_address and inet6 and any(
+            x in text for x in ("cannot assign requested address", "network is unreachable",
+                                "address family not supported")):
+        out.append("hint: IPv6: the hosts have IPv6 addresses only with --ipv6 (2001:db8::1 and 2001:db8::2); "
+                   "there ::1 and the name localhost reach the server host as 127.0.0.1 does here")
     if "address already in use" in text or "eaddrinuse" in text:
         out.append("hint: address already in use: another socket holds that port (a previous run's "
                    "connection in TIME_WAIT, or a second bind); set SO_REUSEADDR before bind(): "

@@ -227,7 +227,7 @@ def _listening(pid: int, netns_ino: int) -> bool:
 
 
 def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: int,
-                deadline: float, port: int | None = None) -> None:
+                deadline: float, port: int | None = None, server_address: str = "") -> None:
     checks = 0
     while True:
         if ready:
@@ -239,7 +239,10 @@ def _wait_ready(server: _Program, log: _CallLog, ready: str | None, netns_ino: i
         checks += 1
         status = server.poll()
         if status is not None:
-            extra = progmod.hints(server.stderr(), [], "server", "", port)
+            from tracer import calllog
+
+            calls = calllog.read_all([log.path])[0]
+            extra = progmod.hints(server.stderr(), calls, "server", server_address, port)
             raise SynackError(server.failure(status, extra, " before it was ready"))
         if time.monotonic() > deadline:
             what = f"waited for its {ready}() call" if ready else "waited for a listening/bound socket"
@@ -507,7 +510,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                         programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline,
-                                port if user else None)
+                                port if user else None, hosts.server_address)
                     if user:
                         bound = lhmod.listeners(server.proc.pid)
                         port = _detected_port(bound, port, port_given, notes)
