@@ -106,29 +106,16 @@ def listeners(pid: int) -> list[Listener]:
 
 
 def client_ruleset(client: str, server: str) -> str:
-    """The client host's nft script (IPv4): 127.0.0.0/8 goes to the server host."""
-    return (f"table ip {TABLE} {{\n"
+    """The client host's nft script: loopback (127.0.0.0/8, or ::1 under --ipv6) goes to the server host."""
+    family, loop = ("ip6", "::1") if ":" in server else ("ip", "127.0.0.0/8")
+    return (f"table {family} {TABLE} {{\n"
             "  chain output {\n"
             "    type nat hook output priority -100; policy accept;\n"
-            f"    ip daddr 127.0.0.0/8 meta l4proto {{ tcp, udp }} dnat to {server}\n"
+            f"    {family} daddr {loop} meta l4proto {{ tcp, udp }} dnat to {server}\n"
             "  }\n"
             "  chain postrouting {\n"
             "    type nat hook postrouting priority 100; policy accept;\n"
-            f"    oif \"veth0\" ip saddr 127.0.0.0/8 snat to {client}\n"
-            "  }\n"
-            "}\n")
-
-
-def client_ruleset6(client: str, server: str) -> str:
-    """The client host's nft script under --ipv6: ::1 goes to the server host."""
-    return (f"table ip6 {TABLE} {{\n"
-            "  chain output {\n"
-            "    type nat hook output priority -100; policy accept;\n"
-            f"    ip6 daddr ::1 meta l4proto {{ tcp, udp }} dnat to {server}\n"
-            "  }\n"
-            "  chain postrouting {\n"
-            "    type nat hook postrouting priority 100; policy accept;\n"
-            f"    oif \"veth0\" ip6 saddr ::1 snat to {client}\n"
+            f"    oif \"veth0\" {family} saddr {loop} snat to {client}\n"
             "  }\n"
             "}\n")
 
@@ -198,10 +185,8 @@ def prepare(hosts: Any) -> None:
 
     for host in (hosts.client, hosts.server):
         in_netns(host.netns, _host_setup, not hosts.ipv6)
-    if not hosts.ipv6:
-        _nft(hosts.client.netns, client_ruleset(hosts.client.address, hosts.server.address), "client")
-    else:
-        _nft(hosts.client.netns, client_ruleset6(hosts.client.address, hosts.server.address), "client")
+    _nft(hosts.client.netns, client_ruleset(hosts.client.address, hosts.server.address), "client")
+    if hosts.ipv6:
         tc_to_lo(hosts.client.netns, [f"match ip6 src {hosts.server.address}/128 match ip6 protocol {n} 0xff"
                                       for n in PROTO_NUMBER.values()], "client")
 
