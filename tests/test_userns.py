@@ -55,25 +55,41 @@ def user():
 
 
 def frames(path: str) -> list[tuple]:
-    res = subprocess.run(["tshark", "-r", path, "-Y", "tcp", "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
-                          "-e", "tcp.flags", "-e", "tcp.len"], capture_output=True, text=True, check=True)
+    res = subprocess.run(["tshark", "-r", path, "-Y", "tcp or udp", "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
+                          "-e", "tcp.flags", "-e", "tcp.len", "-e", "udp.length"], capture_output=True, text=True,
+                         check=True)
     return [tuple(line.split("\t")) for line in res.stdout.splitlines()]
 
 
 def calls(path: str) -> dict[str, list[tuple]]:
-    """Each program's calls in its own order (how the two hosts interleave is the scheduler's)."""
+    """Each program's calls in its own order (how the two hosts interleave is the scheduler's),
+    the client's ephemeral port left out (a UDP server's sendto names it)."""
+    import re
+
     with open_capture(path) as cap:
         out: dict[str, list[tuple]] = {}
         for c in cap.meta["calls"]:
-            out.setdefault(c["host"], []).append((c["call"], c["phase"], c["args"]))
+            args = re.sub(r"\('192\.0\.2\.1', \d+\)", "('192.0.2.1', PORT)", c["args"])
+            out.setdefault(c["host"], []).append((c["call"], c["phase"], args))
         return out
+
+
+SEED_PAIRS = [  # the seeds' programs as a student types them (tests/programs: localhost, fixed ports, while True)
+    ("echo_server.py", "echo_client.py", "localhost:10000"),
+    ("hello_server.py", "hello_client.py", "localhost:9000"),
+    ("time_server.py", "time_client.py", "127.0.0.1:21567"),
+    ("upper_tcp_server.py", "upper_tcp_client.py", "localhost:12000"),
+    ("upper_udp_server.py", "upper_udp_client.py", "127.0.0.1:11111"),
+]
 
 
 @needs_root
 @pytest.mark.netns
 @pytest.mark.skipif(userns.blocked_reason(userns.knobs(), sys.executable) is not None,
                     reason="this kernel blocks unprivileged user namespaces")
-def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, leak_check, readable_site):
+@pytest.mark.parametrize("server, client, named", SEED_PAIRS, ids=[p[0].split("_server")[0] for p in SEED_PAIRS])
+def test_trace_as_an_unprivileged_user_equals_the_root_trace(server, client, named, user, tmp_path, leak_check,
+                                                            readable_site):
     python = python_for(user.pw_uid)
     if python is None:
         pytest.skip("no Python of this version the new user can run")
@@ -81,29 +97,30 @@ def test_trace_as_an_unprivileged_user_equals_the_root_trace(user, tmp_path, lea
     try:
         for pkg in ("tracer", "viz"):
             shutil.copytree(ROOT / pkg, home / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("echo_server.py", "echo_client.py"):
+        for name in (server, client):
             shutil.copy(PROGRAMS / name, home / name)
         subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True)
         os.chmod(home, 0o755)
-        argv = ["-m", "tracer", "trace", "--server", f"{python} echo_server.py",
-                "--client", f"{python} echo_client.py", "-o"]
+        argv = ["-m", "tracer", "trace", "--server", f"{python} {server}", "--client", f"{python} {client}", "-o"]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": os.pathsep.join([str(home), readable_site]), "LANG": "C.UTF-8"}
         mine = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                                python, *argv, "user.pcapng"], cwd=home, env=env, capture_output=True, text=True,
                               timeout=120)
         assert mine.returncode == 0, mine.stderr
         assert mine.stderr.splitlines() == ["synack: " + userns.CANNOT]  # said once, up front
-        assert "handshake yes, data yes, teardown yes; drops 0" in mine.stdout
+        udp = "udp" in server
+        assert ("drops 0" if udp else "handshake yes, data yes, teardown yes; drops 0") in mine.stdout
         assert os.stat(home / "user.pcapng").st_uid == user.pw_uid  # the user's own file
         root = subprocess.run([sys.executable, *argv, str(tmp_path / "root.pcapng"), "--run-as", "root"],
                               cwd=home, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
                               text=True, timeout=120)
         assert root.returncode == 0, root.stderr
         a, b = frames(str(home / "user.pcapng")), frames(str(tmp_path / "root.pcapng"))
-        assert a == b and a[0] == ("192.0.2.1", "192.0.2.2", "0x0002", "0")
+        assert a == b and a[0][:2] == ("192.0.2.1", "192.0.2.2") and a[0][2] == ("" if udp else "0x0002")
+        assert {x[:2] for x in a} == {("192.0.2.1", "192.0.2.2"), ("192.0.2.2", "192.0.2.1")}
         assert calls(str(home / "user.pcapng")) == calls(str(tmp_path / "root.pcapng"))
         with open_capture(str(home / "user.pcapng")) as cap:
-            assert cap.meta["localhost"]["client"] == ["localhost:10000"]
+            assert cap.meta["localhost"]["client"] == [named]
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
