@@ -5,7 +5,8 @@
 Each run is a fresh `python -m tracer trace` process, interleaved: the
 built-in scenario (the peer), the seed echo pair from tests/programs (their
 own `localhost:10000`, the redirect, port detection, a `while True` server
-stopped at the end), and with --user the same pair run by that unprivileged
+stopped at the end, each program's private /tmp), the same with --shared-tmp
+(no private /tmp: what it costs), and with --user the same pair run by that unprivileged
 user (synack's own user namespace).  Medians of wall time; nothing here is a
 timed test.
 """
@@ -58,6 +59,7 @@ def main() -> None:
         cases = {
             "tcp-echo (built-in)": [py, "-m", "tracer", "trace", "tcp-echo", "-o", "a.pcapng"],
             "seed echo pair, verbatim": [py, "-m", "tracer", "trace", *pair, "-o", "b.pcapng"],
+            "seed echo pair, --shared-tmp": [py, "-m", "tracer", "trace", *pair, "--shared-tmp", "-o", "d.pcapng"],
         }
         if args.user:
             cases["seed echo pair, unprivileged"] = [

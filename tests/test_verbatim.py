@@ -431,6 +431,24 @@ def test_private_tmp_shows_a_program_only_its_own_files(progs, tmp_path, leak_ch
     assert str(progs) in text
 
 
+def test_tmp_is_private_by_default_and_shared_on_request(progs, tmp_path, leak_check):
+    """A file the client leaves in /tmp stays in its own tmpfs, unless --shared-tmp."""
+    mark = f"/tmp/synack-mark-{os.getpid()}"
+    cli = progs / "leave.py"
+    cli.write_text(f"open({mark!r}, 'w').write('x')\n" + (progs / "echo_client.py").read_text())
+    os.chmod(cli, 0o644)
+    try:
+        for private in (True, False):
+            kw = {} if private else {"private_tmp": False}
+            r = trace(Programs(client=[PY, str(cli)], server=[PY, str(progs / "echo_server.py")]), None,
+                      str(tmp_path / "leave.pcapng"), **kw)
+            assert r.complete, r.incomplete_reason
+            assert os.path.exists(mark) is not private
+    finally:
+        if os.path.exists(mark):
+            os.unlink(mark)
+
+
 def test_localhost_reaches_the_server_across_the_router(progs, tmp_path, leak_check):
     """--topology routed: the same redirect, now to 198.51.100.2 through the router (TTL 63 there)."""
     out = str(tmp_path / "r.pcapng")

@@ -339,7 +339,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
           at: str = "client", net: str = "veth", timeout: float = DEFAULT_TIMEOUT,
           command: str | None = None, on_hosts: Any = None, on_ready: Any = None, on_finish: Any = None,
           faults: Any = None, topology: str = "direct", wire: Any = None,
-          run_as: str | None = None, private_tmp: bool = False, tcp: Any = None,
+          run_as: str | None = None, private_tmp: bool = True, tcp: Any = None,
           kstate: bool = True) -> TraceResult:
     """Run a scenario (or a user's Programs) in fresh hosts and write its capture(s).
 
@@ -352,7 +352,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     hosts are removed (benchmarks attach tcpdump and read link counters there).
     `run_as`: the user the programs run as (a name, or "root"); default the
     user behind sudo, else nobody.  `private_tmp`: each program sees a fresh /tmp holding only
-    its own files (off by default: programs that leave files in /tmp for you keep working).
+    its own files (its script's folder, its call log), no other trace's (False: the machine's /tmp,
+    `--shared-tmp`, for programs that leave files in /tmp for you).
     `tcp`: a tracer.tcpprofile.TcpProfile (--cc, --tcp textbook) written into the hosts.
     `kstate`: sample the kernel's TCP state of the connections (tracer.kstate) into the capture.
     """

@@ -70,9 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u.add_argument("--run-as", metavar="USER",
                    help="user the programs run as (default: the user behind sudo, else nobody; "
                         "`root` explicitly to run them as root)")
-    u.add_argument("--private-tmp", action="store_true",
-                   help="each program sees a fresh /tmp with only its own files (its script's folder, "
-                        "its call log): no other trace's files")
+    u.add_argument("--shared-tmp", action="store_true",
+                   help="the programs see the machine's /tmp (default: each sees a fresh /tmp with only its "
+                        "own files, its script's folder and its call log, no other trace's files)")
+    u.add_argument("--private-tmp", action="store_true", help=argparse.SUPPRESS)  # the default now
     c = p.add_argument_group("capture")
     c.add_argument("--at", choices=("client", "server", "both"), default="client",
                    help="capture point (default client, the textbook view); both writes NAME.client.pcapng "
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
                               command=command, faults=faults or None,
                               topology=getattr(args, "topology", "direct"), wire=wire,
                               run_as=getattr(args, "run_as", None),
-                              private_tmp=getattr(args, "private_tmp", False),
+                              private_tmp=not getattr(args, "shared_tmp", False),
                               tcp=tcp or None, kstate=not getattr(args, "no_kstate", False))
     except KeyboardInterrupt as exc:  # a signal: say what was still written (tracer.signals)
         if getattr(exc, "result", None) is None:
