@@ -256,6 +256,19 @@ def test_c_echo_pair_compiled_here(progs, tmp_path, leak_check):
     assert meta(out)["localhost"]["server"] == ["127.0.0.1:10000"]
 
 
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+def test_shell_client_typed_with_localhost(progs, tmp_path, leak_check):
+    """bash's /dev/tcp/localhost/10000 against the seed echo server: the same redirect, recorded by strace."""
+    client = ["bash", "-c", 'exec 3<>/dev/tcp/localhost/10000; printf "This is the message." >&3; head -c 20 <&3; '
+              "exec 3>&-"]
+    out = str(tmp_path / "sh.pcapng")
+    r = trace(Programs(client=client, server=[PY, str(progs / "echo_server.py")]), None, out)
+    assert r.complete, r.incomplete_reason
+    assert r.client_output == "This is the message."
+    check_tcp(out, 10000, b"This is the message.", b"This is the message.")
+    assert meta(out)["localhost"]["client"] == ["127.0.0.1:10000"]
+
+
 @pytest.mark.skipif(not shutil.which("curl") or not shutil.which("strace"), reason="needs curl and strace")
 def test_curl_against_http_server_calls_land_on_their_frames(progs, tmp_path, leak_check):
     (progs / "index.html").write_text("hello from http.server\n")

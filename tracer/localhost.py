@@ -137,6 +137,8 @@ def server_ruleset(server: str, bound: Iterable[Listener]) -> str:
 
 
 PROTO_NUMBER = {"tcp": 6, "udp": 17}
+# errors of a connect that never left the client host (no such address family or route there)
+NEVER_LEFT = ("EADDRNOTAVAIL", "ENETUNREACH", "EAFNOSUPPORT", "Errno 99]", "Errno 101]", "Errno 97]")
 
 
 def tc_to_lo(netns: str, matches: Iterable[str], what: str) -> None:
@@ -213,13 +215,20 @@ def view(calls: list[dict], server_address: str, redirected: list[Listener],
     server bound and got the arriving traffic at; `notes`: the same in sentences."""
     targets: list[str] = []
     verbs: dict[str, str] = {}
+    failed: dict[str, list[bool]] = {}  # per target, per return: refused in the client host itself?
     for c in calls:
         if c.get("host") != "client" or c.get("call") not in ("connect", "connect_ex", "sendto"):
             continue
         target = _loopback_target(c.get("args", ""))
-        if target and target not in targets:
+        if not target:
+            continue
+        if target not in targets:
             targets.append(target)
             verbs[target] = "sent" if c["call"] == "sendto" else "connected"
+        if c.get("phase", "return") == "return":
+            text = f"{c.get('error', '')} {c.get('result', '')}"
+            failed.setdefault(target, []).append(any(e in text for e in NEVER_LEFT))
+    targets = [x for x in targets if not all(failed.get(x, [False]))]  # not getaddrinfo's ::1 probe
     def how(target: str) -> str:
         if by_name and target.startswith("localhost:"):
             return f"the name localhost is the server host {server_address} (IPv6: /etc/hosts, not NAT)"
