@@ -41,6 +41,7 @@ class RunAs:
     gid: int | None
     name: str
     why: str
+    login: str = ""  # USER and LOGNAME of the programs, when not `name`
 
     def cannot(self, what: str, path: str) -> str:
         return f"{self.name} (uid {self.uid}), who runs the programs, cannot {what} {path}"
@@ -71,6 +72,12 @@ def run_as(name: str | None = None) -> RunAs:
     return RunAs(NOBODY, NOBODY, "nobody", "programs never run as root unless --run-as root")
 
 
+def own_uid(uid: int) -> RunAs:
+    """nobody's rights under a uid of this trace's own (tracer.uids)."""
+    return RunAs(uid, uid, "synack's unprivileged user", "one uid per trace, never root unless --run-as root",
+                 login="synack")
+
+
 KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH")
 
 
@@ -81,7 +88,7 @@ def program_env(environ: dict[str, str] | os._Environ, who: RunAs) -> dict[str, 
     env = {k: v for k, v in environ.items() if k in KEPT_ENV or k.startswith("LC_")}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     if who.uid is not None:
-        env.update(HOME="/", USER=who.name, LOGNAME=who.name)
+        env.update(HOME="/", USER=who.login or who.name, LOGNAME=who.login or who.name)
     else:
         for k in ("HOME", "USER", "LOGNAME"):
             if k in environ:

@@ -1,0 +1,182 @@
+"""Reproducers of issue 15 item 2: two traces at once, one program attacking the other.
+
+Trace A's client leaves a file in /tmp and waits; while it waits, trace B's
+client writes forged call records into every synack run directory it can
+find, appends to A's file, and signals everything it may (kill(-1), then
+every pid it can see).  Nothing crosses: A finishes normally with only its
+own records, its file is unchanged, and the two traces' programs ran as two
+different uids.  Before the per-trace uid and the passed-open call log,
+every write and the kill succeeded (issue 15).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from conftest import ROOT, needs_root
+from tracer import uids
+from tracer.run import Programs, trace
+from viz.capture import open_capture
+
+pytestmark = [needs_root, pytest.mark.netns]
+PY = sys.executable
+
+SERVER = """
+import os, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(os.environ["SYNACK_SERVER_PORT"])))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.sendall(c.recv(100).upper())
+    c.close()
+"""
+
+VICTIM = """
+import os, socket, time
+with open({mine!r}, "w") as f:
+    f.write("victim %d\\n" % os.getuid())
+os.chmod({mine!r}, 0o644)
+deadline = time.monotonic() + 60
+while not os.path.exists({done!r}) and time.monotonic() < deadline:
+    time.sleep(0.05)
+s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+s.sendall(b"victim")
+print(s.recv(100))
+s.close()
+"""
+
+ATTACKER = """
+import glob, json, os, signal, socket, time
+forged = 0
+record = json.dumps({{"ts": time.time(), "call": "send", "phase": "call", "host": "client",
+                     "args": "FORGED"}}) + "\\n"
+for d in glob.glob("/tmp/synack-run-*"):
+    for name in ("client.jsonl", "server.jsonl", "client.strace", "server.strace"):
+        try:
+            with open(os.path.join(d, name), "a") as f:
+                f.write(record)
+            forged += 1
+        except OSError:
+            pass
+touched = 0
+for p in glob.glob({victims!r}):
+    try:
+        with open(p, "a") as f:
+            f.write("attacker was here\\n")
+        touched += 1
+    except OSError:
+        pass
+try:
+    os.kill(-1, signal.SIGKILL)  # all this uid may signal, but itself
+except ProcessLookupError:
+    pass
+signalled = 0
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+            signalled += 1
+        except OSError:
+            pass
+print("uid", os.getuid(), "forged", forged, "touched", touched, "signalled", signalled)
+s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+s.sendall(b"attacker")
+s.recv(100)
+s.close()
+"""
+
+
+def test_one_trace_cannot_forge_records_into_or_kill_another(progdir, tmp_path, leak_check):
+    tag = uuid.uuid4().hex[:8]
+    mine, done = f"/tmp/synack-i15-victim-{tag}", f"/tmp/synack-i15-done-{tag}"
+    srv = progdir("srv.py", SERVER)
+    victim = progdir("victim.py", VICTIM.format(mine=mine, done=done))
+    attacker = progdir("attacker.py", ATTACKER.format(victims="/tmp/synack-i15-victim-*"))
+    out_a = str(tmp_path / "a.pcapng")
+    a = subprocess.Popen([PY, "-m", "tracer", "trace", "--server", f"{PY} {srv}", "--client", f"{PY} {victim}",
+                          "--port", "5201", "-o", out_a, "--timeout", "90"], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    leak_check.add(a.pid)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(mine) and time.monotonic() < deadline and a.poll() is None:
+            time.sleep(0.05)
+        assert os.path.exists(mine), a.communicate()
+        r = trace(Programs(client=[PY, attacker], server=[PY, srv]), None, str(tmp_path / "b.pcapng"))
+        assert r.complete, r.incomplete_reason
+        report = r.client_output.split()
+        assert report[0] == "uid", r.client_output
+        b_uid, forged, touched, signalled = (int(report[i]) for i in (1, 3, 5, 7))
+        with open(done, "w"):
+            pass
+        _, err = a.communicate(timeout=120)
+    finally:
+        with open(done, "w"):
+            pass
+        if a.poll() is None:
+            a.kill()
+            a.wait()
+    victim_text = open(mine).read()
+    a_uid = os.stat(mine).st_uid
+    os.unlink(mine)
+    os.unlink(done)
+    assert a.returncode == 0, err
+    assert (forged, touched, signalled) == (0, 0, 0)
+    assert victim_text == f"victim {a_uid}\n"
+    assert a_uid != b_uid and a_uid in uids.RANGE and b_uid in uids.RANGE
+    with open_capture(out_a) as cap:
+        m = cap.meta
+    assert m["complete"] is True and m["calls_dropped"] == 0
+    assert not any("FORGED" in str(c.get("args", "")) for c in m["calls"])
+    assert any(c["call"] == "connect" and c["host"] == "client" for c in m["calls"])
+
+
+def test_a_client_cannot_pass_records_off_as_the_servers(progdir, tmp_path, leak_check):
+    """Each record's host is the log it came from, whatever the record says."""
+    srv = progdir("srv.py", SERVER)
+    cli = progdir("cli.py", """
+import json, os, socket, time
+fd = int(os.environ["SYNACK_CALLS"].split(":")[1])
+os.write(fd, (json.dumps({"ts": time.time(), "call": "accept", "phase": "return", "host": "server",
+                          "args": "FORGED"}) + "\\n").encode())
+s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+s.sendall(b"x")
+s.recv(100)
+s.close()
+""")
+    r = trace(Programs(client=[PY, cli], server=[PY, srv]), None, str(tmp_path / "c.pcapng"))
+    assert r.complete, r.incomplete_reason
+    with open_capture(r.path) as cap:
+        calls = cap.meta["calls"]
+    forged = [c for c in calls if c.get("args") == "FORGED"]
+    assert [c["host"] for c in forged] == ["client"]
+
+
+def test_uid_leases_are_exclusive_and_end_with_their_holder(tmp_path):
+    d = str(tmp_path / "locks")
+    few = range(uids.BASE, uids.BASE + 2)
+    first = uids.lease(d, few)
+    second = uids.lease(d, few)
+    assert {first.uid, second.uid} == set(few)
+    with pytest.raises(Exception, match="all 2 per-trace uids"):
+        uids.lease(d, few)
+    first.release()
+    held = subprocess.Popen([PY, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tracer import uids; "
+                             f"l = uids.lease({d!r}, range({first.uid}, {first.uid + 1})); "
+                             "print(l.uid, flush=True); import time; time.sleep(60)"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert held.stdout.readline().strip() == str(first.uid)
+        with pytest.raises(Exception, match="in use"):
+            uids.lease(d, few)
+    finally:
+        held.kill()  # SIGKILL: the kernel releases its lock
+        held.wait()
+    assert uids.lease(d, few).uid == first.uid
