@@ -11,6 +11,7 @@ every write and the kill succeeded (issue 15).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -180,3 +181,59 @@ def test_uid_leases_are_exclusive_and_end_with_their_holder(tmp_path):
         held.kill()  # SIGKILL: the kernel releases its lock
         held.wait()
     assert uids.lease(d, few).uid == first.uid
+
+
+
+PROBE = """
+import os, socket, sys
+for name in sys.argv[1:]:
+    u = socket.socket(socket.AF_UNIX)
+    try:
+        u.connect(name.replace("@", "\\0", 1))
+        print(name, "reached")
+    except OSError as exc:
+        print(name, type(exc).__name__)
+    u.close()
+s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
+s.sendall(b"x")
+s.recv(100)
+s.close()
+"""
+
+
+def test_unix_sockets_of_the_tracers_host_are_out_of_reach(progdir, tmp_path, leak_check):
+    """An abstract socket of the host's network namespace, and a filesystem socket root made
+    with the usual umask, cannot be reached from a traced program; one in /tmp that root made
+    world-writable is hidden by --private-tmp."""
+    tag = uuid.uuid4().hex[:8]
+    abstract = f"@synack-i15-{tag}"
+    private = f"/tmp/synack-i15-{tag}.sock"
+    shared = f"/tmp/synack-i15-{tag}-open.sock"
+    listeners = [listen(name, mode) for name, mode in ((abstract, None), (private, 0o755), (shared, 0o777))]
+    srv = progdir("srv.py", SERVER)
+    cli = progdir("probe.py", PROBE)
+    try:
+        seen = {}
+        for private_tmp in (False, True):
+            r = trace(Programs(client=[PY, cli, abstract, private, shared], server=[PY, srv]), None,
+                      str(tmp_path / f"u{int(private_tmp)}.pcapng"), private_tmp=private_tmp)
+            assert r.complete, r.incomplete_reason
+            seen[private_tmp] = dict(line.split() for line in r.client_output.splitlines()
+                                     if line.startswith(("@", "/")))
+    finally:
+        for s in listeners:
+            s.close()
+        for p in (private, shared):
+            os.unlink(p)
+    assert seen[False] == {abstract: "ConnectionRefusedError", private: "PermissionError", shared: "reached"}
+    assert seen[True] == {abstract: "ConnectionRefusedError", private: "FileNotFoundError",
+                          shared: "FileNotFoundError"}
+
+
+def listen(name: str, mode: int | None) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(name.replace("@", "\0", 1))
+    if mode is not None:
+        os.chmod(name, mode)
+    s.listen()
+    return s

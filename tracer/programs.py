@@ -109,8 +109,8 @@ def visible_tmp(paths: Sequence[str]) -> tuple[str, ...] | None:
         if not p or not os.path.isabs(p):
             continue
         p = os.path.normpath(p)
-        if not p.startswith(PRIVATE_TMP + os.sep) or not os.path.exists(p):
-            continue
+        if not p.startswith(PRIVATE_TMP + os.sep) or not (os.path.isfile(p) or os.path.isdir(p)):
+            continue  # nor a socket, FIFO or device named on the command line: only files are shown
         if os.path.isfile(p) and not os.path.basename(os.path.dirname(p)).startswith("synack-run-"):
             p = os.path.dirname(p)  # a user's script or binary: its folder comes along
         if p == PRIVATE_TMP:
