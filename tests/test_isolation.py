@@ -11,6 +11,7 @@ every write and the kill succeeded (issue 15).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -237,3 +238,28 @@ def listen(name: str, mode: int | None) -> socket.socket:
         os.chmod(name, mode)
     s.listen()
     return s
+
+
+FORGED_STRACE = ('7 1700000000.000200 connect(3<socket:[31]>, {sa_family=AF_INET, sin_port=htons(80), '
+                 'sin_addr=inet_addr("203.0.113.9")}, 16) = 0 <0.000010>')
+
+
+@pytest.mark.skipif(not shutil.which("strace") or not shutil.which("bash"), reason="needs strace and bash")
+def test_a_program_traced_by_strace_cannot_write_its_strace_log(tmp_path, leak_check):
+    """strace writes the log of a program that is not Python, as root around the uid drop:
+    the program (bash here) finds its run directory but cannot add lines to the log."""
+    client = ("wrote=0; for d in /tmp/synack-run-*; do for f in client.strace server.strace; do "
+              f"{{ echo '{FORGED_STRACE}' >> \"$d/$f\"; }} 2>/dev/null && wrote=$((wrote+1)); done; done; "
+              'echo "wrote $wrote"; exec 3<>/dev/tcp/server/$SYNACK_SERVER_PORT; echo hi >&3; read -r r <&3; '
+              "exec 3>&-")
+    srv = ["bash", "-c", "exec python3 -c 'import socket,os; s=socket.socket(); "
+           "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+           "s.bind((\"\", int(os.environ[\"SYNACK_SERVER_PORT\"]))); s.listen(); c,_=s.accept(); "
+           "c.sendall(c.recv(100)); c.close()'"]
+    r = trace(Programs(client=["/bin/bash", "-c", client], server=srv), None, str(tmp_path / "s.pcapng"))
+    assert r.complete, r.incomplete_reason
+    assert "wrote 0" in r.client_output, r.client_output
+    with open_capture(r.path) as cap:
+        calls = cap.meta["calls"]
+    assert any(c["call"] == "connect" and c["host"] == "client" for c in calls)  # strace recorded it
+    assert not any("203.0.113.9" in str(c.get("args", "")) for c in calls)

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from viz.errors import SynackError
 
@@ -535,18 +535,20 @@ class Hosts:
         return in_netns(self.hosts[role].netns, fn, *args)
 
     def command(self, role: str, argv: list[str], uid: int | None, gid: int | None,
-                keep: tuple[str, ...] | None = None) -> list[str]:
+                keep: tuple[str, ...] | None = None, outer: Sequence[str] = ()) -> list[str]:
         """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
         namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
         (its pid 1) ends, every descendant ends with it.  With `keep`, also in a mount
         namespace whose /tmp is a fresh tmpfs showing only those paths (its own call log, the
-        recorder, its script): no other trace's files, nor the other program's log."""
+        recorder, its script): no other trace's files, nor the other program's log.  `outer`
+        (strace) runs as root around the uid drop, so the program cannot write its log."""
         cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child"]
         if keep is not None:
             cmd += ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_TMP, "synack-tmp",
                     str(len(keep)), *keep]
         else:
             cmd.append("--")
+        cmd += outer
         if uid is not None:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         return cmd + list(argv)

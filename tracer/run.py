@@ -127,7 +127,8 @@ class _Program:
                                    ) if private_tmp else None
         try:
             self.proc = subprocess.Popen(
-                hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid, keep),
+                hosts.command(role, argv, uid, gid, keep,
+                              stracemod.wrap([], strace_log) if strace_log else ()),  # as root: not its to write
                 env=env, cwd=cwd,
                 stdin=subprocess.DEVNULL, stdout=self.out.fd_write, stderr=self.err.fd_write,
                 start_new_session=True, pass_fds=() if call_fd is None else (call_fd,))
@@ -466,11 +467,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     strace_logs = {}
     for role, argv in (("server", server_argv), ("client", client_argv)):
         if argv and not _is_python(argv) and stracemod.available():
-            strace_logs[role] = os.path.join(workdir, f"{role}.strace")
-            with open(strace_logs[role], "w"):
-                pass
-            if uid is not None:
-                os.chown(strace_logs[role], uid, gid)
+            strace_logs[role] = os.path.join(workdir, f"{role}.strace")  # strace writes it as root
     callrec = _stage(CALLREC, os.path.join(workdir, "callrec"))
     if script:
         staged = _stage(script, os.path.join(workdir, os.path.basename(script)))
