@@ -21,6 +21,7 @@ import uuid
 import pytest
 
 from conftest import ROOT, needs_root
+from tracer import hosts as hostmod
 from tracer import uids
 from tracer.run import Programs, trace
 from viz.capture import open_capture
@@ -87,7 +88,8 @@ for pid in os.listdir("/proc"):
             signalled += 1
         except OSError:
             pass
-print("uid", os.getuid(), "forged", forged, "touched", touched, "signalled", signalled)
+print("uid", os.getuid(), "forged", forged, "touched", touched, "signalled", signalled,
+      "visible", sum(1 for p in os.listdir("/proc") if p.isdigit()))
 s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
 s.sendall(b"attacker")
 s.recv(100)
@@ -115,7 +117,7 @@ def test_one_trace_cannot_forge_records_into_or_kill_another(progdir, tmp_path, 
         assert r.complete, r.incomplete_reason
         report = r.client_output.split()
         assert report[0] == "uid", r.client_output
-        b_uid, forged, touched, signalled = (int(report[i]) for i in (1, 3, 5, 7))
+        b_uid, forged, touched, signalled, visible = (int(report[i]) for i in (1, 3, 5, 7, 9))
         with open(done, "w"):
             pass
         _, err = a.communicate(timeout=120)
@@ -131,6 +133,8 @@ def test_one_trace_cannot_forge_records_into_or_kill_another(progdir, tmp_path, 
     os.unlink(done)
     assert a.returncode == 0, err
     assert (forged, touched, signalled) == (0, 0, 0)
+    if hostmod._own_proc():
+        assert visible == 1  # its /proc shows its own PID namespace: itself
     assert victim_text == f"victim {a_uid}\n"
     assert a_uid != b_uid and a_uid in uids.RANGE and b_uid in uids.RANGE
     with open_capture(out_a) as cap:
