@@ -124,3 +124,31 @@ def test_a_second_ctrl_c_while_writing_still_cleans_up(tmp_path):
         results.append(check_outcome(p, out, err))
         assert leftovers(p.pid, str(tmp_path)) == {}
     print(results)
+
+
+def test_a_signal_while_the_calls_are_matched_still_writes_a_capture_marked_incomplete(tmp_path, monkeypatch):
+    """The signal arrives (really, from this process) the moment the calls have been matched
+    to the frames, before the file is written: the file comes, marked interrupted."""
+    from tracer import run as runmod
+    from tracer import signals
+
+    matched = runmod.attach_comments
+
+    def then_signalled(frames, meta):
+        comments = matched(frames, meta)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return comments
+
+    monkeypatch.setattr(runmod, "attach_comments", then_signalled)
+    out = str(tmp_path / "late.pcapng")
+    with pytest.raises(signals.Interrupted) as info:
+        runmod.trace("tcp-echo", None, out)
+    r = info.value.result
+    assert info.value.name == "SIGTERM"
+    assert r.incomplete_reason == "interrupted (SIGTERM) after the programs ended" and not r.complete
+    with open_capture(out) as cap:
+        frames = sum(1 for _ in cap)
+        meta = cap.meta
+    assert frames == r.frames > 0 and meta["calls"]
+    assert meta["complete"] is False and meta["incomplete_reason"] == r.incomplete_reason
+    assert leftovers(os.getpid(), str(tmp_path)) == {}

@@ -68,6 +68,7 @@ class PointResult:
     frames: int
     kernel_drops: int
     summary: dict[str, Any]
+    incomplete_reason: str | None = None  # as written in its metadata
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                                             command, reason, sniffers, faults=faults, notes=notes,
                                             redirect=redirect, calls_dropped=calls_dropped,
                                             tcp=tcp_meta, kstate=kstate_meta))
+            late = [r.incomplete_reason for r in results if (r.incomplete_reason or "").startswith("interrupted")]
+            reason = reason or (late[0] if late else None)
             guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
@@ -688,10 +691,14 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     if getattr(hosts, "topology", "direct") != "direct":
         meta["topology"] = hosts.topology
     comments = attach_comments(s.frames, meta)
+    late = signals.current().first
+    if late is not None and meta["complete"]:  # arrived while the calls were matched: marked, still written
+        meta["complete"] = False
+        meta["incomplete_reason"] = f"interrupted ({late.name}) after the programs ended"
     iface_desc = f"{point}:{s.iface}" if point != "lo" else "lo"
     pcapng.write(path, s.frames, meta, [pcapng.CaptureInterface(s.iface, iface_desc)], comments,
                  application=TOOL)
-    return PointResult(point, path, len(s.frames), drops, s.tracker.summary())
+    return PointResult(point, path, len(s.frames), drops, s.tracker.summary(), meta["incomplete_reason"])
 
 
 # --- per-packet comments ------------------------------------------------------------
