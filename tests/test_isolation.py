@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, needs_root
+from conftest import LISTENING, ROOT, needs_root
 from tracer import hosts as hostmod
 from tracer import uids
 from tracer.run import Programs, trace
@@ -29,12 +29,7 @@ from viz.capture import open_capture
 pytestmark = [needs_root, pytest.mark.netns]
 PY = sys.executable
 
-SERVER = """
-import os, socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("", int(os.environ["SYNACK_SERVER_PORT"])))
-s.listen()
+SERVER = LISTENING + """
 while True:
     c, _ = s.accept()
     c.sendall(c.recv(100).upper())
