@@ -463,7 +463,6 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     workdir = tempfile.mkdtemp(prefix=f"synack-run-{owner()}-")  # reclaimable after SIGKILL (tracer.leftovers)
     os.chmod(workdir, 0o711)
     call_files = {r: os.path.join(workdir, f"{r}.jsonl") for r in ("server", "client")}
-    call_fds = {r: _call_channel(p) for r, p in call_files.items()}
     # Programs that are not Python never meet the socket-module recorder: strace records them.
     strace_logs = {}
     for role, argv in (("server", server_argv), ("client", client_argv)):
@@ -475,6 +474,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
         server_argv = server_argv and [staged if a == script else a for a in server_argv]
         client_argv = [staged if a == script else a for a in client_argv]
 
+    call_fds = {r: _call_channel(p) for r, p in call_files.items()}  # closed in the `finally` below
     sniffers: dict[str, Any] = {}
     programs: list[_Program] = []
     sampler: Any = None
