@@ -262,3 +262,28 @@ def test_a_program_traced_by_strace_cannot_write_its_strace_log(tmp_path, leak_c
         calls = cap.meta["calls"]
     assert any(c["call"] == "connect" and c["host"] == "client" for c in calls)  # strace recorded it
     assert not any("203.0.113.9" in str(c.get("args", "")) for c in calls)
+
+
+def test_children_record_into_the_log_passed_to_their_parent(progdir, tmp_path, leak_check):
+    """The log passed by descriptor reaches a child of os.system (inherited) and one of
+    subprocess (which closes inherited descriptors: the recorder adds the log to those it keeps)."""
+    srv = progdir("srv.py", LISTENING + """
+for _ in range(2):
+    c, _ = s.accept()
+    c.sendall(c.recv(100).upper())
+    c.close()
+""")
+    cli = progdir("cli.py", """
+import os, subprocess, sys
+port = os.environ["SYNACK_SERVER_PORT"]
+code = f"import socket; s=socket.create_connection(('server', {port})); s.sendall(b'x'); s.recv(9); s.close()"
+os.system(f"{sys.executable} -c \\"{code}\\"")
+subprocess.run([sys.executable, "-c", code], check=True)
+""")
+    r = trace(Programs(client=["/usr/bin/python3", cli], server=["/usr/bin/python3", srv]), None,
+              str(tmp_path / "kids.pcapng"))
+    assert r.complete, r.incomplete_reason
+    with open_capture(r.path) as cap:
+        calls = cap.meta["calls"]
+    connects = {c["pid"] for c in calls if c["call"] == "connect" and c["phase"] == "return" and c["host"] == "client"}
+    assert len(connects) == 2

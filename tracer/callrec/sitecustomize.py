@@ -83,6 +83,9 @@ def _install(path: str) -> None:
     except (OSError, ValueError):
         return  # cannot record: leave the socket module untouched
 
+    if path.startswith("fd:"):
+        _keep_in_children(state)
+
     def after_fork() -> None:
         state["pid"] = os.getpid()
 
@@ -344,6 +347,29 @@ def _install(path: str) -> None:
 
     atexit.register(at_exit)
     socket_module.socket = socket
+
+
+def _keep_in_children(state: dict) -> None:
+    """Python's subprocess (and multiprocessing's spawn) close inherited descriptors, so a
+    Python child would lose the call log passed by descriptor: its number is added to the
+    descriptors they keep (`fork_exec`'s pass_fds, the 4th argument in 3.8-3.13).  Patched
+    before the program imports subprocess, which binds fork_exec at import (3.11+)."""
+    try:
+        import _posixsubprocess
+    except ImportError:
+        return
+    original = _posixsubprocess.fork_exec
+
+    def fork_exec(*args, **kwargs):
+        fd = state["fd"]
+        try:
+            if len(args) > 3 and args[2] and type(args[3]) is tuple and fd >= 0 and fd not in args[3]:
+                args = args[:3] + (tuple(sorted(args[3] + (fd,))),) + args[4:]
+        except Exception:  # noqa: BLE001 - never change the program's own call on our account
+            pass
+        return original(*args, **kwargs)
+
+    _posixsubprocess.fork_exec = fork_exec
 
 
 def _main() -> None:
