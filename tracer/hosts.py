@@ -556,10 +556,10 @@ class Hosts:
         """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
         namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
         (its pid 1) ends, every descendant ends with it; its /proc shows that namespace only
-        (where the kernel allows a proc mount: not under a container's masked /proc).  With `keep`, also in a mount
-        namespace whose /tmp is a fresh tmpfs showing only those paths (its own call log, the
-        recorder, its script): no other trace's files, nor the other program's log.  `outer`
-        (strace) runs as root around the uid drop, so the program cannot write its log."""
+        (where the kernel allows a proc mount: not under a container's masked /proc).  With
+        `keep`, its /tmp is a fresh tmpfs showing only those paths (the recorder, its script):
+        no other trace's files.  `outer` (strace) runs as root around the uid drop, so the
+        program cannot write its log."""
         cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child",
                *_own_proc()]
         if keep is not None:
