@@ -39,6 +39,15 @@ def python_for(uid: int) -> str | None:
     return None
 
 
+LISTENING = """
+import os, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(os.environ["SYNACK_SERVER_PORT"])))
+s.listen()
+"""  # the start of a test server program: listening on the port synack gives it
+
+
 @pytest.fixture
 def progdir():
     """Programs must be readable by the unprivileged user they run as (pytest's

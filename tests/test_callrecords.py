@@ -103,7 +103,7 @@ c.close()
 def forging_client(before: str = "", after: str = "") -> str:
     return f"""
 import os, socket
-fd = os.open(os.environ["SYNACK_CALLS"], os.O_WRONLY | os.O_APPEND)
+fd = os.dup(int(os.environ["SYNACK_CALLS"].split(":")[1]))  # its own log, passed open (fd:N:DEV:INO)
 {before}
 s = socket.create_connection(("server", int(os.environ["SYNACK_SERVER_PORT"])))
 s.sendall(b"hello")

@@ -4,9 +4,8 @@ never a traceback, and leave nothing behind.
 
 The moments are drawn (seeded) over the whole length of a bulk trace measured
 first in the same run, so they fall in start-up, setup, the transfer, the
-draining, the call matching and the writing.  12 runs per test rather than the
-issue's 30: the machine is shared by six helpers (a run is ~2 s); the
-draw covers every phase (the seed is fixed, so a failure reproduces).
+draining, the call matching and the writing: the issue's 30 runs (a run is
+~2 s; the seed is fixed, so a failure reproduces).
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from test_leftovers import what_is_left
 from viz.capture import open_capture
 
 pytestmark = [needs_root, pytest.mark.netns]
-RUNS = 12
+RUNS = 30
 BULK = ["trace", "bulk", "--bytes", "20000000"]
 
 
@@ -80,7 +79,7 @@ def check_outcome(p: subprocess.Popen, out: str, err: str) -> str:
     if p.returncode == 130 and not meta["complete"]:
         assert "interrupted" in meta["incomplete_reason"]
         return f"incomplete capture, {frames} frames"
-    return f"complete capture, {frames} frames"
+    return f"complete capture, {frames} frames, exit {p.returncode}"  # 130: the signal came once it was written
 
 
 def test_signals_at_random_moments_of_a_bulk_trace(tmp_path):
@@ -125,3 +124,31 @@ def test_a_second_ctrl_c_while_writing_still_cleans_up(tmp_path):
         results.append(check_outcome(p, out, err))
         assert leftovers(p.pid, str(tmp_path)) == {}
     print(results)
+
+
+def test_a_signal_while_the_calls_are_matched_still_writes_a_capture_marked_incomplete(tmp_path, monkeypatch):
+    """The signal arrives (really, from this process) the moment the calls have been matched
+    to the frames, before the file is written: the file comes, marked interrupted."""
+    from tracer import run as runmod
+    from tracer import signals
+
+    matched = runmod.attach_comments
+
+    def then_signalled(frames, meta):
+        comments = matched(frames, meta)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return comments
+
+    monkeypatch.setattr(runmod, "attach_comments", then_signalled)
+    out = str(tmp_path / "late.pcapng")
+    with pytest.raises(signals.Interrupted) as info:
+        runmod.trace("tcp-echo", None, out)
+    r = info.value.result
+    assert info.value.name == "SIGTERM"
+    assert r.incomplete_reason == "interrupted (SIGTERM) after the programs ended" and not r.complete
+    with open_capture(out) as cap:
+        frames = sum(1 for _ in cap)
+        meta = cap.meta
+    assert frames == r.frames > 0 and meta["calls"]
+    assert meta["complete"] is False and meta["incomplete_reason"] == r.incomplete_reason
+    assert leftovers(os.getpid(), str(tmp_path)) == {}

@@ -104,13 +104,18 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
         return None
 
 
-def read_all(paths: list[str]) -> tuple[list[dict[str, Any]], int]:
-    """(valid records of every log, how many records were dropped)."""
+def read_all(paths: list[str] | dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+    """(valid records of every log, how many records were dropped).  Given {host: path},
+    each record's host is the log's: a program cannot pass its records off as another's."""
     calls: list[dict[str, Any]] = []
     dropped = 0
-    for p in paths:
+    named = paths.items() if isinstance(paths, dict) else ((None, p) for p in paths)
+    for host, p in named:
         log = CallLog(p)
-        calls += log.new()
-        calls += log.finish()
+        recs = log.new() + log.finish()
+        if host is not None:
+            for rec in recs:
+                rec["host"] = host
+        calls += recs
         dropped += log.dropped + log.over_cap
     return calls, dropped

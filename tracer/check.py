@@ -346,7 +346,7 @@ class RunResult:
 
 
 def _stage(base: str) -> str:
-    """A world-readable copy of the spec's folder: the programs run as nobody and may not
+    """A world-readable copy of the spec's folder: the programs run unprivileged and may not
     read a private checkout (or write into it)."""
     d = tempfile.mkdtemp(prefix="synack-check-")
     for root, dirs, files in os.walk(base):

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from viz.errors import SynackError
 
@@ -78,6 +78,23 @@ while [ $i -lt $n ]; do
 done
 exec "$@"
 """
+
+
+_PROC_MOUNT: list[bool] = []
+
+
+def _own_proc() -> tuple[str, ...]:
+    """`--mount-proc`, if a test of it works here (once per process): a container that masks
+    parts of /proc refuses a fresh proc mount, and the programs must start all the same."""
+    if not _PROC_MOUNT:
+        try:
+            ok = subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "true"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        _PROC_MOUNT.append(ok)
+    return ("--mount-proc",) if _PROC_MOUNT[0] else ()
 
 
 @dataclass(frozen=True)
@@ -535,18 +552,22 @@ class Hosts:
         return in_netns(self.hosts[role].netns, fn, *args)
 
     def command(self, role: str, argv: list[str], uid: int | None, gid: int | None,
-                keep: tuple[str, ...] | None = None) -> list[str]:
+                keep: tuple[str, ...] | None = None, outer: Sequence[str] = ()) -> list[str]:
         """The argv that runs `argv` inside host `role`, as uid/gid when given, in a PID
         namespace of its own: kill(-1) and setsid() reach nothing outside, and when the program
-        (its pid 1) ends, every descendant ends with it.  With `keep`, also in a mount
-        namespace whose /tmp is a fresh tmpfs showing only those paths (its own call log, the
-        recorder, its script): no other trace's files, nor the other program's log."""
-        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child"]
+        (its pid 1) ends, every descendant ends with it; its /proc shows that namespace only
+        (where the kernel allows a proc mount: not under a container's masked /proc).  With
+        `keep`, its /tmp is a fresh tmpfs showing only those paths (the recorder, its script):
+        no other trace's files.  `outer` (strace) runs as root around the uid drop, so the
+        program cannot write its log."""
+        cmd = ["ip", "netns", "exec", self.hosts[role].netns, "unshare", "--pid", "--fork", "--kill-child",
+               *_own_proc()]
         if keep is not None:
             cmd += ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_TMP, "synack-tmp",
                     str(len(keep)), *keep]
         else:
             cmd.append("--")
+        cmd += outer
         if uid is not None:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         return cmd + list(argv)

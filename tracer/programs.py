@@ -43,6 +43,7 @@ class RunAs:
     why: str
     home: str | None = None  # behind sudo: the invoking user's own HOME and login PATH
     path: str | None = None
+    login: str = ""  # USER and LOGNAME of the programs, when not `name`
 
     def cannot(self, what: str, path: str) -> str:
         return f"{self.name} (uid {self.uid}), who runs the programs, cannot {what} {path}"
@@ -113,6 +114,12 @@ def login_path(uid: int, gid: int, name: str, home: str | None, shell: str) -> s
     return os.pathsep.join(keep) or None
 
 
+def own_uid(uid: int) -> RunAs:
+    """nobody's rights under a uid of this trace's own (tracer.uids)."""
+    return RunAs(uid, uid, "synack's unprivileged user", "one uid per trace, never root unless --run-as root",
+                 login="synack")
+
+
 KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH")
 
 
@@ -125,7 +132,7 @@ def program_env(environ: dict[str, str] | os._Environ, who: RunAs) -> dict[str, 
     if who.path:
         env["PATH"] = who.path
     if who.uid is not None:
-        env.update(HOME=who.home or "/", USER=who.name, LOGNAME=who.name)
+        env.update(HOME=who.home or "/", USER=who.login or who.name, LOGNAME=who.login or who.name)
     else:
         for k in ("HOME", "USER", "LOGNAME"):
             if k in environ:
@@ -146,8 +153,8 @@ def visible_tmp(paths: Sequence[str]) -> tuple[str, ...] | None:
         if not p or not os.path.isabs(p):
             continue
         p = os.path.normpath(p)
-        if not p.startswith(PRIVATE_TMP + os.sep) or not os.path.exists(p):
-            continue
+        if not p.startswith(PRIVATE_TMP + os.sep) or not (os.path.isfile(p) or os.path.isdir(p)):
+            continue  # nor a socket, FIFO or device named on the command line: only files are shown
         if os.path.isfile(p) and not os.path.basename(os.path.dirname(p)).startswith("synack-run-"):
             p = os.path.dirname(p)  # a user's script or binary: its folder comes along
         if p == PRIVATE_TMP:

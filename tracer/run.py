@@ -68,6 +68,7 @@ class PointResult:
     frames: int
     kernel_drops: int
     summary: dict[str, Any]
+    incomplete_reason: str | None = None  # as written in its metadata
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,20 @@ class _Program:
 
     def __init__(self, role: str, argv: list[str], hosts: Hosts, env: dict[str, str],
                  workdir: str, cwd: str | None, uid: int | None, gid: int | None,
-                 strace_log: str | None = None, private_tmp: bool = False):
+                 strace_log: str | None = None, private_tmp: bool = False, call_fd: int | None = None):
         self.role = role
         self.argv = argv
         self.strace_log = strace_log
         self.out, self.err = progmod.Sink(), progmod.Sink()
-        keep = progmod.visible_tmp([os.path.join(workdir, "callrec"), env.get("SYNACK_CALLS", ""),
-                                    strace_log or "", cwd or "", *argv]) if private_tmp else None
+        keep = progmod.visible_tmp([os.path.join(workdir, "callrec"), strace_log or "", cwd or "", *argv]
+                                   ) if private_tmp else None
         try:
             self.proc = subprocess.Popen(
-                hosts.command(role, stracemod.wrap(argv, strace_log) if strace_log else argv, uid, gid, keep),
+                hosts.command(role, argv, uid, gid, keep,
+                              stracemod.wrap([], strace_log) if strace_log else ()),  # as root: not its to write
                 env=env, cwd=cwd,
                 stdin=subprocess.DEVNULL, stdout=self.out.fd_write, stderr=self.err.fd_write,
-                start_new_session=True)
+                start_new_session=True, pass_fds=() if call_fd is None else (call_fd,))
         except OSError as exc:
             for s in (self.out, self.err):
                 os.close(s.fd_write)
@@ -259,7 +261,7 @@ def _indented(text: str) -> str:
     return ("\n" + "\n".join("  " + x for x in body.splitlines()[-60:])) if body else ""
 
 
-def _read_calls(paths: list[str], strace_logs: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
+def _read_calls(paths: dict[str, str], strace_logs: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Every valid recorded call in time order, and how many records were dropped
     (tracer.calllog: the logs are the programs' to write).  A host's strace log is
     used only when its Python recorder saw nothing (`sh -c 'python3 srv.py'` is
@@ -314,6 +316,34 @@ def _failed(prog: _Program, status: int | None, failures: list[str], hosts: Host
 
 def _is_python(argv: Sequence[str]) -> bool:
     return progmod.is_python(argv[0])
+
+
+def _call_channel(path: str) -> tuple[int, str]:
+    """The call log of one program: a root-only file, opened here and passed to the program
+    already open (SYNACK_CALLS=fd:N:DEV:INO, checked by the recorder), so a program can write
+    its own records and no other trace's or program's.  High N: the program's own descriptors
+    keep the numbers they would have, and the private-/tmp script's 3-9 are left alone."""
+    import fcntl
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
+    finally:
+        os.close(fd)
+    st = os.fstat(high)
+    return high, f"fd:{high}:{st.st_dev}:{st.st_ino}"
+
+
+def _programs_user(run_as: str | None) -> tuple[progmod.RunAs, Any]:
+    """Who runs the programs, and the uid lease that keeps it this trace's own: where they
+    would run as nobody, a uid no concurrent trace holds (tracer.uids), held until the end."""
+    who = progmod.run_as(run_as)
+    if run_as is not None or who.uid != progmod.NOBODY:
+        return who, None
+    from tracer import uids
+
+    lease = uids.lease()
+    return progmod.own_uid(lease.uid), lease
 
 
 def _stage(src: str, dst: str) -> str:
@@ -417,7 +447,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     importer = sniffmod.preload()
 
     guard = signals.current()  # signals are held until the capture runs (tracer.signals)
-    who = progmod.run_as(run_as)
+    who, lease = _programs_user(run_as)
     uid, gid = who.uid, who.gid
     if user:  # before any namespace: a typo or an unusable interpreter costs nothing
         for role in ("server", "client"):
@@ -438,26 +468,18 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
     workdir = tempfile.mkdtemp(prefix=f"synack-run-{owner()}-")  # reclaimable after SIGKILL (tracer.leftovers)
     os.chmod(workdir, 0o711)
     call_files = {r: os.path.join(workdir, f"{r}.jsonl") for r in ("server", "client")}
-    for p in call_files.values():
-        with open(p, "w"):
-            pass
-        if uid is not None:
-            os.chown(p, uid, gid)
     # Programs that are not Python never meet the socket-module recorder: strace records them.
     strace_logs = {}
     for role, argv in (("server", server_argv), ("client", client_argv)):
         if argv and not _is_python(argv) and stracemod.available():
-            strace_logs[role] = os.path.join(workdir, f"{role}.strace")
-            with open(strace_logs[role], "w"):
-                pass
-            if uid is not None:
-                os.chown(strace_logs[role], uid, gid)
+            strace_logs[role] = os.path.join(workdir, f"{role}.strace")  # strace writes it as root
     callrec = _stage(CALLREC, os.path.join(workdir, "callrec"))
     if script:
         staged = _stage(script, os.path.join(workdir, os.path.basename(script)))
         server_argv = server_argv and [staged if a == script else a for a in server_argv]
         client_argv = [staged if a == script else a for a in client_argv]
 
+    call_fds = {r: _call_channel(p) for r, p in call_files.items()}  # closed in the `finally` below
     sniffers: dict[str, Any] = {}
     programs: list[_Program] = []
     sampler: Any = None
@@ -490,7 +512,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
 
             def env_for(role: str) -> dict[str, str]:
                 e = dict(base_env)
-                e.update({"SYNACK_CALLS": call_files[role], "SYNACK_HOST": role})
+                e.update({"SYNACK_CALLS": call_fds[role][1], "SYNACK_HOST": role})
                 return e
 
             importer.join()
@@ -507,7 +529,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 if server_argv:
                     with guard.held():
                         server = _Program("server", server_argv, hosts, env_for("server"), workdir, cwd, uid,
-                                          gid, strace_logs.get("server"), private_tmp)
+                                          gid, strace_logs.get("server"), private_tmp, call_fds["server"][0])
                         programs.append(server)
                     ino = os.stat(os.path.join(hostmod.NETNS_RUN_DIR, hosts.server.netns)).st_ino
                     _wait_ready(server, _CallLog(call_files["server"]), ready, ino, deadline,
@@ -524,7 +546,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                     sampler.wait_ready()  # started with the hosts: ready while the server started
                 with guard.held():
                     client = _Program("client", client_argv, hosts, env_for("client"), workdir, cwd, uid, gid,
-                                      strace_logs.get("client"), private_tmp)
+                                      strace_logs.get("client"), private_tmp, call_fds["client"][0])
                     programs.append(client)
                 try:
                     client_status = client.proc.wait(max(0.0, deadline - time.monotonic()))
@@ -561,7 +583,7 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                 s.stop(drain=True)
             if on_finish:
                 on_finish(hosts)
-            calls, calls_dropped = _read_calls(list(call_files.values()), strace_logs)
+            calls, calls_dropped = _read_calls(call_files, strace_logs)
             if sampler is not None:
                 kstate_meta = sampler.stop()
                 if kstate_meta and kstate_meta.get("note"):
@@ -577,6 +599,8 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
                                             command, reason, sniffers, faults=faults, notes=notes,
                                             redirect=redirect, calls_dropped=calls_dropped,
                                             tcp=tcp_meta, kstate=kstate_meta))
+            late = [r.incomplete_reason for r in results if (r.incomplete_reason or "").startswith("interrupted")]
+            reason = reason or (late[0] if late else None)
             guard.enter(guard.CLEANUP)  # written: removing the hosts is never interrupted
     except KeyboardInterrupt as exc:
         # Interrupted before the capture started, or a second time while writing: nothing valid to keep.
@@ -592,7 +616,11 @@ def trace(scenario_or_programs: Any = None, opts: Any = None, out: str | None = 
             p.stop(0.1)
         if sampler is not None:
             sampler.kill()
+        for fd, _ in call_fds.values():
+            os.close(fd)
         shutil.rmtree(workdir, ignore_errors=True)
+        if lease is not None:
+            lease.release()
     first = results[0]
     result = TraceResult(
         paths=tuple(r.path for r in results),
@@ -670,10 +698,14 @@ def _write_point(point: str, s: Any, path: str, hosts: Hosts, calls: list[dict],
     if getattr(hosts, "topology", "direct") != "direct":
         meta["topology"] = hosts.topology
     comments = attach_comments(s.frames, meta)
+    late = signals.current().first
+    if late is not None and meta["complete"]:  # arrived while the calls were matched: marked, still written
+        meta["complete"] = False
+        meta["incomplete_reason"] = f"interrupted ({late.name}) after the programs ended"
     iface_desc = f"{point}:{s.iface}" if point != "lo" else "lo"
     pcapng.write(path, s.frames, meta, [pcapng.CaptureInterface(s.iface, iface_desc)], comments,
                  application=TOOL)
-    return PointResult(point, path, len(s.frames), drops, s.tracker.summary())
+    return PointResult(point, path, len(s.frames), drops, s.tracker.summary(), meta["incomplete_reason"])
 
 
 # --- per-packet comments ------------------------------------------------------------

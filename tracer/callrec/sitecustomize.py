@@ -3,7 +3,8 @@
 Python imports `sitecustomize` at start-up, before the user's program runs, so
 replacing `socket.socket` here records the calls of unmodified programs, and
 of the standard modules built on it (socketserver, http.server, http.client,
-socket.create_connection).  It is dormant unless SYNACK_CALLS names a file:
+socket.create_connection).  It is dormant unless SYNACK_CALLS names a file,
+or (under synack trace) `fd:N:DEV:INO`, a descriptor already open on it:
 then each call appends one JSON line (the `calls` entries of
 captures/README.md) with a single O_APPEND write, which keeps lines whole
 across threads and forked children without a lock.
@@ -48,6 +49,8 @@ def _install(path: str) -> None:
     state = {"pid": os.getpid(), "fd": -1}
 
     def open_log() -> int:
+        if path.startswith("fd:"):
+            return given_log()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
             import fcntl
@@ -58,10 +61,30 @@ def _install(path: str) -> None:
         os.close(fd)
         return high
 
+    def given_log() -> int:
+        """`fd:N:DEV:INO`: the log synack opened for this program and passed down already open
+        (nobody else can open it by name).  Used only if N is still that very file, opened for
+        writing: a child that lost it, or got another file on N, records nothing."""
+        import stat
+
+        _, n, dev, ino = path.split(":")
+        fd = int(n)
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (int(dev), int(ino)) or not stat.S_ISREG(st.st_mode):
+            raise OSError("not the call log")
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError("the call log is not open for writing")
+        return fd
+
     try:
         state["fd"] = open_log()
-    except OSError:
+    except (OSError, ValueError):
         return  # cannot record: leave the socket module untouched
+
+    if path.startswith("fd:"):
+        _keep_in_children(state)
 
     def after_fork() -> None:
         state["pid"] = os.getpid()
@@ -355,6 +378,29 @@ def _install(path: str) -> None:
 
     atexit.register(at_exit)
     socket_module.socket = socket
+
+
+def _keep_in_children(state: dict) -> None:
+    """Python's subprocess (and multiprocessing's spawn) close inherited descriptors, so a
+    Python child would lose the call log passed by descriptor: its number is added to the
+    descriptors they keep (`fork_exec`'s pass_fds, the 4th argument in 3.8-3.13).  Patched
+    before the program imports subprocess, which binds fork_exec at import (3.11+)."""
+    try:
+        import _posixsubprocess
+    except ImportError:
+        return
+    original = _posixsubprocess.fork_exec
+
+    def fork_exec(*args, **kwargs):
+        fd = state["fd"]
+        try:
+            if len(args) > 3 and args[2] and type(args[3]) is tuple and fd >= 0 and fd not in args[3]:
+                args = args[:3] + (tuple(sorted(args[3] + (fd,))),) + args[4:]
+        except Exception:  # noqa: BLE001 - never change the program's own call on our account
+            pass
+        return original(*args, **kwargs)
+
+    _posixsubprocess.fork_exec = fork_exec
 
 
 def _main() -> None:

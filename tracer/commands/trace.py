@@ -20,7 +20,7 @@ server's port is found from its sockets when --port is not given, and a
 `while True` server is stopped once the client is done.  Programs may also
 use SYNACK_SERVER_HOST/SYNACK_SERVER_PORT or the name `server`; --net
 loopback puts both on one host's lo.  They run as the invoking user (behind
-sudo) or nobody, never as root unless --run-as root.  Their socket calls are recorded
+sudo) or a uid of the trace's own, never as root unless --run-as root.  Their socket calls are recorded
 without any change to your code: in Python programs by wrapping the socket
 module, in any other program (C, a shell's /dev/tcp, curl) with strace when it
 is installed.  As root, or without: an ordinary user gets a user namespace
@@ -68,11 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     u.add_argument("--server", metavar="CMD", help="server command, e.g. 'python3 srv.py'")
     u.add_argument("--client", metavar="CMD", help="client command, e.g. 'python3 cli.py'")
     u.add_argument("--run-as", metavar="USER",
-                   help="user the programs run as (default: the user behind sudo, else nobody; "
+                   help="user the programs run as (default: the user behind sudo, else an unprivileged "
+                        "uid of this trace's own, with nobody's rights; "
                         "`root` explicitly to run them as root)")
     u.add_argument("--shared-tmp", action="store_true",
                    help="the programs see the machine's /tmp (default: each sees a fresh /tmp with only its "
-                        "own files, its script's folder and its call log, no other trace's files)")
+                        "own files and its script's folder, no other trace's files)")
     u.add_argument("--private-tmp", action="store_true", help=argparse.SUPPRESS)  # the default now
     c = p.add_argument_group("capture")
     c.add_argument("--at", choices=("client", "server", "both"), default="client",
