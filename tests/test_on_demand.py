@@ -92,9 +92,10 @@ def test_on_demand_equals_whole_on_generated_exchanges(tmp_path, data):
     assert_same(*both(path))
 
 
-def test_the_ladder_reads_a_pcap_on_demand(monkeypatch):
-    """`synack ladder` of a classic pcap takes the on-demand analysis (the one
-    that does not make a Packet per frame), and a pcapng file the whole one."""
+def test_ladder_and_layers_read_a_pcap_on_demand(monkeypatch):
+    """`synack ladder` and `synack layers` of a classic pcap take the on-demand
+    analysis (the one that does not make a Packet per frame), a pcapng file the
+    whole one."""
     seen = []
     real = figures.analysis_of
 
@@ -106,4 +107,5 @@ def test_the_ladder_reads_a_pcap_on_demand(monkeypatch):
     monkeypatch.setattr(figures, "analysis_of", spy)
     for path in (PCAPS[0], PCAPNGS[0]):
         figures.ladder_of(figures.keywords("ladder", str(path)))
-    assert seen == ["FramePackets", "tuple"]
+        figures.layers_text(figures.keywords("layers", str(path), frame=1))
+    assert seen == ["FramePackets", "FramePackets", "tuple", "tuple"]

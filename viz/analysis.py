@@ -180,7 +180,12 @@ def analyze(frames: Iterable, *, path: str = "", link_types: Iterable[str] | Non
     engine = Engine(decode)
     packets = tuple(packet_of(row) for row in engine.rows(frames))
     info = capture_info(frames, engine.frames, path, link_types, meta, truncated_at)
-    streams = tuple(acc.freeze() for acc in engine.streams)
+    return _model(info, packets, engine.streams)
+
+
+def _model(info: CaptureInfo, packets, accs) -> Analysis:
+    """The Analysis of a capture's Packets and the engine's streams, with the socket calls attached."""
+    streams = tuple(acc.freeze() for acc in accs)
     calls = ()
     if info.meta.get("calls"):
         from viz.calls import attach, parse_calls
@@ -213,13 +218,7 @@ def analyze_on_demand(cap, *, path: str = "") -> Analysis:
     engine.finish()
     packets = FramePackets(parts, engine.frames)
     info = capture_info(cap, engine.frames, path)
-    streams = tuple(acc.freeze() for acc in engine.streams)
-    calls = ()
-    if info.meta.get("calls"):
-        from viz.calls import attach, parse_calls
-        calls = attach(packets, parse_calls(info.meta, packets[0].ts if packets else None),
-                       info.meta)
-    return Analysis(capture=info, packets=packets, streams=streams, calls=calls)
+    return _model(info, packets, engine.streams)
 
 
 class _Part:

@@ -662,7 +662,7 @@ def layers_figures(req, analysis=None, cwd: str | None = None) -> list[tuple[str
     from viz import layers, layers_mpl
     from viz.framefile import load_frame, match_frame, safe_dissect
 
-    an = analysis if analysis is not None else analysis_of(req.capture, cwd)
+    an = analysis if analysis is not None else analysis_of(req.capture, cwd, on_demand=True)
     number = frame_of(an, req.frame)
     d = safe_dissect(load_frame(_path(req.capture, cwd), number))
     th = theme_of(req, cwd)
@@ -689,7 +689,7 @@ def layers_text(req, cwd: str | None = None) -> str:
     from viz import layers, layers_text as T
     from viz.framefile import load_frame, match_frame, safe_dissect
 
-    an = analysis_of(req.capture, cwd)
+    an = analysis_of(req.capture, cwd, on_demand=True)
     number = frame_of(an, req.frame)
     d = safe_dissect(load_frame(_path(req.capture, cwd), number))
     pkt = an.packet(number)
