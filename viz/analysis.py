@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator
 
 from viz import tcp_analysis as ta
-from viz.decode import Decoded
+from viz.decode import P_TCP, P_UDP, Decoded
 from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag
 
 
@@ -72,7 +72,7 @@ class Engine:
         import numpy as np
 
         from viz.capture import FrameChunk
-        from viz.vector import P_TCP, P_UDP, decode_chunk, decode_frames
+        from viz.vector import decode_chunk, decode_frames
         core = self.core
         A = core.addrs
         first = core.frames + 1
@@ -88,21 +88,24 @@ class Engine:
             cols = zip(c.proto.tolist(), c.src.tolist(), c.dst.tolist(), c.sport.tolist(),
                        c.dport.tolist(), c.flags.tolist(), o.stream.tolist(), o.seq.tolist(),
                        o.ack.tolist(), o.length.tolist(), o.win.tolist(), o.bits.tolist())
-            for i, (raw, (p, src, dst, sport, dport, fl, sid, seq, ack, ln, win, bits)) in \
-                    enumerate(zip(batch, cols)):
-                d = dec.get(i)
-                n = first + i
-                if p == P_TCP:
-                    yield (n, raw[1], t[i], "tcp", addr(src), sport, addr(dst), dport, sid, fl,
-                           seq, None if ack < 0 else ack, None if ln < 0 else ln, win, bits, d, raw)
-                elif p == P_UDP:
-                    yield (n, raw[1], t[i], "udp", addr(src), sport, addr(dst), dport, sid, 0,
-                           None, None, None if ln < 0 else ln, None, 0, d, raw)
-                else:
-                    yield (n, raw[1], t[i], d.proto, d.src, None, d.dst, None, None, 0, None, None,
-                           None, None, 0, d, raw)
+            for i, (raw, col) in enumerate(zip(batch, cols)):
+                yield _row(first + i, raw, t[i], col, dec.get(i), addr)
             first += len(batch)
         core.finish()
+
+
+def _row(n: int, raw, t: float, col: tuple, d, addr) -> tuple:
+    """One engine row (layout R_*) from a frame's output columns (`col`: proto,
+    src, dst, sport, dport, flags, stream, seq, ack, len, win, bits) and its Decoded."""
+    p, src, dst, sport, dport, fl, sid, seq, ack, ln, win, bits = col
+    if p == P_TCP:
+        return (n, raw[1], t, "tcp", addr(src), sport, addr(dst), dport, sid, fl,
+                seq, None if ack < 0 else ack, None if ln < 0 else ln, win, bits, d, raw)
+    if p == P_UDP:
+        return (n, raw[1], t, "udp", addr(src), sport, addr(dst), dport, sid, 0,
+                None, None, None if ln < 0 else ln, None, 0, d, raw)
+    return (n, raw[1], t, d.proto, d.src, None, d.dst, None, None, 0, None, None,
+            None, None, 0, d, raw)
 
 
 BATCH = 4096
@@ -177,13 +180,127 @@ def analyze(frames: Iterable, *, path: str = "", link_types: Iterable[str] | Non
     engine = Engine(decode)
     packets = tuple(packet_of(row) for row in engine.rows(frames))
     info = capture_info(frames, engine.frames, path, link_types, meta, truncated_at)
-    streams = tuple(acc.freeze() for acc in engine.streams)
+    return _model(info, packets, engine.streams)
+
+
+def _model(info: CaptureInfo, packets, accs) -> Analysis:
+    """The Analysis of a capture's Packets and the engine's streams, with the socket calls attached."""
+    streams = tuple(acc.freeze() for acc in accs)
     calls = ()
     if info.meta.get("calls"):
         from viz.calls import attach, parse_calls
         calls = attach(packets, parse_calls(info.meta, packets[0].ts if packets else None),
                        info.meta)
     return Analysis(capture=info, packets=packets, streams=streams, calls=calls)
+
+
+def analyze_on_demand(cap, *, path: str = "") -> Analysis:
+    """The model of a classic pcap file whose Packets are made when asked for.
+
+    The engine runs over every frame, chunk by chunk and vectorized, as for the
+    JSON export (stream numbers, relative numbers, tags, states and the
+    per-stream summaries need them all), with the reading and decoding in a
+    second process (`viz.capture.forked_chunks`); only the frames a figure then
+    reads (one stream's, the ICMP ones) are decoded in full from the mapped
+    file and become Packets, so a ladder of one stream of a million-frame
+    capture does not build a million objects.  `cap` is an open
+    `viz.capture.Capture`; the Packets equal those `analyze` makes
+    (tests/test_on_demand.py).  A pcapng file (its frames carry interfaces and
+    comments the columns do not) or one that cannot be mapped is analysed whole."""
+    from viz.capture import forked_chunks
+    from viz.vector import Prepare, VectorEngine
+    buf = cap._mmap() if cap.format == "pcap" else None
+    if buf is None:
+        return analyze(cap, path=path)
+    engine = VectorEngine(True)
+    parts = [_Part(c, engine.analyse(c), buf, engine.addrs.str)
+             for c in forked_chunks(cap, Prepare(times=False, where=True))]
+    engine.finish()
+    packets = FramePackets(parts, engine.frames)
+    info = capture_info(cap, engine.frames, path)
+    return _model(info, packets, engine.streams)
+
+
+class _Part:
+    """One chunk's frames as the engine left them: where each frame's bytes
+    are and its output columns (no Decoded kept: a frame is decoded again,
+    by the decoder `analyze` uses, when its Packet is asked for)."""
+
+    __slots__ = ("first", "n", "buf", "data", "caplen", "wire", "ts", "linktype", "t", "cols",
+                 "proto", "addr")
+
+    def __init__(self, c, o, buf, addr):
+        self.addr = addr
+        self.first = c.first
+        self.n = c.n
+        self.buf = buf
+        self.data, self.caplen, self.wire, self.linktype = c.where
+        self.ts = c.ts
+        self.t = o.t
+        self.proto = c.proto
+        self.cols = (c.proto, c.src, c.dst, c.sport, c.dport, c.flags, o.stream, o.seq, o.ack,
+                     o.length, o.win, o.bits)
+
+    def packet(self, i: int) -> Packet:
+        from viz.capture import RawFrame
+        from viz.vector import decode_safe
+        o = int(self.data[i])
+        data = bytes(self.buf[o:o + int(self.caplen[i])])
+        lt, wire = int(self.linktype[i]), int(self.wire[i])
+        raw = RawFrame(self.first + i, float(self.ts[i]), lt, data, wire, 0, ())
+        return packet_of(_row(self.first + i, raw, float(self.t[i]),
+                              tuple(int(a[i]) for a in self.cols), decode_safe(lt, data, wire),
+                              self.addr))
+
+
+class FramePackets:
+    """The Packets of an on-demand analysis, a read-only sequence indexed as
+    `Analysis.packets` is (frame N at N - 1); each is made when first read by
+    index and kept, iteration makes them without keeping them."""
+
+    def __init__(self, parts: list, n: int):
+        self._parts = parts
+        self._starts = [p.first - 1 for p in parts]
+        self._n = n
+        self._kept: dict[int, Packet] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def _make(self, i: int) -> Packet:
+        import bisect
+        k = bisect.bisect_right(self._starts, i) - 1
+        part = self._parts[k]
+        return part.packet(i - self._starts[k])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(self._n)))
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("packet index out of range")
+        p = self._kept.get(i)
+        if p is None:
+            p = self._kept[i] = self._make(i)
+        return p
+
+    def __iter__(self):
+        kept = self._kept
+        for part, start in zip(self._parts, self._starts):
+            for j in range(part.n):
+                p = kept.get(start + j)
+                yield p if p is not None else part.packet(j)
+
+    def others(self):
+        """The frames that are neither TCP nor UDP, found from the columns."""
+        from viz.decode import P_OTHER
+        for part, start in zip(self._parts, self._starts):
+            for j in (part.proto == P_OTHER).nonzero()[0].tolist():
+                yield self[start + j]
 
 
 def capture_info(frames, count: int, path: str = "", link_types=None, meta=None,

@@ -14,6 +14,9 @@ import struct
 
 from viz.model import TcpOptions
 
+# The proto column of the engine's per-frame columns (viz.vector): what the TCP and UDP rules take.
+P_OTHER, P_TCP, P_UDP = 0, 1, 2
+
 
 class Decoded:
     """One frame's transport-level facts, straight from the header bytes.

@@ -587,17 +587,22 @@ def _path(req_path: str, cwd: str | None) -> str:
     return req_path if cwd is None or os.path.isabs(req_path) else os.path.join(cwd, req_path)
 
 
-def analysis_of(path: str, cwd: str | None = None):
-    """The analysis of a request's capture; it carries the path as the request writes it."""
+def analysis_of(path: str, cwd: str | None = None, on_demand: bool = False):
+    """The analysis of a request's capture; it carries the path as the request writes it.
+
+    `on_demand`: a classic pcap file's Packets are made when the figure reads
+    them (viz.analysis.analyze_on_demand), for figures that draw few frames."""
     from pathlib import Path
 
-    from viz.analysis import analyze
+    from viz.analysis import analyze, analyze_on_demand
     from viz.capture import open_capture
 
     real = _path(path, cwd)
     if real != "/dev/stdin" and not Path(real).exists():
         raise SynackError(f"{path}: no such file")
     with open_capture(real) as cap:
+        if on_demand:
+            return analyze_on_demand(cap, path=path)
         return analyze(cap, path=path)
 
 
@@ -612,7 +617,7 @@ def ladder_of(req, analysis=None, peer=None, cwd: str | None = None):
     """The ladder layout a ladder request asks for (`analysis`/`peer`: already loaded ones)."""
     from viz.ladder import build_ladder
 
-    an = analysis if analysis is not None else analysis_of(req.capture, cwd)
+    an = analysis if analysis is not None else analysis_of(req.capture, cwd, on_demand=True)
     if peer is None and req.compare:
         peer = analysis_of(req.compare, cwd)
     frames = req.frames
@@ -657,7 +662,7 @@ def layers_figures(req, analysis=None, cwd: str | None = None) -> list[tuple[str
     from viz import layers, layers_mpl
     from viz.framefile import load_frame, match_frame, safe_dissect
 
-    an = analysis if analysis is not None else analysis_of(req.capture, cwd)
+    an = analysis if analysis is not None else analysis_of(req.capture, cwd, on_demand=True)
     number = frame_of(an, req.frame)
     d = safe_dissect(load_frame(_path(req.capture, cwd), number))
     th = theme_of(req, cwd)
@@ -684,7 +689,7 @@ def layers_text(req, cwd: str | None = None) -> str:
     from viz import layers, layers_text as T
     from viz.framefile import load_frame, match_frame, safe_dissect
 
-    an = analysis_of(req.capture, cwd)
+    an = analysis_of(req.capture, cwd, on_demand=True)
     number = frame_of(an, req.frame)
     d = safe_dissect(load_frame(_path(req.capture, cwd), number))
     pkt = an.packet(number)

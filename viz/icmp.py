@@ -165,7 +165,7 @@ def echo_replies(analysis: Analysis) -> dict[int, int]:
     identifier and sequence number; the latest unanswered request)."""
     pending: dict[tuple, int] = {}
     out: dict[int, int] = {}
-    for p in analysis.packets:
+    for p in analysis.others():
         if not is_icmp(p) or p.proto not in ECHO:
             continue
         req, rep = ECHO[p.proto]
@@ -253,9 +253,9 @@ def conversations(analysis: Analysis, arp: bool = False) -> tuple[Stream, ...]:
     """ICMP exchanges that belong to no TCP/UDP stream, one per pair of hosts, in order
     of appearance; the host that spoke first is the client (the pinger).  With `arp`,
     ARP and neighbour discovery join the conversation of their two hosts."""
-    attached = {p.frame for p in analysis.packets if is_error(p) and caused_by(analysis, p)}
+    attached = {p.frame for p in analysis.others() if is_error(p) and caused_by(analysis, p)}
     convs: dict[frozenset, list] = {}
-    for p in analysis.packets:
+    for p in analysis.others():
         if p.frame in attached or not (is_icmp(p) or p.proto == "arp") or (is_link(p) and not arp):
             continue
         if not _drawable(p):
@@ -300,7 +300,7 @@ def extras(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -
     port_at: dict[str, int | None] = {}
     for e in sorted(stream_ends, key=lambda e: (e.addr, e.port)):
         port_at.setdefault(e.addr, e.port)
-    for p in analysis.packets:
+    for p in analysis.others():
         if not is_error(p):
             continue
         cause = caused_by(analysis, p)
@@ -316,7 +316,7 @@ def extras(analysis: Analysis, streams: tuple[Stream, ...], arp: bool = False) -
     if arp:
         hosts = {e.addr for e in stream_ends} | {e.addr for s in streams if s.proto == "icmp" for e in (s.client, s.server)}
         first = min((s.frames[0] for s in streams if s.frames), default=0)
-        for p in analysis.packets:
+        for p in analysis.others():
             if p.frame >= first:
                 break
             if not is_link(p) or not _drawable(p):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 
 class Flag(enum.IntFlag):
@@ -196,7 +196,7 @@ class CaptureInfo:
 @dataclass(frozen=True, slots=True)
 class Analysis:
     capture: CaptureInfo
-    packets: tuple[Packet, ...]
+    packets: Sequence[Packet]  # a tuple, or packets made on demand (viz.analysis.FramePackets)
     streams: tuple[Stream, ...]
     calls: tuple[SocketCall, ...] = ()
 
@@ -208,3 +208,11 @@ class Analysis:
 
     def packet(self, frame: int) -> Packet:
         return self.packets[frame - 1]
+
+    def others(self) -> Iterable[Packet]:
+        """The frames that are neither TCP nor UDP (ICMP, ARP, ...), in order; packets
+        made on demand (viz.analysis.FramePackets) find them without making the rest."""
+        others = getattr(self.packets, "others", None)
+        if others is not None:
+            return others()
+        return (p for p in self.packets if p.proto not in ("tcp", "udp"))

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from viz import tcp_analysis as ta
-from viz.decode import Decoded
+from viz.decode import P_OTHER, P_TCP, P_UDP, Decoded
 from viz.decode import decode as decode_one
 from viz.model import TcpOptions
 from viz.states import Changes
@@ -31,7 +31,6 @@ from viz.streams import StreamAcc
 
 MASK = 0xFFFFFFFF
 HALF = 0x80000000
-P_OTHER, P_TCP, P_UDP = 0, 1, 2
 SYN, ACK, FIN, RST = ta.SYN, ta.ACK, ta.FIN, ta.RST
 I64 = np.int64
 
@@ -91,7 +90,7 @@ class Cols:
 
     __slots__ = ("n", "proto", "src", "dst", "sport", "dport", "flags", "seq", "ack", "win",
                  "length", "analyse", "wscale", "decoded", "first", "ts", "addr_new", "layout",
-                 "times")
+                 "times", "where")
 
 
 def decode_chunk(ch, addrs: _Addrs) -> Cols:
@@ -165,20 +164,20 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
     c.wscale = np.full(n, -1, dtype=I64)
     c.decoded = {}
     for i in np.flatnonzero(~ok).tolist():
-        try:
-            d = decode_one(int(lt[i]), ch.frame_bytes(i), int(wire[i]))
-        except Exception as exc:  # a decoder bug must not lose the rest of the file
-            d = _undecodable(exc)
-        _fill(c, i, d, addrs)
+        _fill(c, i, decode_safe(int(lt[i]), ch.frame_bytes(i), int(wire[i])), addrs)
     c.addr_new = addrs.strs[strs0:]
     return c
 
 
 
-def _undecodable(exc: Exception) -> Decoded:
-    d = Decoded("other")
-    d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
-    return d
+def decode_safe(linktype: int, data: bytes, wire_len: int, decode: Callable = decode_one) -> Decoded:
+    """`decode`, with a decoder bug turned into a note: it must not lose the rest of the file."""
+    try:
+        return decode(linktype, data, wire_len)
+    except Exception as exc:
+        d = Decoded("other")
+        d.notes = (f"could not decode: {type(exc).__name__}: {exc}",)
+        return d
 
 
 def _fill(c: Cols, i: int, d: Decoded, addrs: _Addrs) -> None:
@@ -228,11 +227,7 @@ def decode_frames(frames: list, first: int, addrs: _Addrs, decode: Callable) -> 
     c.wscale = np.full(n, -1, dtype=I64)
     c.decoded = {}
     for i, raw in enumerate(frames):
-        try:
-            d = decode(raw[2], raw[3], raw[4])
-        except Exception as exc:  # a decoder bug must not lose the rest of the file
-            d = _undecodable(exc)
-        _fill(c, i, d, addrs)
+        _fill(c, i, decode_safe(raw[2], raw[3], raw[4], decode), addrs)
     c.addr_new = addrs.strs[strs0:]
     return c
 
@@ -489,19 +484,25 @@ def _slim(decoded: dict) -> dict:
 class Prepare:
     """`decode_chunk` plus the times' digits (relative to the first frame, as
     `VectorEngine` takes them).  Called chunk by chunk, in order, in the
-    reading process."""
+    reading process.  `where`: the columns also say where each frame's bytes
+    are in the file (`c.where`: offsets, captured and wire lengths, link
+    types), for packets made later from the file (viz.analysis.analyze_on_demand)."""
 
-    def __init__(self):
+    def __init__(self, times: bool = True, where: bool = False):
         self.addrs = _Addrs()
         self.t0: float | None = None
+        self.times = times
+        self.where = where
 
     def __call__(self, ch) -> Cols:
         c = decode_chunk(ch, self.addrs)
         c.decoded = _slim(c.decoded)
         if self.t0 is None and c.n:
             self.t0 = float(c.ts[0])
-        if c.n:
+        if c.n and self.times:
             c.times = _time_parts(c.ts - self.t0)
+        if self.where:
+            c.where = (ch.data, ch.caplen, ch.wire, ch.linktype)
         return c
 
 
