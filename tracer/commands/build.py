@@ -54,6 +54,9 @@ renderings: the options of synack ladder, layers, graph and play, named without 
   draws at = "client" (default) or "server", and compare = true adds the other point:
   ladder = { compare = true } (true send and receive times),
   layers = { frame = "first-data", compare = true } (what the router changed)
+  a cwnd graph of several captures on shared axes: more = capture files, or trace tables,
+  each the figure's trace again with those keys changed (one more trace each):
+  graph = { kind = "cwnd", more = [{ cc = "cubic" }, { cc = "bbr" }] }
 
   [[figure]]
   name = "router-hop"
