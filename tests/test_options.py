@@ -1,4 +1,4 @@
-"""Every row of the option table (viz.figures.OPTIONS), for every figure kind that takes it: a value
+"""Every row of the option table (viz.options.OPTIONS), for every figure kind that takes it: a value
 given on the command line (the real `synack` parser), in a manifest entry and as an API keyword
 is the same request, and a bad one the same message naming the option in each source's words.
 The cases are made from the table, so a new option is checked without a new test."""
@@ -12,7 +12,7 @@ import pytest
 import viz
 from tracer import build as B
 from tracer.cli import build_parser
-from viz import figures
+from viz import figures, options
 from viz.errors import SynackError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def _manifest(tmp: Path, kind: str, values: dict):
             if f:
                 (tmp / f).write_bytes(Path(CAP).read_bytes())
     if "frames" in opts and isinstance(opts["frames"], tuple):
-        opts["frames"] = figures._frames_text(opts["frames"])
+        opts["frames"] = options._frames_text(opts["frames"])
     body = ", ".join(f"{k} = {toml(v)}" for k, v in opts.items())
     text = f'[[figure]]\nname = "x"\ncapture = "{CAP}"\n{kind} = {{ {body} }}\n'
     if out:

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from viz.errors import SynackError
-from viz.figures import KINDS, is_type, typename
+from viz.options import KINDS, is_type, typename
 
 SCHEMA_VERSION = 1
 SOURCE_KEYS = ("scenario", "server", "client", "capture")
-RENDERINGS = KINDS  # the figure kinds of viz.figures
+RENDERINGS = KINDS  # the figure kinds of viz.options
 FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *RENDERINGS}
 BUILD_KEYS = {"output", "theme", "captures"}
 TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
