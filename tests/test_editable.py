@@ -26,6 +26,9 @@ def _tool(name: str):
 
 
 def _write(tmp: Path, kind: str, fmt: str, **kw) -> dict[str, Path]:
+    """Each capture's whole figure in one file (tests/test_editable_pages.py: in slide pages)."""
+    if kind == "ladder":
+        kw.setdefault("page", "none")
     out = {}
     for cap in CAPTURES:
         path = tmp / f"{cap.stem}-{kind}.{fmt}"

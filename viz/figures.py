@@ -434,6 +434,25 @@ def _text_out(req, body: str, cwd: str | None) -> list[str] | str:
     return [req.output]
 
 
+def _editable_out(req, lad, fmt: str, cwd: str | None) -> list[str] | str:
+    """An editable ladder (mermaid, PlantUML, mscgen, draw.io) in the pages of its SVG: with a page
+    kind (slide, a4) a long exchange is cut where the figure cuts it, fig-1.mmd, fig-2.mmd ...;
+    printed, or with page none or a size, one file."""
+    from viz import ladder_edit
+
+    th = theme_of(req, cwd)
+    if req.output is None or req.size or req.page == "none":
+        return _text_out(req, ladder_edit.render(lad, fmt, th), cwd)
+    from viz import output
+    from viz.ladder_mpl import page_paths, paged
+
+    pages = [p for p, _ in paged(lad, theme=th, page=req.page)]
+    paths = page_paths(req.output, len(pages))
+    for p, path in zip(pages, paths):
+        output.write_text(_path(path, cwd), ladder_edit.render(p, fmt, th))
+    return paths
+
+
 def layers_grid(req, fmt: str, cwd: str | None = None) -> str:
     """The header grids of a frame as a bytefield LaTeX document or a mermaid packet diagram."""
     from viz import layers, layers_edit
@@ -472,8 +491,7 @@ def render(req, cwd: str | None = None) -> list[str] | str:
         from viz import ladder_edit
 
         if fmt in ladder_edit.FORMATS:
-            body = ladder_edit.render(lad, fmt, theme_of(req, cwd))
-            return _text_out(req, body, cwd)
+            return _editable_out(req, lad, fmt, cwd)
         if req.output is None and fmt == "tex":
             from viz.ladder_tikz import render_tikz
 
