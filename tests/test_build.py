@@ -63,6 +63,11 @@ F = GOOD + '\n[[figure]]\nname = "f"\nscenario = "tcp-echo"\n'  # a second figur
     (F + 'trace = { at = "both" }\nladder = { at = "router" }\n', 14, "ladder.at"),
     (F + 'trace = { topology = "routed" }\nlayers = { frame = "syn", view = "fields", compare = true }\n',
      14, "layers.compare"),
+    (F + 'graph = { kind = "cwnd", more = "x.pcapng" }\n', 13, "graph.more"),
+    (F + 'graph = { kind = "cwnd", more = [{ cc = "vegas" }] }\n', 13, "graph.more"),
+    (F + 'graph = { kind = "cwnd", more = ["nope.pcapng"] }\n', 13, "graph.more"),
+    (F + 'graph = { kind = "cwnd", more = [{ delay = "5ms" }, { delay = "5ms" }] }\n', 13, "graph.more"),
+    (F + 'graph = { kind = "tsg", more = [{ cc = "cubic" }] }\n', 13, "graph.more"),
 ])
 def test_bad_manifest_names_line_and_key_before_tracing(tmp_path, text, line, key):
     path = write(tmp_path, text)
@@ -199,6 +204,46 @@ def test_only_builds_one_figure(tmp_path, capsys):
     assert "no figure named 'nope'" in capsys.readouterr().err
 
 
+def test_more_captures_of_a_graph_round_trip_and_redraw(tmp_path):
+    """A cwnd graph of several captures: the manifest's `more` files are the command's CAPTUREs after
+    the first, the same request as the API's, the same bytes; a changed `more` capture redraws."""
+    import viz
+    from viz import figures
+
+    for name in ("slow-start", "sawtooth", "bulk"):
+        shutil.copy(ROOT / "captures" / f"{name}.pcapng", tmp_path / f"{name}.pcapng")
+    man = write(tmp_path, '[build]\noutput = "figs"\n\n[[figure]]\nname = "cc"\ncapture = "slow-start.pcapng"\n'
+                          'graph = { kind = "cwnd", more = ["sawtooth.pcapng", "bulk.pcapng"] }\n')
+    m = B.load_manifest(man)
+    fig = m.figure("cc")
+    assert [s.capture for s in fig.more] == [str(tmp_path / "sawtooth.pcapng"), str(tmp_path / "bulk.pcapng")]
+    r = B.build(m, tracer=no_trace, log=lambda s: None)
+    assert [o.status for o in r.outcomes] == ["built"], r.outcomes
+    out = tmp_path / "figs"
+    command = next(ln for ln in (out / "index.md").read_text().splitlines() if ln.startswith("synack graph"))
+    assert command == ("synack graph ../slow-start.pcapng ../sawtooth.pcapng ../bulk.pcapng --kind cwnd "
+                       "-o cc.svg")
+    req = B.request(fig, out / "captures", str(out))
+    assert req == figures.parse_command(command) == viz.request("graph", req.capture, **req.keywords())
+    assert req.more == ("../sawtooth.pcapng", "../bulk.pcapng")
+    viz.render(viz.request("graph", req.capture, kind="cwnd", more=req.more, output=str(tmp_path / "api.svg")),
+               cwd=out)
+    assert (tmp_path / "api.svg").read_bytes() == (out / "cc.svg").read_bytes()
+    assert [o.status for o in B.build(m, tracer=no_trace, log=lambda s: None).outcomes] == ["skipped"]
+    shutil.copy(ROOT / "captures" / "tcp-echo.pcapng", tmp_path / "bulk.pcapng")  # one of `more` changed
+    assert [o.status for o in B.build(m, tracer=no_trace, log=lambda s: None).outcomes] == ["built"]
+
+
+def test_more_trace_tables_are_the_figures_trace_with_keys_changed(tmp_path):
+    man = write(tmp_path, '[[figure]]\nname = "cc"\nscenario = "slow-start"\n'
+                          'graph = { kind = "cwnd", more = [{ cc = "cubic" }, { cc = "bbr", delay = "20ms" }] }\n')
+    fig = B.load_manifest(man).figure("cc")
+    assert [s.scenario for s in fig.sources] == ["slow-start"] * 3
+    assert [s.trace_args() for s in fig.more] == [["slow-start", "--cc", "cubic"],
+                                                  ["slow-start", "--delay", "20ms", "--cc", "bbr"]]
+    assert len({s.key() for s in fig.sources}) == 3  # three traces, three files
+
+
 # Issue 7's lecture set: each item and the figure(s) of captures/lecture.toml that show it.
 LECTURE_SET = {
     "handshake with socket calls and states": "handshake",
@@ -237,10 +282,11 @@ def test_lecture_manifest_is_valid_and_complete():
     assert names["conversations"].opt("kind") == "conversations"
     # every traced source's captures are committed with a stamp, so figures redraw without root
     for fig in m.figures:
-        base = Path(m.captures) / f"{fig.source.label}-{fig.source.key()}.pcapng"
-        for path in fig.source.files(str(base)).values():
-            assert Path(path).is_file(), f"{fig.name}: {path} not committed"
-        assert base.with_suffix(".source").is_file()
+        for src in fig.sources:
+            for path in B.source_files(src, m.captures).values():
+                assert Path(path).is_file(), f"{fig.name}: {path} not committed"
+            if src.kind != "capture":
+                assert (Path(m.captures) / f"{src.label}-{src.key()}.source").is_file()
 
 
 @pytest.mark.slow

@@ -39,3 +39,24 @@ def test_help_and_parsing_import_no_heavy_package():
 def test_no_command_prints_the_overview():
     out = run()
     assert out.returncode == 2 and "COMMAND" in out.stdout and "ladder" in out.stdout
+
+
+def test_start_up_builds_only_the_parser_of_the_command_run():
+    """`synack --help` lists every command by its help line and builds no command's options;
+    `synack ladder ...` builds ladder's alone, from the option table, without the drawing code."""
+    from tracer.cli import command_of
+
+    assert command_of(["--help"]) is None and command_of(["ladder", "x.pcapng", "--win"]) == "ladder"
+    listed = build_parser(None)._subparsers._group_actions[0].choices
+    assert "ladder" in listed and all(not p._actions for p in listed.values())
+    one = build_parser("ladder")
+    args = one.parse_args(["ladder", "x.pcapng", "--symbolic", "--win"])
+    assert (args.numbers, args.win) == ("symbolic", True)
+    others = one._subparsers._group_actions[0].choices
+    assert [n for n, p in others.items() if p._actions] == ["ladder"]
+    code = ("import sys; sys.argv = ['synack', 'ladder', '--help']; from tracer.cli import script\n"
+            "try:\n    script()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('viz.figures', 'viz.ladder', 'viz.model', 'viz.analysis') if m in sys.modules),"
+            " file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("usage: synack ladder") and out.stderr.strip() == "[]"

@@ -1,7 +1,7 @@
 """Editable figures: every scenario capture's ladder as mermaid, PlantUML (teoz), mscgen and
 draw.io, and its first frame's header grid as bytefield and a mermaid packet, each rendered by
 its real tool (mmdc on Debian's chromium, PlantUML, mscgen, pdflatex); draw.io's XML checked
-shape by shape against the layout."""
+shape by shape against the layout and opened by mxGraph, draw.io's own library, in Chromium."""
 from __future__ import annotations
 
 import json
@@ -26,6 +26,9 @@ def _tool(name: str):
 
 
 def _write(tmp: Path, kind: str, fmt: str, **kw) -> dict[str, Path]:
+    """Each capture's whole figure in one file (tests/test_editable_pages.py: in slide pages)."""
+    if kind == "ladder":
+        kw.setdefault("page", "none")
     out = {}
     for cap in CAPTURES:
         path = tmp / f"{cap.stem}-{kind}.{fmt}"
@@ -119,6 +122,67 @@ def test_drawio_has_every_shape_of_the_layout(tmp_path):
         assert sum(1 for k in cells if k.startswith("state") and not k.endswith("interval")) == len(lad.states)
         assert sum(1 for k in cells if k.startswith("phase")) == len(lad.phases)
     assert (tmp_path / "tcp-echo-ladder.drawio").read_text().splitlines()[1].startswith("<!-- synack ladder (draw.io)")
+
+
+def _mxgraph() -> Path | None:
+    """npm's mxgraph (the library draw.io is built on), where `npm install -g mxgraph` put it."""
+    try:
+        root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    client = Path(root) / "mxgraph" / "javascript" / "mxClient.js"
+    return client if client.is_file() else None
+
+
+def _open_in_mxgraph(files: dict[str, Path], tmp: Path) -> dict:
+    """What mxGraph, in headless Chromium, made of each draw.io file (tests/drawio_open.js)."""
+    import html as H
+    import re
+
+    client = _mxgraph()
+    page = tmp / "open.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><script>\n'
+        f'var mxBasePath = {json.dumps(client.parent.joinpath("src").as_uri())};\n'
+        "var mxLoadResources = false, mxLoadStylesheets = false;\n"
+        f"window.DRAWIO = {json.dumps({k: p.read_text() for k, p in files.items()})};\n"
+        f'</script><script src="{client.as_uri()}"></script></head><body>\n'
+        f'<script src="{(ROOT / "tests" / "drawio_open.js").as_uri()}"></script></body></html>\n')
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+                        f"--user-data-dir={tmp / 'profile'}", "--dump-dom", page.as_uri()],
+                       capture_output=True, text=True, timeout=600)
+    m = re.search(r'<pre id="out">(.*?)</pre>', r.stdout, re.S)
+    assert m, (r.returncode, r.stderr[-2000:])
+    return json.loads(H.unescape(m.group(1)))
+
+
+@pytest.mark.skipif(not CHROMIUM or not _mxgraph(), reason="chromium or npm's mxgraph not installed")
+def test_drawio_opens_in_mxgraph_with_every_shape_drawn(tmp_path):
+    """Each scenario capture's .drawio decoded and drawn by mxGraph as draw.io does: every cell a
+    shape of its own with its label, each arrow from its sender's lifeline down to its receiver's."""
+    files = _write(tmp_path, "ladder", "drawio")
+    opened = _open_in_mxgraph(files, tmp_path)
+    assert sorted(opened) == sorted(files)
+    for cap in CAPTURES:
+        got = opened[cap.stem]
+        assert got["error"] is None, (cap.stem, got["error"])
+        cells = got["cells"]
+        assert len(cells) == len(list(ET.parse(files[cap.stem]).getroot().iter("mxCell")))
+        for cid, c in cells.items():
+            if cid in ("0", "1"):
+                continue
+            assert c["drawn"], (cap.stem, cid)
+            if c["value"]:
+                assert c["label"] == c["value"].replace("\n", ""), (cap.stem, cid, c["label"])
+        lad = figures.ladder_of(viz.request("ladder", str(cap)))
+        x_of = {lf.index: cells[f"L{lf.index}"]["points"][0][0] for lf in lad.lifelines}
+        for a in lad.arrows:
+            c = cells[f"a{a.frame}"]
+            assert c["edge"] and c["value"].split("\n")[0] == a.label
+            (x0, y0), (x1, y1) = c["points"][0], c["points"][-1]
+            assert (x0, x1) == (x_of[a.src], x_of[a.dst]) and y1 > y0, (cap.stem, a.frame, c["points"])
+            assert (c["style"].get("endArrow") == "cross") == a.lost
+        assert sum(1 for k in cells if k.startswith("head")) == len(lad.lifelines)
 
 
 def test_formats_that_cannot_express_the_request_say_so(capsys, tmp_path):

@@ -22,13 +22,6 @@ MANIFEST = B.load_manifest(ROOT / "captures" / "lecture.toml")
 INDEX = (FIGURES / "index.md").read_text()
 
 
-def _files(fig):
-    src = fig.source
-    if src.kind == "capture":
-        return {src.at: src.capture}
-    return src.files(str(Path(MANIFEST.captures) / f"{src.label}-{src.key()}.pcapng"))
-
-
 def _index_command(name: str) -> str:
     section = INDEX.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
     return re.search(r"^synack (?:ladder|layers|graph|play) .*$", section, re.M).group(0)
@@ -36,7 +29,7 @@ def _index_command(name: str) -> str:
 
 @pytest.mark.parametrize("fig", MANIFEST.figures, ids=lambda f: f.name)
 def test_manifest_command_and_api_make_one_request(fig, tmp_path):
-    from_manifest = B.request(fig, _files(fig), MANIFEST.output)
+    from_manifest = B.request(fig, MANIFEST.captures, MANIFEST.output)
     from_cli = figures.parse_command(_index_command(fig.name))
     from_api = viz.request(fig.kind, from_manifest.capture, **from_manifest.keywords())
     assert from_manifest == from_cli == from_api

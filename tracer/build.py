@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from viz.errors import SynackError
-from viz.figures import KINDS, is_type, typename
+from viz.options import KINDS, is_type, typename
 
 SCHEMA_VERSION = 1
 SOURCE_KEYS = ("scenario", "server", "client", "capture")
-RENDERINGS = KINDS  # the figure kinds of viz.figures
+RENDERINGS = KINDS  # the figure kinds of viz.options
 FIGURE_KEYS = {"name", "caption", "options", "trace", "output", *SOURCE_KEYS, *RENDERINGS}
 BUILD_KEYS = {"output", "theme", "captures"}
 TRACE_KEYS = {"at": str, "net": str, "timeout": (int, float), "topology": str,
@@ -130,6 +130,12 @@ class Figure:
     entry: str  # canonical JSON of the manifest entry (for the stamp)
     compare_path: str | None = None  # absolute path of `compare = "FILE"` (capture sources)
     options: tuple[tuple[str, Any], ...] = ()  # the request's options (viz.figures), canonical, not default
+    more: tuple[Source, ...] = ()  # graph `more`: the other captures drawn on the same axes
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Every source the figure draws: its own, then its `more` ones."""
+        return (self.source, *self.more)
 
     @property
     def point(self) -> str:
@@ -283,8 +289,8 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
                    "each figure needs a name of letters, digits, '.', '_' or '-' (it names the files)")
     who = f"figure {name!r}"
 
-    def fail(keys: tuple[str, ...], msg: str) -> SynackError:
-        return _err(path, lines.find(i, keys), f"{who}: {'.'.join(keys)}", msg)
+    def fail(keys: tuple[str, ...], msg: str, at_head: bool = False) -> SynackError:
+        return _err(path, head if at_head else lines.find(i, keys), f"{who}: {'.'.join(keys)}", msg)
 
     for key in entry:
         if key not in FIGURE_KEYS:
@@ -293,19 +299,91 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
     if not isinstance(caption, str):
         raise fail(("caption",), "must be a string")
 
-    # -- source
+    source = _source(entry, entry.get("trace", {}), fail, base, scenarios)
+
+    # -- rendering
+    kinds = [k for k in RENDERINGS if k in entry]
+    if len(kinds) != 1:
+        raise _err(path, head, f"{who}: rendering", "give exactly one of ladder = {...}, layers = {...}, "
+                   f"graph = {{...}}, play = {{...}} (one figure, one file); got {', '.join(kinds) or 'none'}")
+    kind = kinds[0]
+    render = entry[kind]
+    if not isinstance(render, dict):
+        raise fail((kind,), "must be a table, e.g. { numbers = \"symbolic\" }")
+    from viz import figures
+
+    for k, want in PLACE_KEYS.items():
+        if k in render and not is_type(render[k], want):
+            raise fail((kind, k), f"must be {typename(want)}")
+    output = entry.get("output", f"{name}.{figures.FORMATS[kind][0]}")
+    if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
+        raise fail(("output",), "must be a file name inside the output folder")
+    formats = tuple("." + f for f in figures.FORMATS[kind])
+    if Path(output).suffix.lower() not in formats:
+        raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
+    opts = {k: v for k, v in render.items() if k not in PLACE_KEYS}
+    more = _more(entry, render.get("more"), source, lambda msg: fail((kind, "more"), msg), base, scenarios) \
+        if "more" in render else ()
+    if more:
+        opts["more"] = tuple(f"MORE{j}" for j in range(len(more)))  # their files are known once traced
+    if isinstance(opts.get("theme"), str):
+        try:
+            opts["theme"] = _theme_file(opts["theme"], base)
+        except SynackError as exc:
+            raise fail((kind, "theme"), str(exc)) from None
+    if "compare" in render:
+        opts["compare"] = "OTHER"  # its rules with the other options; the file is known once traced
+    try:
+        req = figures.table(kind, opts, "CAPTURE", output, name=lambda o: o.name, defaults={"theme": theme})
+    except figures.BadValue as exc:
+        raise fail((kind, exc.option), exc.message) from None
+    options = tuple((k, v) for k, v in req.keywords().items() if k not in ("output", "compare", "more"))
+    if kind == "layers" and req.view == "all":
+        raise fail((kind, "view"), "'all' writes one file per view; a figure is one file (one entry per view)")
+    if kind == "graph" and req.kind == "topology" and source.kind == "capture" and "stream" in render:
+        raise fail((kind, "stream"), "topology graphs have no stream")
+
+    # -- which capture point to draw, and the other one to compare with
+    compare_path = None
+    if "at" in render and render["at"] not in source.points:
+        raise fail((kind, "at"), f"{render['at']!r}: this figure's trace captures at "
+                   f"{' and '.join(source.points)} (trace = {{ at = \"both\" }} captures both ends)")
+    if "compare" in render:
+        cmp = render["compare"]
+        if source.kind == "capture":
+            if not isinstance(cmp, str):
+                raise fail((kind, "compare"), "give the other capture file, e.g. compare = \"server.pcapng\"")
+            other = (base / cmp).resolve()
+            if not other.is_file():
+                raise fail((kind, "compare"), f"{cmp}: no such capture file")
+            compare_path = str(other)
+        elif cmp is not True:
+            raise fail((kind, "compare"), "compare = true draws the other capture point of this trace "
+                       "(trace = { at = \"both\" } or topology = \"routed\")" if cmp is False or
+                       isinstance(cmp, str) else "must be true")
+        elif len(source.points) < 2:
+            raise fail((kind, "compare"), "needs two capture points: trace = { at = \"both\" } "
+                       "or { topology = \"routed\" }")
+
+    if output == "index.md" or output == "index.html" or output.startswith(("captures/", ".stamps/")):
+        raise fail(("output",), f"{output} is reserved for the build itself")
+    canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
+    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head,
+                  canon, compare_path, options, more)
+
+
+def _source(entry: dict, trace: Any, fail: Callable[..., SynackError], base: Path, scenarios) -> Source:
+    """The source of a figure entry, traced with the `trace` table (the entry's, or a `more` variant's)."""
     given = [k for k in ("scenario", "capture") if k in entry] + (["client"] if "client" in entry else [])
     if "server" in entry and "client" not in entry:
         raise fail(("server",), "a server program needs a client program too (client = \"...\")")
     if len(given) != 1:
-        raise _err(path, head, f"{who}: source",
-                   "give exactly one of scenario = \"...\", capture = \"FILE\", or client = \"CMD\" "
-                   f"(with server = \"CMD\"); got {', '.join(given) or 'none'}")
+        raise fail(("source",), "give exactly one of scenario = \"...\", capture = \"FILE\", or client = \"CMD\" "
+                   f"(with server = \"CMD\"); got {', '.join(given) or 'none'}", at_head=True)
     for k in ("scenario", "capture", "server", "client"):
         if k in entry and (not isinstance(entry[k], str) or not entry[k]):
             raise fail((k,), "must be a non-empty string")
     options = entry.get("options", {})
-    trace = entry.get("trace", {})
     for k, v in (("options", options), ("trace", trace)):
         if not isinstance(v, dict):
             raise fail((k,), "must be a table, e.g. " + ("{ client_port = 40000 }" if k == "options"
@@ -378,71 +456,38 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
         else:
             source = Source("programs", server=entry.get("server"), client=entry["client"], **common)
 
-    # -- rendering
-    kinds = [k for k in RENDERINGS if k in entry]
-    if len(kinds) != 1:
-        raise _err(path, head, f"{who}: rendering", "give exactly one of ladder = {...}, layers = {...}, "
-                   f"graph = {{...}}, play = {{...}} (one figure, one file); got {', '.join(kinds) or 'none'}")
-    kind = kinds[0]
-    render = entry[kind]
-    if not isinstance(render, dict):
-        raise fail((kind,), "must be a table, e.g. { numbers = \"symbolic\" }")
-    from viz import figures
+    return source
 
-    for k, want in PLACE_KEYS.items():
-        if k in render and not is_type(render[k], want):
-            raise fail((kind, k), f"must be {typename(want)}")
-    output = entry.get("output", f"{name}.{figures.FORMATS[kind][0]}")
-    if not isinstance(output, str) or not output or output.startswith(("/", "..")) or "/../" in output:
-        raise fail(("output",), "must be a file name inside the output folder")
-    formats = tuple("." + f for f in figures.FORMATS[kind])
-    if Path(output).suffix.lower() not in formats:
-        raise fail(("output",), f"{output}: unknown format for a {kind} (choose from {' '.join(formats)})")
-    opts = {k: v for k, v in render.items() if k not in PLACE_KEYS}
-    if isinstance(opts.get("theme"), str):
-        try:
-            opts["theme"] = _theme_file(opts["theme"], base)
-        except SynackError as exc:
-            raise fail((kind, "theme"), str(exc)) from None
-    if "compare" in render:
-        opts["compare"] = "OTHER"  # its rules with the other options; the file is known once traced
-    try:
-        req = figures.table(kind, opts, "CAPTURE", output, name=lambda o: o.name, defaults={"theme": theme})
-    except figures.BadValue as exc:
-        raise fail((kind, exc.option), exc.message) from None
-    options = tuple((k, v) for k, v in req.keywords().items() if k not in ("output", "compare"))
-    if kind == "layers" and req.view == "all":
-        raise fail((kind, "view"), "'all' writes one file per view; a figure is one file (one entry per view)")
-    if kind == "graph" and req.kind == "topology" and source.kind == "capture" and "stream" in render:
-        raise fail((kind, "stream"), "topology graphs have no stream")
 
-    # -- which capture point to draw, and the other one to compare with
-    compare_path = None
-    if "at" in render and render["at"] not in source.points:
-        raise fail((kind, "at"), f"{render['at']!r}: this figure's trace captures at "
-                   f"{' and '.join(source.points)} (trace = {{ at = \"both\" }} captures both ends)")
-    if "compare" in render:
-        cmp = render["compare"]
-        if source.kind == "capture":
-            if not isinstance(cmp, str):
-                raise fail((kind, "compare"), "give the other capture file, e.g. compare = \"server.pcapng\"")
-            other = (base / cmp).resolve()
-            if not other.is_file():
-                raise fail((kind, "compare"), f"{cmp}: no such capture file")
-            compare_path = str(other)
-        elif cmp is not True:
-            raise fail((kind, "compare"), "compare = true draws the other capture point of this trace "
-                       "(trace = { at = \"both\" } or topology = \"routed\")" if cmp is False or
-                       isinstance(cmp, str) else "must be true")
-        elif len(source.points) < 2:
-            raise fail((kind, "compare"), "needs two capture points: trace = { at = \"both\" } "
-                       "or { topology = \"routed\" }")
+def _more(entry: dict, items: Any, source: Source, fail: Callable[[str], SynackError], base: Path,
+          scenarios) -> tuple[Source, ...]:
+    """The sources of a graph's `more`: capture files (relative to the manifest), or, for a traced
+    figure, trace tables: this figure's trace again with those keys changed (`{ cc = "cubic" }`)."""
+    if not isinstance(items, list) or not items:
+        raise fail("give a list of captures drawn on the same axes: capture files (\"reno.pcapng\") "
+                   "or, for a traced figure, trace tables ({ cc = \"cubic\" }: its trace with those keys changed)")
+    out: list[Source] = []
+    for j, item in enumerate(items, 1):
+        if isinstance(item, str) and item:
+            cap = (base / item).resolve()
+            if not cap.is_file():
+                raise fail(f"[{j}] {item}: no such capture file")
+            out.append(Source("capture", capture=str(cap)))
+        elif isinstance(item, dict):
+            if source.kind == "capture":
+                raise fail(f"[{j}] a trace table changes this figure's trace, and this one reads a capture "
+                           "file: give capture files")
 
-    if output == "index.md" or output == "index.html" or output.startswith(("captures/", ".stamps/")):
-        raise fail(("output",), f"{output} is reserved for the build itself")
-    canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
-    return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path,
-                  options)
+            def bad(keys: tuple[str, ...], msg: str, at_head: bool = False, j: int = j) -> SynackError:
+                return fail(f"[{j}] {'.'.join(keys[1:] if keys[0] == 'trace' else keys)}: {msg}")
+
+            variant = _source(entry, {**entry.get("trace", {}), **item}, bad, base, scenarios)
+            if variant in (source, *out):
+                raise fail(f"[{j}] {item}: traces what the figure already draws (change a trace key)")
+            out.append(variant)
+        else:
+            raise fail(f"[{j}] must be a capture file name or a trace table such as {{ cc = \"cubic\" }}")
+    return tuple(out)
 
 
 def _theme_file(theme: str, base: Path) -> str:
@@ -493,6 +538,22 @@ def relpath(target: str, start: str) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
+def source_files(src: Source, cap_dir: str | os.PathLike) -> dict[str, str]:
+    """Capture point -> file of a source: its capture file, or where the build traces it to."""
+    if src.kind == "capture":
+        return {src.at: src.capture or ""}
+    return src.files(str(Path(cap_dir) / f"{src.label}-{src.key()}.pcapng"))
+
+
+def more_captures(fig: Figure, files_of: Callable[[Source], dict[str, str]]) -> tuple[str, ...]:
+    """The files of a figure's `more` sources, each at the point the figure draws (else its first)."""
+    picked = []
+    for src in fig.more:
+        files = files_of(src)
+        picked.append(files.get(fig.point, next(iter(files.values()))))
+    return tuple(picked)
+
+
 def figure_captures(fig: Figure, files: dict[str, str]) -> tuple[str, str | None]:
     """The capture a figure draws and the one it is compared with (or None), from its source's files."""
     if fig.source.kind == "capture":
@@ -501,29 +562,32 @@ def figure_captures(fig: Figure, files: dict[str, str]) -> tuple[str, str | None
     return files[fig.point], (files[other] if other else None)
 
 
-def request(fig: Figure, files: str | dict[str, str], out_dir: str):
+def request(fig: Figure, cap_dir: str | os.PathLike, out_dir: str,
+            files_of: Callable[[Source], dict[str, str]] | None = None):
     """The figure request (viz.figures) that draws `fig`, its paths relative to `out_dir`, as the
-    index's command writes them; `files` is the capture, or the source's files by capture point."""
+    index's command writes them; its captures are where the build keeps them (`cap_dir`), or
+    `files_of(source)` (the build's, which traces what is missing)."""
     from viz import figures
 
-    if isinstance(files, dict):
-        capture, other = figure_captures(fig, files)
-    else:
-        capture, other = files, fig.compare_path
-    extra = {"compare": relpath(other, out_dir)} if other else {}
+    files_of = files_of or (lambda src: source_files(src, cap_dir))
+    capture, other = figure_captures(fig, files_of(fig.source))
+    extra: dict[str, Any] = {"compare": relpath(other, out_dir)} if other else {}
+    if fig.more:
+        extra["more"] = tuple(relpath(m, out_dir) for m in more_captures(fig, files_of))
     options = dict(fig.options)
     if options.get("theme", "").endswith(".toml"):  # a theme file, by its path from the figures
         options["theme"] = relpath(options["theme"], out_dir)
     return figures.make(fig.kind, relpath(capture, out_dir), fig.output, **options, **extra)
 
 
-def render(fig: Figure, capture: str | dict[str, str], out_dir: str) -> None:
-    """Draw one figure from its capture into out_dir/fig.output (deterministic bytes): its request,
+def render(fig: Figure, cap_dir: str | os.PathLike, out_dir: str,
+           files_of: Callable[[Source], dict[str, str]] | None = None) -> None:
+    """Draw one figure from its captures into out_dir/fig.output (deterministic bytes): its request,
     drawn from out_dir, so the figure names its capture by the path the index's command uses."""
     from viz import figures
 
     (Path(out_dir) / fig.output).parent.mkdir(parents=True, exist_ok=True)
-    figures.render(request(fig, capture, out_dir), cwd=out_dir)
+    figures.render(request(fig, cap_dir, out_dir, files_of), cwd=out_dir)
 
 
 # --------------------------------------------------------------------------- the build
@@ -670,7 +734,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
 
     def capture_for(src: Source) -> dict[str, str]:
         if src.kind == "capture":
-            return {src.at: src.capture or ""}
+            return source_files(src, cap_dir)
         key = src.key()
         if key in captures:
             got = captures[key]
@@ -678,7 +742,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
                 raise got
             return got
         path = cap_dir / f"{src.label}-{key}.pcapng"
-        files = src.files(str(path))
+        files = source_files(src, cap_dir)
         stamp = path.with_suffix(".source")
         want = {"source": key, "tool": TOOL}
         old = _read_stamp(stamp)
@@ -702,20 +766,20 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
     for count, fig in enumerate(wanted, 1):
         t0 = time.monotonic()
         try:
-            files = capture_for(fig.source)
-            cap, other = figure_captures(fig, files)
+            cap, other = figure_captures(fig, capture_for(fig.source))
+            more = more_captures(fig, capture_for)
             target = out_dir / fig.output
             digest = hashlib.sha256("\n".join(
                 [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]
                 + [_file_hash(t) for t in [dict(fig.options).get("theme", "")] if t.endswith(".toml")]
-                + ([_file_hash(other)] if other else [])).encode()).hexdigest()
+                + ([_file_hash(other)] if other else []) + [_file_hash(m) for m in more]).encode()).hexdigest()
             stamp = stamps / f"{fig.name}.stamp"
             old = _read_stamp(stamp)
             if not force and target.exists() and old.get("digest") == digest:
                 status = "skipped"
             else:
                 stamp.unlink(missing_ok=True)
-                render(fig, files, str(out_dir))
+                render(fig, cap_dir, str(out_dir), capture_for)
                 _write_atomic(stamp, json.dumps({"digest": digest}, sort_keys=True) + "\n")
                 status = "built"
             oc = Outcome(fig.name, status, time.monotonic() - t0)
@@ -750,15 +814,12 @@ def write_index(manifest: Manifest, out_dir: str, cap_dir: Path) -> None:
           "make it by hand (commands run from this folder).", ""]
     body = []
     for fig in manifest.figures:
-        src = fig.source
-        if src.kind == "capture":
-            cmds = []
-            files = {src.at: src.capture or ""}
-        else:
-            base = str(cap_dir / f"{src.label}-{src.key()}.pcapng")
-            cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", relpath(base, out_dir)])]
-            files = src.files(base)
-        cmds.append(request(fig, files, out_dir).command())
+        cmds = []
+        for src in fig.sources:
+            if src.kind != "capture":
+                base = str(cap_dir / f"{src.label}-{src.key()}.pcapng")
+                cmds.append(shlex.join(["synack", "trace", *src.trace_args(), "-o", relpath(base, out_dir)]))
+        cmds.append(request(fig, cap_dir, out_dir).command())
         cmds.append(f"synack build {shlex.quote(man_rel)} --only {fig.name}")
         is_image = Path(fig.output).suffix.lower() in (".svg", ".png")
         md += [f"## {fig.name}", ""]

@@ -57,7 +57,40 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unused:
+    """What a command that is not run adds to its parser: nothing (only its name and help line are
+    kept, for `synack --help` and the list of choices), so start-up builds one command's options."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self
+
+
+class _Only:
+    """The subparsers action as the command modules see it: `only`'s parser is real, the others
+    are listed with their help line and `_Unused`."""
+
+    def __init__(self, sub, only: str | None):
+        self.sub, self.only = sub, only
+
+    def add_parser(self, name: str, **kwargs):
+        if name == self.only:
+            return self.sub.add_parser(name, **kwargs)
+        self.sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+        return _Unused()
+
+
+_ALL = object()
+
+
+def command_of(argv: list[str] | None) -> str | None:
+    """The command an argument list runs: its first word that is not an option."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+def build_parser(only: str | None | object = _ALL) -> argparse.ArgumentParser:
+    """The `synack` parser; with `only`, the options of that command alone (None: of none, for
+    `synack --help`), the others listed by name and help line."""
     parser = argparse.ArgumentParser(
         prog="synack",
         description="Trace socket programs in isolated hosts and draw textbook figures "
@@ -65,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    listing = sub if only is _ALL else _Only(sub, only)
     for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name).register(listing)
     for p in sub.choices.values():  # every command that reads a capture may read standard input
         if any(a.dest == "capture" for a in p._actions):
             p.add_argument("--max-spool", metavar="SIZE", type=_spool_size, default=None,
@@ -106,7 +140,7 @@ def script() -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

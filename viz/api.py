@@ -181,7 +181,7 @@ def _loaded(capture: Any):
 
 
 def draw_ladder(capture: Any, **keywords):
-    """A ladder diagram Figure; the keywords are the request's (viz.figures.OPTIONS): stream,
+    """A ladder diagram Figure; the keywords are the request's (viz.options.OPTIONS): stream,
     frames ("5-20" or (5, 20)), phase ("handshake", "data", "teardown", "loss", "zero-window"),
     numbers ("relative", "absolute", "symbolic"), win, options, time, times, full, arp, compare
     (the capture at the other end), theme, size; page "slide" or "a4" gives a list of Figures,

@@ -20,9 +20,8 @@ from dataclasses import dataclass, replace
 from viz import ladder_loss as L
 from viz.errors import SynackError
 from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Tag, TcpState, flag_label
+from viz.options import NUMBERS, TIME_MODES
 
-NUMBERS = ("relative", "absolute", "symbolic")
-TIME_MODES = ("schematic", "scaled")
 
 # More lifelines than this do not fit one slide-sized figure legibly.
 MAX_LIFELINES = 5

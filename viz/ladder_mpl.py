@@ -461,19 +461,26 @@ def render_pages(ladder: Ladder, *, theme: str | Theme = "light", page: Page | s
                  size: tuple[float, float] | None = None) -> list:
     """One Figure per page: "slide" and "a4" cut a long exchange where no arrow is crossed and
     repeat the lifeline heads on every page; "none" (or a `size`) is one figure of it all."""
+    return [fig for _, fig in paged(ladder, theme=theme, page=page, size=size)]
+
+
+def paged(ladder: Ladder, *, theme: str | Theme = "light", page: Page | str | None = "slide",
+          size: tuple[float, float] | None = None) -> list[tuple[Ladder, object]]:
+    """(the page's ladder, its Figure) for each page of `render_pages`: the cuts the figure
+    makes, which the editable formats (viz.ladder_edit) follow page by page."""
     pg = page_of(page)
     if size is not None or pg.height is None:
-        return [render_ladder(ladder, theme=theme, size=size, page=pg)]
+        return [(ladder, render_ladder(ladder, theme=theme, size=size, page=pg))]
     from viz.ladder import paginate
 
     rows = rows_per_page(ladder, pg)
     for _ in range(RETRIES):
         # A crowded page gets fewer rows, which its pitch spreads out: more room between arrows.
-        figs = [render_ladder(p, theme=theme, page=pg, xs_of=ladder) for p in paginate(ladder, rows)]
-        if not any(f.synack_unplaced for f in figs) or rows <= 3:
+        pages = [(p, render_ladder(p, theme=theme, page=pg, xs_of=ladder)) for p in paginate(ladder, rows)]
+        if not any(f.synack_unplaced for _, f in pages) or rows <= 3:
             break
         rows = max(3.0, rows * 0.75)
-    return figs
+    return pages
 
 
 def draw_ladder(analysis, *, theme: str = "light", size: tuple[float, float] | None = None,

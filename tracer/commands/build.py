@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from viz import figures
+from viz import options
 
 DESCRIPTION = """\
 Read MANIFEST.toml (a [build] table and one [[figure]] entry per figure: its
@@ -48,12 +48,15 @@ sources: scenario = NAME (options: message, port, client_port, clients, bytes, i
 renderings: the options of synack ladder, layers, graph and play, named without the dashes
   (the same values, the same defaults; the build adds times = false, so a retrace keeps
   the bytes, and the [build] theme); each is the one value `viz.request` takes too:
-""" + "\n".join(f"  {k} = {{{', '.join(o.name for o in figures.options_of(k))}}}"
-                for k in figures.KINDS) + """
+""" + "\n".join(f"  {k} = {{{', '.join(o.name for o in options.options_of(k))}}}"
+                for k in options.KINDS) + """
   with two capture points (trace = { at = "both" } or { topology = "routed" }) a rendering
   draws at = "client" (default) or "server", and compare = true adds the other point:
   ladder = { compare = true } (true send and receive times),
   layers = { frame = "first-data", compare = true } (what the router changed)
+  a cwnd graph of several captures on shared axes: more = capture files, or trace tables,
+  each the figure's trace again with those keys changed (one more trace each):
+  graph = { kind = "cwnd", more = [{ cc = "cubic" }, { cc = "bbr" }] }
 
   [[figure]]
   name = "router-hop"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from viz import figures
+from viz import options
 
 
 def register(subparsers) -> None:
@@ -26,11 +26,13 @@ def register(subparsers) -> None:
         "  synack graph reno.pcapng cubic.pcapng bbr.pcapng --kind cwnd -o cc.svg",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
-    figures.add_arguments(p, "graph")
+    options.add_arguments(p, "graph")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from viz import figures
+
     got = figures.render(figures.arguments("graph", args))
     print(got if isinstance(got, str) else "\n".join(got), end="" if isinstance(got, str) else "\n")
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from viz import figures
+from viz import options
 
 
 def register(subparsers) -> None:
@@ -29,16 +29,20 @@ def register(subparsers) -> None:
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
     p.add_argument("capture2", metavar="CAPTURE2", nargs="?",
                    help="the same exchange captured at the other end (the same as --compare CAPTURE2)")
-    figures.add_arguments(p, "ladder")
+    options.add_arguments(p, "ladder")
     p.set_defaults(run=run)
 
 
 def load(path: str):
+    from viz import figures
+
     return figures.analysis_of(path)
 
 
 def run(args) -> int:
     import sys
+
+    from viz import figures
 
     got = figures.render(figures.arguments("ladder", args))
     if isinstance(got, str):

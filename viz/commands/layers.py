@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from viz import figures
+from viz import options
 
 
 def register(subparsers) -> None:
@@ -22,11 +22,13 @@ def register(subparsers) -> None:
         "  synack layers client.pcapng --frame 4 --compare server.pcapng   # what a router changed",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
-    figures.add_arguments(p, "layers")
+    options.add_arguments(p, "layers")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from viz import figures
+
     got = figures.render(figures.arguments("layers", args))
     print(got if isinstance(got, str) else "\n".join(got), end="" if isinstance(got, str) else "\n")
     return 0

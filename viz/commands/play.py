@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from viz import figures
+from viz import options
 
 
 def register(subparsers) -> None:
@@ -25,11 +25,13 @@ def register(subparsers) -> None:
         "  synack play captures/tcp-echo.pcapng -o echo.gif --auto",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file (- reads standard input)")
-    figures.add_arguments(p, "play")
+    options.add_arguments(p, "play")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from viz import figures
+
     req = figures.arguments("play", args)
     if req.output:
         print("\n".join(figures.render(req)))
