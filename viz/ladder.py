@@ -140,6 +140,7 @@ class CallMark:
     y: float
     lines: tuple[str, ...]  # one or more call texts at this height, in time order
     order: int = 0  # position among the notes (states and calls) at this lifeline and height
+    times: tuple[float, ...] = ()  # when each call drawn here ran (seconds, the frames' clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,8 +529,9 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                               _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
     timers = _timers(rows, row_of, y_send, where, bands)
-    raw_calls += [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text) for tm in timers]
-    states, calls = _notes(raw_states, raw_calls)
+    timer_notes = [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text)
+                   for tm in timers]
+    states, calls = _notes(raw_states, raw_calls, timer_notes)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
     ys = [a.y_send for a in arrows] + [a.y_recv for a in arrows] + [b.y_end for b in bands]
@@ -967,34 +969,39 @@ def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top,
     return out
 
 
-def _notes(states: list[tuple[StateMark, float]], calls: list[tuple[int, float, float, str]]):
-    """States and calls at one lifeline and height, in time order; neighbouring calls share a mark."""
+def _notes(states: list[tuple[StateMark, float]], calls: list[tuple[int, float, float, str]],
+           timers: list[tuple[int, float, float, str]] = ()):
+    """States and calls (and timer values) at one lifeline and height, in time order; neighbouring
+    calls share a mark, which keeps the calls' times."""
     groups: dict[tuple[int, float], list[tuple[float, int, object]]] = {}
     for k, (m, t) in enumerate(states):
         groups.setdefault((m.lifeline, m.y), []).append((t, k, m))
-    for k, (lf, y, t, text) in enumerate(calls):
-        groups.setdefault((lf, y), []).append((t, len(states) + k, text))
+    for k, (lf, y, t, text) in enumerate(list(calls) + list(timers)):
+        groups.setdefault((lf, y), []).append((t, len(states) + k, (text, k < len(calls))))
     out_s: list[StateMark] = []
     out_c: list[CallMark] = []
     for (lf, y), items in groups.items():
         items.sort(key=lambda it: (it[0], it[1]))
         order = 0
         pending: list[str] = []
+        when: list[float] = []
 
         def flush() -> None:
-            nonlocal order, pending
+            nonlocal order, pending, when
             if pending:
-                out_c.append(CallMark(lf, y, _squash(pending), order))
+                out_c.append(CallMark(lf, y, _squash(pending), order, tuple(when)))
                 order += 1
-                pending = []
+                pending, when = [], []
 
-        for _, _, item in items:
+        for t, _, item in items:
             if isinstance(item, StateMark):
                 flush()
                 out_s.append(replace(item, order=order))
                 order += 1
             else:
-                pending.append(item)
+                pending.append(item[0])
+                if item[1]:
+                    when.append(t)
         flush()
     key = lambda m: (m.y, m.lifeline, m.order)  # noqa: E731
     return tuple(sorted(out_s, key=key)), tuple(sorted(out_c, key=key))
@@ -1103,8 +1110,25 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
     times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
     placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
+    # The lifelines of each drawn connection: a call carries its connection (viz.calls), so on a
+    # lifeline several connections share it is drawn, and tagged, as its own connection's.
+    conns: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in rows:
+        if r.stream.proto in ("tcp", "udp"):
+            conns.setdefault((r.stream.proto, r.stream.id), (where[r.stream.client], where[r.stream.server]))
+    shared = _shared({id(r.stream): r.stream for r in rows if r.stream.proto in ("tcp", "udp")}.values(), where)
+    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
     for c in analysis.calls:
-        lf = sock.get((c.host, c.pid, c.fd))
+        lf = None
+        if c.conn is not None and c.conn[0] in ("tcp", "udp") and c.frame is None:
+            ends = conns.get(c.conn)
+            if ends is None:
+                continue  # a connection the figure leaves out
+            mine = [e for e in ends if _host_matches(c.host, lifelines[e])]
+            if len(mine) == 1:
+                lf = mine[0]
+        if lf is None:
+            lf = sock.get((c.host, c.pid, c.fd))
         if lf is None:
             cands = host_lines.get(c.host, set())
             if len(cands) != 1:
@@ -1114,6 +1138,11 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             continue  # tied to a frame outside the drawn range
         if c.frame is None and not window[0] < c.t < window[1]:
             continue  # among segments the range leaves out
+        if c.conn in conns and shared.get(lf, 1) > 1:
+            ends = conns[c.conn]
+            peer = ends[1] if ends[0] == lf else ends[0] if ends[1] == lf else None
+            if peer is not None:
+                tags[id(c)] = lifelines[peer].role
         ev, ts = events.get(lf, []), times.get(lf, [])
         k = bisect.bisect_right(ts, c.t)  # events on this lifeline at or before the call
         y = None
@@ -1128,21 +1157,24 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                 near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
                 y = yf if near else max(_between(ev, k), yf)
         if y is None:
-            if k == 0:
+            after = c.t - ev[k - 1][0] if k else None  # since the event before the call
+            before = ev[k][0] - c.t if k < len(ev) else None  # until the event after it
+            if before is not None and before <= CALL_SLACK and (after is None or before < after) \
+                    and (k or ev[0][1] > top + 1.0):
+                # Just before an event: beside it.  Set-up calls stay above a lifeline that starts
+                # the figure, and go beside the first event of one that joins later.
+                y = ev[k][1]
+            elif k == 0:
                 if c.t > frame_hi or c.t < frame_lo - 60:
                     continue
                 y = top - 1.0
-            elif (c.t > frame_hi + 1.0 and k == len(ev)) or c.t - ev[k - 1][0] <= CALL_SLACK:
+            elif (c.t > frame_hi + 1.0 and k == len(ev)) or after <= CALL_SLACK:
                 y = ev[k - 1][1]  # just after an event: beside it
             else:
                 y = _between(ev, k)
         placed.append((lf, y, c.t, c))
-    shared: dict[int, set[int]] = {}
-    for key, peers in peer_of.items():
-        shared.setdefault(sock[key], set()).update(peers)
-    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
     for lf, y, t, c in placed:
-        if len(shared.get(lf, ())) < 2:
+        if id(c) in tags or shared.get(lf, 1) < 2:
             continue
         peer = frame_peer.get((c.frame, lf))
         if peer is None and len(peer_of.get((c.host, c.pid, c.fd), ())) == 1:
