@@ -178,6 +178,15 @@ class Band:
 
 
 @dataclass(frozen=True, slots=True)
+class Break:
+    """A long time gap cut short in scaled time: where, and how long it really was."""
+
+    y: float
+    gap: float  # seconds
+    text: str  # "1.01 s", written beside the break marks
+
+
+@dataclass(frozen=True, slots=True)
 class TimeMark:
     y: float
     text: str
@@ -193,7 +202,7 @@ class Ladder:
     timers: tuple[L.Timer, ...] = ()
     phases: tuple[Phase, ...] = ()
     bands: tuple[Band, ...] = ()
-    breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
+    breaks: tuple[Break, ...] = ()  # compressed time gaps (scaled mode)
     times: tuple[TimeMark, ...] = ()
     time_unit: str = "ms"
     time_mode: str = "schematic"
@@ -787,7 +796,7 @@ def _place(rows: list[_Row], time: str, analysis: Analysis, merged: bool, collap
         i = j
     y_send = [0.0] * n
     y_recv = [0.0] * n
-    breaks: list[float] = []
+    breaks: list[Break] = []
     if time == "schematic" and not merged:
         for i in range(n):
             y_send[i] = slot[i]
@@ -857,6 +866,16 @@ STREAM_GAP = 0.5
 MIN_STEP = 0.5
 
 
+def duration_text(seconds: float) -> str:
+    """A gap's length as a lecture writes it: `1.01 s`, `340 ms`, `2.5 ms`, `80 µs`."""
+    if seconds >= 1.0:
+        return f"{seconds:.3g} s" if seconds < 100 else f"{seconds:.0f} s"
+    if seconds >= 1e-3:
+        ms = seconds * 1e3
+        return f"{ms:.3g} ms" if ms < 100 else f"{ms:.0f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
 def _scaled_map(events: list[float], target_rows: int):
     """y proportional to time above a legible minimum step; gaps longer than ten typical gaps
     are cut to that length and marked with a break.  Returns the map and the break heights."""
@@ -867,11 +886,11 @@ def _scaled_map(events: list[float], target_rows: int):
     total = sum(min(g, cap) for g in gaps) or 1.0
     scale = target_rows / total
     ys = [0.0]
-    breaks: list[float] = []
+    breaks: list[Break] = []
     for g in gaps:
         step = max(MIN_STEP, min(g, cap) * scale)
         if g > cap:
-            breaks.append(ys[-1] + step / 2)
+            breaks.append(Break(ys[-1] + step / 2, g, duration_text(g)))
         ys.append(ys[-1] + step)
 
     def ymap(t: float) -> float:
@@ -1041,7 +1060,7 @@ def _make_room(ladder: Ladder) -> Ladder:
         timers=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.timers),
         phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
         bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
-        breaks=tuple(f(b) for b in ladder.breaks),
+        breaks=tuple(replace(b, y=f(b.y)) for b in ladder.breaks),
         times=tuple(replace(t, y=f(t.y)) for t in ladder.times),
         y_max=f(ladder.y_max))
 
@@ -1152,24 +1171,19 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                 y = yf
             elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
                 near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
-                y = yf if near else min(_between(ev, k), yf)
+                y = yf if near else min(_nearby(ev, k, c.t, top), yf)
             else:  # returned after the segment it waited for
                 near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
-                y = yf if near else max(_between(ev, k), yf)
+                y = yf if near else max(_nearby(ev, k, c.t, top), yf)
         if y is None:
-            after = c.t - ev[k - 1][0] if k else None  # since the event before the call
-            before = ev[k][0] - c.t if k < len(ev) else None  # until the event after it
-            if before is not None and before <= CALL_SLACK and (after is None or before < after) \
-                    and (k or ev[0][1] > top + 1.0):
-                # Just before an event: beside it.  Set-up calls stay above a lifeline that starts
-                # the figure, and go beside the first event of one that joins later.
-                y = ev[k][1]
-            elif k == 0:
+            y = _nearby(ev, k, c.t, top, None)  # within the slack of an event: beside it
+        if y is None:
+            if k == 0:
                 if c.t > frame_hi or c.t < frame_lo - 60:
                     continue
                 y = top - 1.0
-            elif (c.t > frame_hi + 1.0 and k == len(ev)) or after <= CALL_SLACK:
-                y = ev[k - 1][1]  # just after an event: beside it
+            elif c.t > frame_hi + 1.0 and k == len(ev):
+                y = ev[k - 1][1]  # after the last frame: beside it
             else:
                 y = _between(ev, k)
         placed.append((lf, y, c.t, c))
@@ -1190,6 +1204,21 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
         floor[lf] = y
         out.append((lf, y, t, c))
     return _call_notes(out, entered, tags)
+
+
+def _nearby(ev: list[tuple[float, float]], k: int, t: float, top: float, default: object = ...):
+    """The height of the lifeline's event within the clock's slack of a call at `t` that ran after
+    its k-th event (the nearer one, if both neighbours are), else `default` (the height between
+    them).  Set-up calls stay above a lifeline that starts the figure, and go beside the first
+    event of one that joins later."""
+    after = t - ev[k - 1][0] if k else None
+    before = ev[k][0] - t if k < len(ev) else None
+    if before is not None and before <= CALL_SLACK and (after is None or before < after) \
+            and (k or ev[0][1] > top + 1.0):
+        return ev[k][1]
+    if after is not None and after <= CALL_SLACK:
+        return ev[k - 1][1]
+    return _between(ev, k) if default is ... else default
 
 
 def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) -> float:
@@ -1330,7 +1359,8 @@ def _time_notes(time, peer, seen_at, streams, breaks) -> list[str]:
         out.append(f"scaled time: true at the {side or 'capture point'}, the {other} end's estimated "
                    "(one-way delay = half the handshake RTT)")
     if breaks:
-        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks)")
+        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks, "
+                   "each with its length)")
     return out
 
 
@@ -1513,7 +1543,7 @@ def page_of(ladder: Ladder, lo: float, hi: float, k: int, n: int) -> Ladder:
         calls=tuple(c for c in ladder.calls if inside(c.y)),
         waits=clipped(ladder.waits), timers=clipped(ladder.timers), phases=clipped(ladder.phases),
         bands=tuple(b for b in ladder.bands if inside(b.y_start)),
-        breaks=tuple(b for b in ladder.breaks if inside(b)),
+        breaks=tuple(b for b in ladder.breaks if inside(b.y)),
         times=tuple(t for t in ladder.times if inside(t.y)),
         y_min=lo, y_max=y_bottom, caption=caption)
 
