@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ladder_fixtures as F  # noqa: E402
 
 from viz.errors import SynackError  # noqa: E402
-from viz.ladder import build_ladder, call_text, escape_preview, parse_frames  # noqa: E402
+from viz.ladder import build_ladder, call_text, duration_text, escape_preview, parse_frames  # noqa: E402
 from viz.model import Analysis, CaptureInfo, Packet, SocketCall  # noqa: E402
 
 from corpus_path import CORPUS_DIR  # noqa: E402
@@ -175,7 +175,10 @@ def test_scaled_time_is_monotonic_with_breaks():
     lad = build_ladder(replace(an, packets=slow), time="scaled")
     ys = [a.y_send for a in lad.arrows]
     assert ys == sorted(ys) and all(a.y_recv > a.y_send for a in lad.arrows)
-    assert len(lad.breaks) == 1 and lad.arrows[7].y_send < lad.breaks[0] < lad.arrows[8].y_send
+    assert len(lad.breaks) == 1 and lad.arrows[7].y_send < lad.breaks[0].y < lad.arrows[8].y_send
+    # The true gap (between the events either side: one end's times are estimated), written at the cut.
+    gap = lad.arrows[8].t - lad.arrows[7].t
+    assert abs(lad.breaks[0].gap - gap) < 1e-4 and lad.breaks[0].text == duration_text(gap) == "500 ms"
 
 
 def _peer_of(an: Analysis, drop: int, delay: float = 0.00001) -> Analysis:

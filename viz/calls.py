@@ -16,8 +16,12 @@ The tracer records every socket call of both programs on the capture's clock
 
 Matching is by host address (from the metadata's host list), time (a call
 precedes what it causes, a return follows what it waited for) and socket:
-once a (host, pid, fd) is tied to a stream by its first match, later calls on
-it only match frames of that stream.  Retransmissions never explain a call.
+once a socket is tied to a stream by its first match (an accepted one by the
+peer address accept() returned), later calls on it only match frames of that
+stream, and every call on it carries that connection (`conn`).  A socket is
+not a (host, pid, fd): a server that closes its connection's descriptor gets
+the same number from the next accept(), and a forked child uses the number
+its parent accepted (`_sockets`).  Retransmissions never explain a call.
 Pure: works on Packet values; `attach` is also what the tracer uses to write
 the per-packet comments.
 """
@@ -98,20 +102,163 @@ def _int(text: str) -> int | None:
 
 
 def _peer(text: str) -> tuple[str, int] | None:
+    """The peer address of an accept() result: `('192.0.2.1', 40000)`, or `(4, ('192.0.2.1', 40000))`
+    with the new descriptor first (the strace recorder)."""
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
-    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int):
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], tuple):
+        value = value[1]
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int) and not isinstance(value[1], bool):
         if isinstance(value[0], tuple) and len(value[0]) >= 2:  # accept() -> (sock, addr)
             value = value[0] if isinstance(value[0][1], int) else value
         return str(value[0]), value[1]
     return None
 
 
+def _new_fd(text: str) -> int | None:
+    """The descriptor an accept() result names first, `(4, ('192.0.2.1', 40000))`, if it does."""
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int) \
+            and not isinstance(value[0], bool) and isinstance(value[1], tuple):
+        return value[0]
+    return None
+
+
+def _sockets(calls: Sequence[SocketCall]) -> tuple[list[tuple], dict[int, tuple]]:
+    """The socket each call was made on, as a key, and for each accept() return the socket it made.
+
+    A descriptor names a socket from its socket() or accept() until its close().  The tracer's
+    accept() records name the listening descriptor, not the new one: that one is the lowest number
+    not open in the process (POSIX), unless the result says it.  A process that uses a descriptor
+    it never opened is a forked child (or one started with it): it uses the earliest socket of
+    that number another process of the host opened and no third one has taken, else the earliest
+    accepted socket no call has used yet."""
+    keys: list[tuple] = []
+    accepted: dict[int, tuple] = {}
+    open_: dict[tuple, tuple] = {}  # (host, pid, fd) -> socket key
+    where_of: dict[tuple, tuple] = {}  # socket key -> its (host, pid, fd) in the process that made it
+    by_number: dict[tuple[str, int], list[tuple[tuple, int]]] = {}  # (host, fd) -> [(socket, creator pid)]
+    unused: dict[str, dict[tuple, None]] = {}  # host -> accepted sockets no call has used, in order
+    users: dict[tuple, set[int]] = {}  # socket -> pids that made calls on it
+    count = 0
+
+    def new(host: str, pid: int, fd: int) -> tuple:
+        nonlocal count
+        count += 1
+        key = (host, "sock", count)
+        where_of[key] = (host, pid, fd)
+        open_[(host, pid, fd)] = key
+        by_number.setdefault((host, fd), []).append((key, pid))
+        users[key] = set()
+        return key
+
+    def adopt(c: SocketCall) -> tuple | None:
+        cands = by_number.get((c.host, c.fd), [])
+        keep = []
+        found = None
+        for key, pid in cands:
+            taken = users[key] - {pid}
+            if found is None and pid != c.pid and not taken:
+                found = key
+            if not taken:
+                keep.append((key, pid))
+        cands[:] = keep  # taken by a third process: never a candidate again
+        if found is None:
+            free = unused.get(c.host)
+            found = next(iter(free), None) if free else None
+            if found is not None and where_of[found][1] == c.pid:
+                open_.pop(where_of[found], None)  # the number guessed for it was wrong
+        return found
+
+    for i, c in enumerate(calls):
+        where = (c.host, c.pid, c.fd)
+        if c.fd is None:
+            keys.append(where)
+            continue
+        if c.call == "socket" and c.phase == "return" and not c.error:
+            key = new(c.host, c.pid, c.fd)
+        else:
+            key = open_.get(where)
+            if key is None:
+                key = adopt(c) or new(c.host, c.pid, c.fd)
+                open_[where] = key
+        users[key].add(c.pid)
+        unused.get(c.host, {}).pop(key, None)
+        keys.append(key)
+        if c.call == "accept" and c.phase == "return" and not c.error:
+            fd = _new_fd(c.result)
+            if fd is None:
+                fd = 3
+                while (c.host, c.pid, fd) in open_:
+                    fd += 1
+            accepted[i] = new(c.host, c.pid, fd)
+            unused.setdefault(c.host, {})[accepted[i]] = None
+        elif c.call == "close" and c.phase == "return" and not c.error:
+            open_.pop(where, None)
+    return keys, accepted
+
+
+def _close_connects(calls: Sequence[SocketCall], keys: list[tuple]) -> set[int]:
+    """Indexes of connect() calls that entered within the clock's slack of another socket's on the
+    same host: the kernel may send their SYNs in either order, so the first SYN does not say which
+    socket it is; the socket's first data does (`_untangle_connects`)."""
+    entries = [(c.ts, i) for i, c in enumerate(calls) if c.call == "connect" and c.phase == "call"]
+    out: set[int] = set()
+    for (t0, i), (t1, j) in zip(entries, entries[1:]):
+        if t1 - t0 <= EPS and calls[i].host == calls[j].host and keys[i] != keys[j]:
+            out |= {i, j}
+    return out
+
+
+def _untangle_connects(found: list[tuple[int, ...]], m: "_Matcher") -> None:
+    """Give each of two close connect()s (and their returns) the handshake of the stream its socket's
+    data went over, when the first-SYN guess gave them each other's."""
+    def stream(frames):
+        p = m.by_frame.get(frames[0]) if frames else None
+        return (p.proto, p.stream) if p is not None else None
+
+    for phase in ("call", "return"):
+        mine = {}
+        for i in m.close_connects if phase == "call" else _returns_of(m, m.close_connects):
+            b = m.bound.get(m.keys[i])
+            s = stream(found[i])
+            if b is not None and s is not None and s != b:
+                mine[i] = (s, b)
+        for i, (s, b) in mine.items():
+            partner = next((j for j, (s2, b2) in mine.items() if j != i and s2 == b and b2 == s), None)
+            if partner is not None and i < partner:
+                found[i], found[partner] = found[partner], found[i]
+
+
+def _returns_of(m: "_Matcher", connects: set[int]) -> list[int]:
+    """The connect() returns of the sockets of `connects`."""
+    socks = {m.keys[i] for i in connects}
+    return [i for i, c in enumerate(m.calls) if c.call == "connect" and c.phase == "return" and m.keys[i] in socks]
+
+
+def _shared_closes(calls: Sequence[SocketCall], keys: list[tuple]) -> set[int]:
+    """Indexes of close() calls after which another process still uses the socket (a forking
+    server's parent closing its copy of the accepted one): only the last close sends the FIN."""
+    later: dict[tuple, set[int]] = {}  # socket -> pids making calls on it after this point
+    out: set[int] = set()
+    for i in range(len(calls) - 1, -1, -1):
+        c, key = calls[i], keys[i]
+        pids = later.setdefault(key, set())
+        if c.call == "close" and pids - {c.pid}:
+            out.add(i)
+        pids.add(c.pid)
+    return out
+
+
 class _Matcher:
     def __init__(self, packets: Sequence[Packet], meta: dict):
         self.packets = packets
+        self.by_frame = {p.frame: p for p in packets}
         self.ts = [p.ts for p in packets]
         self.addrs = host_addresses(meta)
         self.roles = {}
@@ -119,11 +266,12 @@ class _Matcher:
             if isinstance(s_host, dict):
                 self.roles[str(s_host.get("name", ""))] = str(s_host.get("role", ""))
         self.claimed: set[tuple[int, str]] = set()
-        self.bound: dict[tuple, tuple[str, int]] = {}  # (host, pid, fd) -> (proto, stream)
+        self.bound: dict[tuple, tuple[str, int]] = {}  # socket -> (proto, stream)
         self.listeners: set[tuple] = set()
         self.rx_left: dict[tuple, tuple[int, int]] = {}  # (host, stream) -> (frame, bytes left)
         self.clients: dict[tuple[str, int], int] = {}  # tcp stream -> client addr side known
         self.stream_client: dict[int, tuple[str, int]] = {}
+        self.opened: dict[tuple[str, int], list[tuple[float, int]]] = {}  # client end -> (SYN time, stream)
         # Frames a recv can return, per direction of each stream, in frame
         # order: a recv scans only the directions its socket may receive on,
         # from the first one not yet claimed, so matching stays linear.
@@ -145,6 +293,8 @@ class _Matcher:
             if proto == "tcp":
                 flags = int(p.flags)  # plain ints: enum operators cost microseconds
                 if flags & 0x12 == 0x02:  # SYN without ACK
+                    if p.stream not in self.stream_client:
+                        self.opened.setdefault((p.src, p.sport), []).append((p.ts, p.stream))
                     self.stream_client.setdefault(p.stream, (p.src, p.sport))
                     self.cands["syn"].append(i)
                 if flags & 0x04 or flags & 0x12 == 0x12:  # RST, or SYN/ACK
@@ -176,11 +326,25 @@ class _Matcher:
             elif _echo(p):
                 self.lists["udp"].append(i)
                 self.cands["sendto"].append(i)
-        self.icmp_socks: set[tuple] = set()  # (host, pid, fd) of ICMP echo sockets (ping)
+        self.icmp_socks: set[tuple] = set()  # the ICMP echo sockets (ping)
+        self.keys: list[tuple] = []  # the socket of each call (`_sockets`)
+        self.accepted: dict[int, tuple] = {}  # index of an accept() return -> the socket it made
+        self.shared_closes: set[int] = set()
+        self.calls: Sequence[SocketCall] = ()
+        self.close_connects: set[int] = set()  # connect() calls too close to another's to tell their SYNs apart
+        self.i = 0
         self.list_lo: dict[tuple[str, str], int] = {}
         self.sizes: dict[int, int | None] = {}  # send call index -> bytes (set by attach)
         for pos, nxt in self.tx_lanes.values():
             nxt.extend(range(len(pos) + 1))
+
+    def stream_of(self, peer: tuple[str, int] | None, ts: float) -> int | None:
+        """The TCP stream the client `peer` opened last before `ts` (a port may be reused)."""
+        found = None
+        for t, stream in self.opened.get(peer, ()) if peer else ():
+            if t <= ts + EPS:
+                found = stream
+        return found
 
     def is_host(self, host: str, addr: str | None, p: Packet, sending: bool) -> bool:
         addrs = self.addrs.get(host)
@@ -201,7 +365,8 @@ class _Matcher:
         return bisect.bisect_right(self.ts, ts + EPS)
 
     def key(self, c: SocketCall) -> tuple:
-        return (c.host, c.pid, c.fd)
+        """The socket of the call being matched (`_sockets`)."""
+        return self.keys[self.i]
 
     def in_socket(self, c: SocketCall, p: Packet) -> bool:
         b = self.bound.get(self.key(c))
@@ -316,7 +481,8 @@ class _Matcher:
         if name == "connect" and phase == "call":
             p = self.first_sent(c, "connect", _pure_syn, "syn")
             if p:
-                self.bind(c, p)
+                if self.i not in self.close_connects:
+                    self.bind(c, p)
                 return (p.frame,)
         elif name == "connect":
             p = self.last_received(
@@ -332,6 +498,11 @@ class _Matcher:
                     return False
                 return peer is None or (q.src, q.sport) == peer
             p = self.last_received(c, "accept", completes, earliest="handshake")
+            new = self.accepted.get(self.i)
+            if new is not None:
+                stream = p.stream if p else self.stream_of(peer, c.ts)
+                if stream is not None:
+                    self.bound.setdefault(new, ("tcp", stream))
             if p:
                 return (p.frame,)
         elif name in SENDS and phase == "call":
@@ -351,7 +522,7 @@ class _Matcher:
             self.bind(c, p)
             return (p.frame,)
         elif name in CLOSES and self.key(c) not in self.listeners:
-            if name == "close" and self.key(c) not in self.bound:
+            if name == "close" and (self.key(c) not in self.bound or self.i in self.shared_closes):
                 return ()
             p = self.first_sent(c, "close", lambda q: q.proto == "tcp" and bool(
                 q.flags & (Flag.FIN | Flag.RST)), "finrst")
@@ -522,10 +693,24 @@ def attach(packets: Sequence[Packet], calls: Iterable[SocketCall],
     calls = tuple(calls)
     m = _Matcher(packets, meta or {})
     m.sizes = _send_sizes(calls)
-    out = []
+    m.keys, m.accepted = _sockets(calls)
+    m.calls = calls
+    m.shared_closes = _shared_closes(calls, m.keys)
+    m.close_connects = _close_connects(calls, m.keys)
+    found = []
     for i, c in enumerate(calls):
-        frames = m.match(c, calls, i)
-        out.append(replace(c, frame=frames[0], frames=frames) if frames else c)
+        m.i = i
+        found.append(m.match(c, calls, i))
+    _untangle_connects(found, m)
+    out = []
+    for i, (c, frames) in enumerate(zip(calls, found)):
+        conn = m.bound.get(m.accepted[i]) if i in m.accepted else m.bound.get(m.keys[i])
+        if conn is None and frames and c.call == "accept":
+            p = m.by_frame.get(frames[0])
+            conn = (p.proto, p.stream) if p is not None and p.stream is not None else None
+        if frames or conn:
+            c = replace(c, frame=frames[0] if frames else None, frames=frames, conn=conn)
+        out.append(c)
     return tuple(out)
 
 

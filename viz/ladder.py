@@ -139,6 +139,7 @@ class CallMark:
     y: float
     lines: tuple[str, ...]  # one or more call texts at this height, in time order
     order: int = 0  # position among the notes (states and calls) at this lifeline and height
+    times: tuple[float, ...] = ()  # when each call drawn here ran (seconds, the frames' clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,15 @@ class Band:
 
 
 @dataclass(frozen=True, slots=True)
+class Break:
+    """A long time gap cut short in scaled time: where, and how long it really was."""
+
+    y: float
+    gap: float  # seconds
+    text: str  # "1.01 s", written beside the break marks
+
+
+@dataclass(frozen=True, slots=True)
 class TimeMark:
     y: float
     text: str
@@ -191,7 +201,7 @@ class Ladder:
     timers: tuple[L.Timer, ...] = ()
     phases: tuple[Phase, ...] = ()
     bands: tuple[Band, ...] = ()
-    breaks: tuple[float, ...] = ()  # y of compressed time gaps (scaled mode)
+    breaks: tuple[Break, ...] = ()  # compressed time gaps (scaled mode)
     times: tuple[TimeMark, ...] = ()
     time_unit: str = "ms"
     time_mode: str = "schematic"
@@ -527,8 +537,9 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
     raw_calls, waits = _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                               _outside_times(analysis, streams, frames), _end_times(rows, analysis, peer is not None))
     timers = _timers(rows, row_of, y_send, where, bands)
-    raw_calls += [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text) for tm in timers]
-    states, calls = _notes(raw_states, raw_calls)
+    timer_notes = [(tm.lifeline, (tm.y_start + tm.y_end) / 2, rows[row_of[tm.frame]].packet.t, tm.text)
+                   for tm in timers]
+    states, calls = _notes(raw_states, raw_calls, timer_notes)
     phases = _phases(streams, arrows) if len(streams) == 1 and streams[0].proto == "tcp" else ()
     times, unit = _times(arrows, bands, rows, band_rows, y_send)
     ys = [a.y_send for a in arrows] + [a.y_recv for a in arrows] + [b.y_end for b in bands]
@@ -784,7 +795,7 @@ def _place(rows: list[_Row], time: str, analysis: Analysis, merged: bool, collap
         i = j
     y_send = [0.0] * n
     y_recv = [0.0] * n
-    breaks: list[float] = []
+    breaks: list[Break] = []
     if time == "schematic" and not merged:
         for i in range(n):
             y_send[i] = slot[i]
@@ -854,6 +865,16 @@ STREAM_GAP = 0.5
 MIN_STEP = 0.5
 
 
+def duration_text(seconds: float) -> str:
+    """A gap's length as a lecture writes it: `1.01 s`, `340 ms`, `2.5 ms`, `80 µs`."""
+    if seconds >= 1.0:
+        return f"{seconds:.3g} s" if seconds < 100 else f"{seconds:.0f} s"
+    if seconds >= 1e-3:
+        ms = seconds * 1e3
+        return f"{ms:.3g} ms" if ms < 100 else f"{ms:.0f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
 def _scaled_map(events: list[float], target_rows: int):
     """y proportional to time above a legible minimum step; gaps longer than ten typical gaps
     are cut to that length and marked with a break.  Returns the map and the break heights."""
@@ -864,11 +885,11 @@ def _scaled_map(events: list[float], target_rows: int):
     total = sum(min(g, cap) for g in gaps) or 1.0
     scale = target_rows / total
     ys = [0.0]
-    breaks: list[float] = []
+    breaks: list[Break] = []
     for g in gaps:
         step = max(MIN_STEP, min(g, cap) * scale)
         if g > cap:
-            breaks.append(ys[-1] + step / 2)
+            breaks.append(Break(ys[-1] + step / 2, g, duration_text(g)))
         ys.append(ys[-1] + step)
 
     def ymap(t: float) -> float:
@@ -966,34 +987,39 @@ def _states(analysis, streams, rows, row_of, y_send, y_recv, where, bands, top,
     return out
 
 
-def _notes(states: list[tuple[StateMark, float]], calls: list[tuple[int, float, float, str]]):
-    """States and calls at one lifeline and height, in time order; neighbouring calls share a mark."""
+def _notes(states: list[tuple[StateMark, float]], calls: list[tuple[int, float, float, str]],
+           timers: list[tuple[int, float, float, str]] = ()):
+    """States and calls (and timer values) at one lifeline and height, in time order; neighbouring
+    calls share a mark, which keeps the calls' times."""
     groups: dict[tuple[int, float], list[tuple[float, int, object]]] = {}
     for k, (m, t) in enumerate(states):
         groups.setdefault((m.lifeline, m.y), []).append((t, k, m))
-    for k, (lf, y, t, text) in enumerate(calls):
-        groups.setdefault((lf, y), []).append((t, len(states) + k, text))
+    for k, (lf, y, t, text) in enumerate(list(calls) + list(timers)):
+        groups.setdefault((lf, y), []).append((t, len(states) + k, (text, k < len(calls))))
     out_s: list[StateMark] = []
     out_c: list[CallMark] = []
     for (lf, y), items in groups.items():
         items.sort(key=lambda it: (it[0], it[1]))
         order = 0
         pending: list[str] = []
+        when: list[float] = []
 
         def flush() -> None:
-            nonlocal order, pending
+            nonlocal order, pending, when
             if pending:
-                out_c.append(CallMark(lf, y, _squash(pending), order))
+                out_c.append(CallMark(lf, y, _squash(pending), order, tuple(when)))
                 order += 1
-                pending = []
+                pending, when = [], []
 
-        for _, _, item in items:
+        for t, _, item in items:
             if isinstance(item, StateMark):
                 flush()
                 out_s.append(replace(item, order=order))
                 order += 1
             else:
-                pending.append(item)
+                pending.append(item[0])
+                if item[1]:
+                    when.append(t)
         flush()
     key = lambda m: (m.y, m.lifeline, m.order)  # noqa: E731
     return tuple(sorted(out_s, key=key)), tuple(sorted(out_c, key=key))
@@ -1033,7 +1059,7 @@ def _make_room(ladder: Ladder) -> Ladder:
         timers=tuple(replace(w, y_start=f(w.y_start), y_end=f(w.y_end)) for w in ladder.timers),
         phases=tuple(replace(p, y_start=f(p.y_start), y_end=f(p.y_end)) for p in ladder.phases),
         bands=tuple(replace(b, y_start=f(b.y_start), y_end=f(b.y_end)) for b in ladder.bands),
-        breaks=tuple(f(b) for b in ladder.breaks),
+        breaks=tuple(replace(b, y=f(b.y)) for b in ladder.breaks),
         times=tuple(replace(t, y=f(t.y)) for t in ladder.times),
         y_max=f(ladder.y_max))
 
@@ -1102,8 +1128,25 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
     times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
     placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
+    # The lifelines of each drawn connection: a call carries its connection (viz.calls), so on a
+    # lifeline several connections share it is drawn, and tagged, as its own connection's.
+    conns: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in rows:
+        if r.stream.proto in ("tcp", "udp"):
+            conns.setdefault((r.stream.proto, r.stream.id), (where[r.stream.client], where[r.stream.server]))
+    shared = _shared({id(r.stream): r.stream for r in rows if r.stream.proto in ("tcp", "udp")}.values(), where)
+    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
     for c in analysis.calls:
-        lf = sock.get((c.host, c.pid, c.fd))
+        lf = None
+        if c.conn is not None and c.conn[0] in ("tcp", "udp") and c.frame is None:
+            ends = conns.get(c.conn)
+            if ends is None:
+                continue  # a connection the figure leaves out
+            mine = [e for e in ends if _host_matches(c.host, lifelines[e])]
+            if len(mine) == 1:
+                lf = mine[0]
+        if lf is None:
+            lf = sock.get((c.host, c.pid, c.fd))
         if lf is None:
             cands = host_lines.get(c.host, set())
             if len(cands) != 1:
@@ -1113,6 +1156,11 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             continue  # tied to a frame outside the drawn range
         if c.frame is None and not window[0] < c.t < window[1]:
             continue  # among segments the range leaves out
+        if c.conn in conns and shared.get(lf, 1) > 1:
+            ends = conns[c.conn]
+            peer = ends[1] if ends[0] == lf else ends[0] if ends[1] == lf else None
+            if peer is not None:
+                tags[id(c)] = lifelines[peer].role
         ev, ts = events.get(lf, []), times.get(lf, [])
         k = bisect.bisect_right(ts, c.t)  # events on this lifeline at or before the call
         y = None
@@ -1122,26 +1170,24 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                 y = yf
             elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
                 near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
-                y = yf if near else min(_between(ev, k), yf)
+                y = yf if near else min(_nearby(ev, k, c.t, top), yf)
             else:  # returned after the segment it waited for
                 near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
-                y = yf if near else max(_between(ev, k), yf)
+                y = yf if near else max(_nearby(ev, k, c.t, top), yf)
+        if y is None:
+            y = _nearby(ev, k, c.t, top, None)  # within the slack of an event: beside it
         if y is None:
             if k == 0:
                 if c.t > frame_hi or c.t < frame_lo - 60:
                     continue
                 y = top - 1.0
-            elif (c.t > frame_hi + 1.0 and k == len(ev)) or c.t - ev[k - 1][0] <= CALL_SLACK:
-                y = ev[k - 1][1]  # just after an event: beside it
+            elif c.t > frame_hi + 1.0 and k == len(ev):
+                y = ev[k - 1][1]  # after the last frame: beside it
             else:
                 y = _between(ev, k)
         placed.append((lf, y, c.t, c))
-    shared: dict[int, set[int]] = {}
-    for key, peers in peer_of.items():
-        shared.setdefault(sock[key], set()).update(peers)
-    tags: dict[int, str] = {}  # id(call) -> its connection, where a lifeline carries several
     for lf, y, t, c in placed:
-        if len(shared.get(lf, ())) < 2:
+        if id(c) in tags or shared.get(lf, 1) < 2:
             continue
         peer = frame_peer.get((c.frame, lf))
         if peer is None and len(peer_of.get((c.host, c.pid, c.fd), ())) == 1:
@@ -1157,6 +1203,21 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
         floor[lf] = y
         out.append((lf, y, t, c))
     return _call_notes(out, entered, tags)
+
+
+def _nearby(ev: list[tuple[float, float]], k: int, t: float, top: float, default: object = ...):
+    """The height of the lifeline's event within the clock's slack of a call at `t` that ran after
+    its k-th event (the nearer one, if both neighbours are), else `default` (the height between
+    them).  Set-up calls stay above a lifeline that starts the figure, and go beside the first
+    event of one that joins later."""
+    after = t - ev[k - 1][0] if k else None
+    before = ev[k][0] - t if k < len(ev) else None
+    if before is not None and before <= CALL_SLACK and (after is None or before < after) \
+            and (k or ev[0][1] > top + 1.0):
+        return ev[k][1]
+    if after is not None and after <= CALL_SLACK:
+        return ev[k - 1][1]
+    return _between(ev, k) if default is ... else default
 
 
 def _between(ev: list[tuple[float, float]], k: int, cap: float | None = None) -> float:
@@ -1297,7 +1358,8 @@ def _time_notes(time, peer, seen_at, streams, breaks) -> list[str]:
         out.append(f"scaled time: true at the {side or 'capture point'}, the {other} end's estimated "
                    "(one-way delay = half the handshake RTT)")
     if breaks:
-        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks)")
+        out.append(f"{len(breaks)} long gap{'s' if len(breaks) != 1 else ''} cut short (break marks, "
+                   "each with its length)")
     return out
 
 
@@ -1480,7 +1542,7 @@ def page_of(ladder: Ladder, lo: float, hi: float, k: int, n: int) -> Ladder:
         calls=tuple(c for c in ladder.calls if inside(c.y)),
         waits=clipped(ladder.waits), timers=clipped(ladder.timers), phases=clipped(ladder.phases),
         bands=tuple(b for b in ladder.bands if inside(b.y_start)),
-        breaks=tuple(b for b in ladder.breaks if inside(b)),
+        breaks=tuple(b for b in ladder.breaks if inside(b.y)),
         times=tuple(t for t in ladder.times if inside(t.y)),
         y_min=lo, y_max=y_bottom, caption=caption)
 

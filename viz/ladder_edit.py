@@ -111,7 +111,8 @@ def _left_out(fmt: str, ladder: Ladder) -> list[str]:
     if fmt in ("mmd", "puml", "msc") and any(s.y_end is not None for s in ladder.states):
         gone.append("TIME_WAIT's interval bar (the state is a note saying it lasts to the end)")
     if fmt in ("mmd", "puml", "msc") and ladder.breaks:
-        gone.append("the break marks of compressed time gaps")
+        gone.append("the break marks of compressed time gaps (" + ", ".join(b.text for b in ladder.breaks[:6])
+                    + (" ..." if len(ladder.breaks) > 6 else "") + ")")
     if fmt in ("mmd", "puml", "msc"):
         gone.append("colours and line weights of data, control and reset segments (the labels say which)")
     return gone or ["nothing"]

@@ -192,6 +192,7 @@ def _geometry(ladder: Ladder, size: tuple[float, float] | None, page: Page | str
     time_w = 0.0
     if cols.times:  # as wide as its widest entry (a capture can start at a large time)
         time_w = max([measure(t.text, page.small, family="monospace")[0] for t in cols.times]
+                     + [measure(b.text, page.small, style="italic")[0] for b in cols.breaks]
                      + [measure(f"time ({cols.time_unit})", page.small)[0]]) + 0.15
     phase_w = 0.0
     if cols.phases:
@@ -344,6 +345,7 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
                                          linestyles="dotted", zorder=2))
 
     # Time margin, breaks, phases, caption.
+    cut_at = [g.y(b.y) for b in ladder.breaks]
     if ladder.times:
         label(g.time_x, g.height - 0.62 * k, f"time ({ladder.time_unit})", SMALL, th.muted, ha="right")
         last_y = None
@@ -351,6 +353,8 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
             y = g.y(t.y)
             if last_y is not None and last_y - y < line_in:
                 continue  # scaled mode: keep the margin readable
+            if any(abs(y - c) < line_in for c in cut_at):
+                continue  # the break's length is written there
             label(g.time_x, y, t.text, SMALL, th.muted, ha="right", va="center", family="monospace")
             w, a_, d_ = measure(t.text, SMALL, family="monospace")
             fixed.append(box(g.time_x, y, w, a_, d_, ha="right", va="center"))
@@ -358,10 +362,14 @@ def render_ladder(ladder: Ladder, *, theme: str | Theme = "light", size: tuple[f
     if ladder.breaks:
         marks_ = []
         for b in ladder.breaks:
-            y = g.y(b)
+            y = g.y(b.y)
             for x in g.xs:
                 for off in (-0.04, 0.04):
                     marks_.append(((x - 0.1, y + off - 0.03), (x + 0.1, y + off + 0.03)))
+            # How long the cut gap really was, in the time column beside the marks.
+            label(g.time_x, y, b.text, SMALL, th.muted, ha="right", va="center", style="italic")
+            w, a_, d_ = measure(b.text, SMALL, style="italic")
+            fixed.append(box(g.time_x, y, w, a_, d_, ha="right", va="center"))
         ax.add_collection(LineCollection(marks_, colors=th.foreground, linewidths=1.2, zorder=5))
     if ladder.phases:
         brackets = []

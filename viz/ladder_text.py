@@ -68,7 +68,8 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
         for line in lines:
             note(lifeline, y, line)
 
-    time_w = max([len(t.text) for t in ladder.times] + [len(ladder.time_unit), 4]) + 1
+    time_w = max([len(t.text) for t in ladder.times] + [len(b.text) + 3 for b in ladder.breaks]
+                 + [len(ladder.time_unit), 4]) + 1
     want_l = max((len(t) for v in left_notes.values() for t in v), default=0)
     want_r = max((len(t) for v in right_notes.values() for t in v), default=0)
     heads = [max(len(l.role), len(l.address)) for l in ladder.lifelines]
@@ -92,7 +93,7 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
         times.setdefault(t.y, t.text)
     waits = {s.lifeline: s.y for s in ladder.states if s.y_end is not None}
     phases = sorted(ladder.phases, key=lambda p: p.y_start)
-    breaks = sorted(ladder.breaks)
+    breaks = sorted(ladder.breaks, key=lambda b: b.y)
 
     out: list[str] = []
 
@@ -128,10 +129,10 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
             row = [" "] * total
             put(row, time_w, f"{g.rule * 2} {p.name} {g.rule * 2}")
             out.append("".join(row).rstrip())
-        while breaks and breaks[0] <= y:
-            breaks.pop(0)
+        while breaks and breaks[0].y <= y:
+            b = breaks.pop(0)
             row = blank(y)
-            put(row, 0, "≈≈" if g is BOX else "~~")
+            put(row, 0, ("≈≈" if g is BOX else "~~") + " " + (b.text if g is BOX else b.text.replace("µ", "u")))
             out.append("".join(row).rstrip())
         items = by_y.get(y, [])
         lefts = list(left_notes.get(y, []))

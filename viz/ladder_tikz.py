@@ -114,6 +114,8 @@ def render_tikz(ladder: Ladder, theme: Theme, standalone: bool = True) -> str:
             y = g.y(t.y)
             if last_y is not None and last_y - y < 0.16:
                 continue
+            if any(abs(y - g.y(b.y)) < 0.16 for b in ladder.breaks):
+                continue  # the break's length is written there
             out.append(f"\\node[anchor=east,text=symuted,font=\\ttfamily\\scriptsize] at ({g.time_x:.3f},{y:.3f}) "
                        f"{{{tex(t.text)}}};")
             last_y = y
@@ -125,10 +127,12 @@ def render_tikz(ladder: Ladder, theme: Theme, standalone: bool = True) -> str:
         out.append(f"\\node[anchor=west,text=symuted,align=left] at ({x + 0.08:.3f},{(ya + yb) / 2:.3f}) "
                    f"{{{tex(p.name).replace(' ', NEWLINE, 1)}}};")
     for b in ladder.breaks:
-        y = g.y(b)
+        y = g.y(b.y)
         for x in g.xs:
             out.append(f"\\draw[syforeground] ({x - 0.1:.3f},{y - 0.07:.3f}) -- ++(0.2,0.06) "
                        f"({x - 0.1:.3f},{y + 0.01:.3f}) -- ++(0.2,0.06);")
+        out.append(f"\\node[anchor=east,text=symuted,font=\\sffamily\\scriptsize\\itshape] at ({g.time_x:.3f},{y:.3f}) "
+                   f"{{{tex(b.text)}}};")
     if ladder.caption:
         out.append(f"\\node[anchor=base west,text=symuted,font=\\sffamily\\scriptsize] at (0.2,0.18) "
                    f"{{{tex(ladder.caption)}}};")

@@ -148,7 +148,10 @@ class StateChange:
 class SocketCall:
     """One socket API call recorded by the tracer, on the capture's clock.
 
-    `frame` is the frame this call explains (e.g. connect -> the SYN), or None.
+    `frame` is the frame this call explains (e.g. connect -> the SYN), or None.  `conn` is the
+    connection (proto, stream id) of the socket it was made on, once the calls are attached: every
+    call on an accepted socket belongs to the connection accept() returned, even one that explains
+    no frame, and a descriptor number reused after close() starts another (viz.calls).
     """
 
     ts: float
@@ -163,6 +166,7 @@ class SocketCall:
     fd: int | None = None
     frame: int | None = None
     frames: tuple[int, ...] = ()  # every frame it explains (a sendall may span several segments)
+    conn: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

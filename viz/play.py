@@ -77,7 +77,7 @@ def prefix(ladder: Ladder, k: int) -> Ladder:
         calls=tuple(c for c in ladder.calls if call_shown(c)),
         phases=tuple(replace(p, y_end=min(p.y_end, cut)) for p in ladder.phases if p.y_start <= last.y_send),
         bands=tuple(b for b in ladder.bands if b.y_end <= cut),
-        breaks=tuple(y for y in ladder.breaks if y <= cut),
+        breaks=tuple(b for b in ladder.breaks if b.y <= cut),
         times=tuple(m for m in ladder.times if m.y <= last.y_send),
     )
 
