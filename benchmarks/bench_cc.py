@@ -2,12 +2,13 @@
 """Congestion-control benchmarks (issue 12): what sampling the kernel's TCP state costs, and how
 fast a 100,000-segment time-sequence graph draws.
 
-    sudo python3 benchmarks/bench_cc.py [--runs 3] [--bytes 100000000] [--segments 100000]
+    sudo python3 benchmarks/bench_cc.py [--runs 5] [--bytes 100000000] [--segments 100000] [--only bulk|short|tsg]
 
 1. `synack trace bulk --bytes 100000000` with the kernel-state sampler and without it
    (--no-kstate), interleaved in the same run: transfer rate measured from the recorded
    socket calls (the client's sendall() call to its shutdown()), capture drops, samples kept.
-   Goal: at most 5% slower, 0 drops.
+   Goal: at most 5% slower, 0 drops.  The sampler's own CPU time (kstate.cpu_ms) too, and
+   what it adds to a short `synack trace tcp-echo`.
 2. `synack graph CAP --kind tsg -o tsg.svg` of a bulk trace of --segments segments: reading
    and analysing, computing the series, drawing and writing the SVG, each timed.  Goal: <= 2 s
    for the drawing.
@@ -39,11 +40,23 @@ def transfer_seconds(path: str) -> float:
     return end - start
 
 
+def _kstate(path: str) -> dict:
+    from viz.capture import open_capture
+
+    with open_capture(path) as cap:
+        for _ in cap:
+            pass
+        return cap.meta.get("kstate") or {}
+
+
 def overhead(runs: int, nbytes: int, tmp: str) -> None:
+    """With and without the sampler, alternated (ABBA...), each side's median: the machine is shared,
+    so one pair says little."""
     from tracer import scenarios
     from tracer.run import trace
 
     rates: dict[bool, list[float]] = {True: [], False: []}
+    cpu: list[int] = []
     for i in range(runs):
         for sampled in (True, False) if i % 2 == 0 else (False, True):
             out = os.path.join(tmp, f"bulk-{sampled}-{i}.pcapng")
@@ -52,19 +65,40 @@ def overhead(runs: int, nbytes: int, tmp: str) -> None:
             rates[sampled].append(nbytes * 8 / secs / 1e6)
             extra = ""
             if sampled:
-                from viz.capture import open_capture
-                with open_capture(out) as cap:
-                    for _ in cap:
-                        pass
-                    k = cap.meta.get("kstate") or {}
+                k = _kstate(out)
                 n = sum(len(c["samples"]["ts"]) for c in k.get("conns", []))
-                extra = f", {n} samples ({k.get('source')}, lookups at {k.get('poll_hz')} Hz)"
+                cpu.append(k.get("cpu_ms", 0))
+                extra = (f", {n} samples ({k.get('source')}, lookups at {k.get('poll_hz')} Hz, "
+                         f"sampler CPU {k.get('cpu_ms', 0) / 1000:.2f} s)")
             print(f"  run {i + 1} {'with' if sampled else 'without'} sampling: {rates[sampled][-1]:8.1f} Mbit/s, "
                   f"{res.frames} frames, drops {res.drops}{extra}", flush=True)
             os.unlink(out)
     a, b = statistics.median(rates[True]), statistics.median(rates[False])
+    pairs = ", ".join(f"{x / y:.2f}" for x, y in zip(rates[True], rates[False]))
     print(f"bulk {nbytes / 1e6:g} MB, median of {runs}: with sampling {a:.1f} Mbit/s, without {b:.1f} Mbit/s "
-          f"({(1 - a / b) * 100:+.1f}% slower with sampling; goal <= 5%)")
+          f"({(1 - a / b) * 100:+.1f}% slower with sampling; goal <= 5%); per pair with/without {pairs}; "
+          f"sampler CPU median {statistics.median(cpu) / 1000:.2f} s")
+
+
+def short_trace(runs: int, tmp: str) -> None:
+    """What the sampler adds to a short trace's wall time (`synack trace tcp-echo`), alternated."""
+    from tracer import scenarios
+    from tracer.run import trace
+
+    secs: dict[bool, list[float]] = {True: [], False: []}
+    cpu = []
+    for i in range(runs):
+        for sampled in (True, False) if i % 2 == 0 else (False, True):
+            out = os.path.join(tmp, f"echo-{sampled}-{i}.pcapng")
+            a = time.perf_counter()
+            trace("tcp-echo", scenarios.Options(), out, kstate=sampled)
+            secs[sampled].append(time.perf_counter() - a)
+            if sampled:
+                cpu.append(_kstate(out).get("cpu_ms", 0))
+            os.unlink(out)
+    a, b = statistics.median(secs[True]), statistics.median(secs[False])
+    print(f"tcp-echo trace, median of {runs}: {a:.2f} s with sampling, {b:.2f} s without ({a - b:+.2f} s); "
+          f"sampler CPU median {statistics.median(cpu) / 1000:.2f} s")
 
 
 def tsg_speed(segments: int, tmp: str) -> None:
@@ -99,14 +133,22 @@ def tsg_speed(segments: int, tmp: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bytes", type=int, default=100_000_000)
     ap.add_argument("--segments", type=int, default=100_000)
+    ap.add_argument("--only", choices=("bulk", "short", "tsg"), action="append",
+                    help="run only these parts (repeatable; default: all three)")
     args = ap.parse_args()
+    parts = args.only or ["bulk", "short", "tsg"]
     with tempfile.TemporaryDirectory(prefix="bench-cc-") as tmp:
         print(f"load average {os.getloadavg()[0]:.1f}")
-        overhead(args.runs, args.bytes, tmp)
-        tsg_speed(args.segments, tmp)
+        if "bulk" in parts:
+            overhead(args.runs, args.bytes, tmp)
+        if "short" in parts:
+            short_trace(max(args.runs, 4), tmp)
+        if "tsg" in parts:
+            tsg_speed(args.segments, tmp)
+        print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -60,12 +60,41 @@ def test_recovery_is_the_ack_that_covers_the_retransmission():
     assert marked == [int(acks[0][0])]
 
 
+def _fired_after(path):
+    """Each fast retransmission tshark tags -> tshark's number of the last duplicate ACK asking for
+    its sequence number before it (`Dup ACK 12#3`: 3)."""
+    dups = _tshark(path, "tcp.analysis.duplicate_ack", "frame.number", "tcp.ack_raw",
+                   "tcp.analysis.duplicate_ack_num")
+    out = {}
+    for frame, seq in _tshark(path, "tcp.analysis.fast_retransmission", "frame.number", "tcp.seq_raw"):
+        before = [int(n) for f, ack, n in dups if int(f) < int(frame) and ack == seq]
+        out[int(frame)] = before[-1] if before else None
+    return out
+
+
 def test_fast_retransmit_names_the_case_with_tsharks_dup_ack_count():
     path = CAPTURES / "fast-retransmit.pcapng"
     lad = build_ladder(_load(path))
-    dups = _tshark(path, "tcp.analysis.duplicate_ack", "frame.number")
-    assert lad.caption.startswith(f"fast retransmit after {len(dups)} duplicate ACKs")
+    ((frame, fired),) = _fired_after(path).items()
+    assert fired == len(_tshark(path, f"tcp.analysis.duplicate_ack && frame.number < {frame}", "frame.number"))
+    assert lad.caption.startswith(f"fast retransmit after {fired} duplicate ACKs")
     assert lad.timers == ()  # the dup ACKs, not a timer, triggered it
+    assert "fast retransmission" in lad.arrow(frame).tags  # Linux (RACK): no count named as the trigger
+
+
+@pytest.mark.parametrize("path", [CAPTURES / "sawtooth.pcapng", CAPTURES / "slow-start.pcapng",
+                                  CAPTURES / "lecture" / "fast-retransmit-1c23d094065a.pcapng"], ids=lambda p: p.name)
+def test_textbook_fast_retransmission_names_its_trigger_as_tshark_counts_it(path):
+    """--tcp textbook: each fast retransmission says the duplicate ACK count it fired at, which is
+    tshark's, and the textbook's 3; duplicate ACKs drawn after it do not count."""
+    an = _load(path)
+    assert an.capture.meta["tcp"]["profile"] == "textbook"
+    fired = _fired_after(path)
+    assert fired and set(fired.values()) == {3}, fired
+    lad = build_ladder(an, full=True)
+    for frame, n in fired.items():
+        assert f"fast retransmission after {n} dup ACKs" in lad.arrow(frame).tags, lad.arrow(frame).tags
+    assert lad.caption.startswith("fast retransmit after 3 duplicate ACKs")
 
 
 def test_a_plain_pcap_at_the_sender_draws_the_original_lost(tmp_path):

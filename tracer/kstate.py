@@ -33,7 +33,6 @@ import re
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -50,9 +49,11 @@ STATES = sum(1 << s for s in (1, 2, 4, 5, 7, 8, 9, 11))
 CA_STATES = ("Open", "Disorder", "CWR", "Recovery", "Loss")
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
-POLL_GAP = 0.0001  # seconds between sock_diag lookups: 1.5-2.5 kHz on a loaded 2-core machine
-DUMP_GAP = 0.1  # seconds between full dumps, which find new sockets (each costs ~3.5 ms of a core)
-DUMP_GAP_IDLE = 0.01  # while no socket is known yet: found ~10 ms after its handshake at worst
+POLL_HZ = 1250  # sock_diag lookup rounds per second when it is the only source (>= 1 kHz)
+POLL_HZ_TRACEFS = 250  # with tcp_probe, which has cwnd, ssthresh, srtt and snd_wnd at every ACK
+DUMP_GAP = 0.1  # seconds between full dumps, which find new sockets (each walks the kernel's whole
+DUMP_GAP_IDLE = 0.01  # established hash, ~1.3 ms of a core); while none is known: ~10 ms late at worst
+DUMP_GAP_TRACEFS = 0.5  # with tracefs, inet_sock_set_state names each new connection: dumps only in case
 # The columns of a connection's samples; None where the source does not say (tcp_probe has
 # no rto/rttvar/unacked; ca_state comes from tcp_cong_state_set).
 FIELDS = ("ts", "src", "ca_state", "cwnd", "ssthresh", "unacked", "outstanding", "srtt_us", "rttvar_us",
@@ -70,6 +71,8 @@ def diag_request(family: int, one: tuple[str, int, str, int, int] | None = None)
     sockid = b"\0" * 48
     if one is not None:
         src, sport, dst, dport, cookie = one
+        if cookie is None:  # INET_DIAG_NOCOOKIE: whichever socket has this 4-tuple
+            cookie = 0xFFFFFFFF_FFFFFFFF
         sockid = (struct.pack(">HH", sport, dport) + socket.inet_pton(family, src).ljust(16, b"\0")
                   + socket.inet_pton(family, dst).ljust(16, b"\0")
                   + struct.pack("=III", 0, cookie & 0xFFFFFFFF, cookie >> 32))
@@ -121,6 +124,12 @@ def _u32(info: bytes, offset: int) -> int | None:
     return struct.unpack_from("=I", info, offset)[0] if len(info) >= offset + 4 else None
 
 
+def info_key(info: bytes, state: int) -> bytes:
+    """The bytes of struct tcp_info that info_fields reads (not its clocks, tcpi_last_*, which
+    change every millisecond): equal keys, equal samples, so most lookups are never parsed."""
+    return bytes((state,)) + info[0:2] + info[8:12] + info[16:36] + info[68:84] + info[100:104] + info[228:236]
+
+
 def info_fields(info: bytes, state: int) -> tuple[Any, ...]:
     """struct tcp_info (linux/tcp.h) -> the FIELDS after ts and src."""
     if len(info) < 104:
@@ -153,15 +162,27 @@ class Diag:
             rows += got
             if done:
                 break
-        self.known = {r[0]: diag_request(self.family, (r[2], r[3], r[4], r[5], r[0])) for r in rows}
+        self.remember(rows)
         return rows
 
+    def remember(self, rows: list[tuple[Any, ...]]) -> None:
+        for r in rows:  # a lookup by 4-tuple may answer with a listener: not a connection
+            if r[0] not in self.known and (1 << r[6]) & STATES:
+                self.known[r[0]] = diag_request(self.family, (r[2], r[3], r[4], r[5], r[0]))
+
+    def find(self, src: str, sport: int, dst: str, dport: int) -> None:
+        """Look up a connection a tracepoint named (it may be another namespace's: not found)."""
+        self.sock.send(diag_request(self.family, (src, sport, dst, dport, None)))
+        self.remember(parse_diag(self.sock.recv(1 << 16))[0])
+
     def poll(self) -> list[tuple[Any, ...]]:
-        """The sockets the last dump found, each looked up (a closed one drops out)."""
+        """The known sockets, each looked up; one closed or in TIME_WAIT is looked up no more."""
         rows = []
-        for req in list(self.known.values()):
+        for cookie, req in list(self.known.items()):
             self.sock.send(req)
             got, _ = parse_diag(self.sock.recv(1 << 16))
+            if not got or got[0][6] in (6, 7):
+                self.known.pop(cookie, None)
             rows += got
         return rows
 
@@ -220,7 +241,10 @@ def _tracefs() -> tuple[str, str]:
                             # segment a receiver gets, which halves the events of a bulk transfer
                             ("events/tcp/tcp_probe/filter", "data_len == 0"),
                             ("events/tcp/tcp_probe/enable", "1"),
-                            ("events/tcp/tcp_cong_state_set/enable", "1"), ("tracing_on", "1")):
+                            ("events/tcp/tcp_cong_state_set/enable", "1"),
+                            # a connection entering ESTABLISHED: looked up at once, no dump needed
+                            ("events/sock/inet_sock_set_state/filter", "protocol == 6 && newstate == 1"),
+                            ("events/sock/inet_sock_set_state/enable", "1"), ("tracing_on", "1")):
             with open(os.path.join(inst, name), "w") as f:
                 f.write(value)
     except OSError:
@@ -230,7 +254,7 @@ def _tracefs() -> tuple[str, str]:
 
 
 def _remove_instance(inst: str) -> None:
-    for name in ("tracing_on", "events/tcp/enable"):
+    for name in ("tracing_on", "events/tcp/enable", "events/sock/enable"):
         try:
             with open(os.path.join(inst, name), "w") as f:
                 f.write("0")
@@ -252,12 +276,80 @@ class _Conn:
     def __init__(self, host: str, cookie: int, key: tuple, cc: str | None):
         self.host, self.cookie, self.key, self.cc = host, cookie, key, cc
         self.rows: list[tuple] = []
-        self.last: tuple | None = None
+        self.last: bytes | None = None  # info_key of the last sample
+
+
+_ESTABLISHED = re.compile(rb"inet_sock_set_state: family=AF_INET6? protocol=IPPROTO_TCP sport=(\d+) dport=(\d+) "
+                          rb"saddr=(\S+) daddr=(\S+) saddrv6=(\S+) daddrv6=(\S+)")
+
+
+def established(chunk: bytes, family: int) -> list[tuple[str, int, str, int]]:
+    """The connections (local address, port, remote address, port) trace_pipe text says entered
+    ESTABLISHED (tcp:inet_sock_set_state, filtered to that)."""
+    out = []
+    for m in _ESTABLISHED.finditer(chunk):
+        sport, dport, s4, d4, s6, d6 = m.groups()
+        src, dst = (s4, d4) if family == socket.AF_INET else (s6, d6)
+        out.append((src.decode(), int(sport), dst.decode(), int(dport)))
+    return out
+
+
+class _Tracefs:
+    """The tracefs instance's trace_pipe, read by a thread while the programs run: the text is kept
+    to be parsed at the end, but new connections are picked out at once, for the lookups."""
+
+    def __init__(self, inst: str, family: int) -> None:
+        self.inst = inst
+        self.family = family
+        self.raw: list[bytes] = []
+        self.new: list[tuple[str, int, str, int]] = []  # appended here, taken by the poll loop
+        self.done = threading.Event()
+        self.pipe = open(os.path.join(inst, "trace_pipe"), "rb", buffering=0)
+        os.set_blocking(self.pipe.fileno(), False)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _chunk(self) -> bytes:
+        try:
+            return self.pipe.read(1 << 20) or b""
+        except BlockingIOError:
+            return b""
+
+    def _read(self) -> None:
+        tail = b""
+        while not self.done.is_set():
+            chunk = self._chunk()
+            if not chunk:
+                self.done.wait(0.01)  # trace_pipe polls readable when empty: never spin on the GIL
+                continue
+            self.raw.append(chunk)
+            if b"inet_sock_set_state" in chunk or b"inet_sock_set_state" in tail:
+                self.new += established(tail + chunk, self.family)
+            tail = chunk[chunk.rfind(b"\n") + 1:]
+
+    def close(self) -> list[bytes]:
+        """Stop the events and read what the ring still holds (every event is in it: the programs
+        have ended), without waiting for a timeout."""
+        self.done.set()
+        self.thread.join(5)
+        try:
+            with open(os.path.join(self.inst, "tracing_on"), "w") as f:
+                f.write("0")
+        except OSError:
+            pass
+        while True:
+            chunk = self._chunk()
+            if not chunk:
+                break
+            self.raw.append(chunk)
+        self.pipe.close()
+        return self.raw
 
 
 def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
-           ready: Any = None, family: int = socket.AF_INET) -> dict[str, Any]:
-    """Poll every host until `stop`; return the `kstate` metadata."""
+           ready: Any = None, family: int = socket.AF_INET) -> tuple[dict[str, Any], Any]:
+    """Poll every host until `stop`; return the `kstate` metadata and what to call once it is
+    written (removing the tracefs instance takes the kernel tens of milliseconds)."""
     diags = {}
     for name, path in hosts.items():
         box: dict[str, Any] = {}
@@ -276,8 +368,6 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
         diags[name] = box["d"]
     source, note = "sock_diag", None
     inst = None
-    events: list[tuple[int, str, dict[str, str]]] = []
-    reader = None
     offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     if want_tracefs:
         try:
@@ -287,30 +377,7 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
             note = f"tracefs unavailable ({os.strerror(exc.errno) if exc.errno else exc}): sampled through sock_diag"
     else:
         note = "not root: sampled through sock_diag (tcp_probe needs tracefs)"
-    if inst:
-        pipe = open(os.path.join(inst, "trace_pipe"), "rb", buffering=0)
-        os.set_blocking(pipe.fileno(), False)
-
-        def read_pipe() -> None:  # bytes only while the programs run: parsed once they are done
-            import select
-            while True:
-                r, _, _ = select.select([pipe], [], [], 0.05)
-                chunk = b""
-                if r:
-                    try:
-                        chunk = pipe.read(1 << 20) or b""
-                    except BlockingIOError:
-                        chunk = b""
-                if not chunk:
-                    if stop.is_set() and stopped_at[0] and time.monotonic() > stopped_at[0]:
-                        break
-                    time.sleep(0.02)  # trace_pipe polls readable when empty: never spin on the GIL
-                    continue
-                raw.append(chunk)
-        raw: list[bytes] = []
-        stopped_at = [0.0]
-        reader = threading.Thread(target=read_pipe, daemon=True)
-        reader.start()
+    tracefs = _Tracefs(inst, family) if inst else None
     if ready:
         ready()
     conns: dict[tuple[str, int], _Conn] = {}
@@ -323,13 +390,19 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
             for d in diags.values():
                 d.dump()
             idle = not any(d.known for d in diags.values())
-            stop.wait(DUMP_GAP_IDLE if idle else DUMP_GAP)
+            stop.wait(DUMP_GAP_TRACEFS if tracefs else DUMP_GAP_IDLE if idle else DUMP_GAP)
         dumping_done.set()
     threading.Thread(target=dumper, daemon=True).start()
+    gap = 1.0 / (POLL_HZ_TRACEFS if tracefs else POLL_HZ)
+    due = time.monotonic()
     try:
         while True:
             last_round = stop.is_set() and dumping_done.wait(1.0)
             round_start = time.monotonic()
+            while tracefs and tracefs.new:
+                one = tracefs.new.pop(0)
+                for d in diags.values():
+                    d.find(*one)
             for name, d in diags.items():
                 now = time.time_ns()
                 for cookie, fam, src, sport, dst, dport, state, cc, info in d.poll():
@@ -338,35 +411,37 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
                         c = conns[(name, cookie)] = _Conn(name, cookie, (src, sport, dst, dport), cc)
                     elif cc and not c.cc:
                         c.cc = cc
-                    vals = info_fields(info, state)
-                    if vals != c.last:
-                        c.last = vals
-                        c.rows.append((now, 0) + vals)
+                    key = info_key(info, state)
+                    if key != c.last:
+                        c.last = key
+                        c.rows.append((now, 0) + info_fields(info, state))
             if last_round:
                 break
-            time.sleep(POLL_GAP)
+            due += gap  # rounds at a steady rate: one late round is made up, a long stall is not
+            wait = due - time.monotonic()
+            if wait > 0:
+                stop.wait(wait)
+            elif wait < -10 * gap:
+                due = time.monotonic()
             if any(d.known for d in diags.values()):  # the rate counts rounds with connections to look up
                 polls += 1
                 active += time.monotonic() - round_start
     finally:
+        raw = tracefs.close() if tracefs else []
         seconds = active
-        if inst:
-            stopped_at[0] = time.monotonic() + 0.03  # events of the last ACKs still being read
-            reader.join(5)
-            pipe.close()
-            _remove_instance(inst)
-    if inst:
-        for line in b"".join(raw).split(b"\n"):
-            ev = parse_event(line.decode(errors="replace"))
-            if ev is not None:
-                events.append(ev)
+    events = []
+    for line in b"".join(raw).split(b"\n"):
+        ev = parse_event(line.decode(errors="replace"))
+        if ev is not None:
+            events.append(ev)
     if events:
         _merge_events(conns, events, offset)
-    return {"source": source, "note": note, "polls": polls,
-            "poll_hz": round(polls / seconds) if seconds > 0.01 else 0,
-            "fields": list(FIELDS), "ca_states": list(CA_STATES), "sources": list(SOURCES),
-            "conns": [_conn_json(c) for c in sorted(conns.values(), key=lambda c: (c.rows[0][0] if c.rows
-                                                                                  else 0, c.host))]}
+    result = {"source": source, "note": note, "polls": polls,
+              "poll_hz": round(polls / seconds) if seconds > 0.01 else 0,
+              "fields": list(FIELDS), "ca_states": list(CA_STATES), "sources": list(SOURCES),
+              "conns": [_conn_json(c) for c in sorted(conns.values(), key=lambda c: (c.rows[0][0] if c.rows
+                                                                                     else 0, c.host))]}
+    return result, (lambda: _remove_instance(inst)) if inst else (lambda: None)
 
 
 def _merge_events(conns: dict, events: list, offset: int) -> None:
@@ -438,14 +513,20 @@ def main(argv: list[str]) -> int:
     def ready() -> None:
         sys.stdout.write("ready\n")
         sys.stdout.flush()
+    cleanup = None
     try:
-        result = sample(hosts, want, stop, ready, family)
+        result, cleanup = sample(hosts, want, stop, ready, family)
     except OSError as exc:
         result = {"error": f"{exc.strerror or exc}"}
+    result["cpu_ms"] = round(time.process_time() * 1000)  # what sampling cost, all threads (bench_cc)
     tmp = out + ".part"
     with open(tmp, "w") as f:
         json.dump(result, f, separators=(",", ":"))
     os.replace(tmp, out)
+    sys.stdout.write("done\n")  # the tracer reads the file now; the instance goes meanwhile
+    sys.stdout.flush()
+    if cleanup:
+        cleanup()
     return 0
 
 
@@ -453,6 +534,8 @@ def main(argv: list[str]) -> int:
 
 class Sampler:
     """The sampler process of one trace: start() before the programs, stop() after them."""
+
+    proc: Any = None
 
     def __init__(self, hosts: Any, workdir: str):
         from tracer import hosts as hostmod
@@ -462,10 +545,10 @@ class Sampler:
         paths = [f"{h.name}={os.path.join(hostmod.NETNS_RUN_DIR, h.netns)}"
                  for h in hosts.hosts.values() if h.role in ("client", "server")]
         self.tracefs = os.geteuid() == 0 and not userns.inside()
-        self.argv = [sys.executable, "-m", "tracer.kstate", self.out, *(["--tracefs"] if self.tracefs else []),
+        # -S: the sampler needs no site-packages, and starts ~50 ms of CPU sooner without them
+        self.argv = [sys.executable, "-S", "-m", "tracer.kstate", self.out, *(["--tracefs"] if self.tracefs else []),
                      *(["--ipv6"] if hosts.ipv6 else []),
                      *paths]
-        self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 5.0) -> None:
         self.launch()
@@ -473,6 +556,8 @@ class Sampler:
 
     def launch(self) -> None:
         """Start the process (it takes ~0.1 s to be ready: launch early, wait_ready late)."""
+        import subprocess
+
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -492,19 +577,19 @@ class Sampler:
             self.proc.send_signal(signal.SIGTERM)
 
     def stop(self) -> dict[str, Any] | None:
-        """End the sampler; its `kstate` metadata, or None when it failed (the capture goes on)."""
+        """Its `kstate` metadata once written, or None when it failed (the capture goes on); the
+        process ends meanwhile (kill() waits for it)."""
+        import select
+
         if self.proc is None:
             return None
-        try:
-            self.signal_stop()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        finally:
-            if self.proc.stdout:
-                self.proc.stdout.close()
+        self.signal_stop()
+        end = time.monotonic() + 10
+        while self.proc.stdout:
+            r, _, _ = select.select([self.proc.stdout], [], [], max(0.0, end - time.monotonic()))
+            line = self.proc.stdout.readline() if r else b""
+            if not line or line.strip() == b"done":  # written, ended, or 10 s without a word
+                break
         try:
             with open(self.out) as f:
                 data = json.load(f)
@@ -519,9 +604,19 @@ class Sampler:
         return data
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        """Wait for the process to remove its tracefs instance and end (an interrupted trace's is
+        told to stop first); killed only when it does not."""
+        import subprocess
+
+        if self.proc is not None:
+            self.signal_stop()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            if self.proc.stdout:
+                self.proc.stdout.close()
         if getattr(self, "errors", None) is not None:
             self.errors.close()
 

@@ -491,6 +491,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         rows[k].extra += (L.RECOVERY,)
     lifelines, where = _lifelines(analysis, streams, rows)
     dup_number = _dup_ack_numbers(analysis, streams)
+    triggers = _fast_retransmit_triggers(analysis, streams, dup_number)
     probes = _window_probes(analysis, streams)
     collapse = not full and len(rows) > COLLAPSE_ABOVE
     state_frames = {sc.frame for s in streams for sc in s.states}
@@ -513,6 +514,10 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         tags = tag_texts(p.analysis)
         if r.frame in dup_number:
             tags = tuple(f"{t} #{dup_number[r.frame]}" if t == TAG_TEXT[Tag.DUP_ACK] else t for t in tags)
+        if r.frame in triggers and _textbook(analysis):  # RFC 5681's count; Linux's RACK waits on time
+            n = triggers[r.frame]
+            fr = TAG_TEXT[Tag.FAST_RETRANSMISSION]
+            tags = tuple(f"{t} after {n} dup ACK{'s' if n != 1 else ''}" if t == fr else t for t in tags)
         if r.frame in probes:
             tags = tuple(WINDOW_PROBE if t == TAG_TEXT[Tag.KEEP_ALIVE] else t for t in tags)
         if r.frame in dup_number:
@@ -554,7 +559,7 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         bands=tuple(bands), breaks=tuple(breaks), times=times, time_unit=unit, time_mode=time,
         numbers=numbers, y_min=y_min, y_max=y_max + (1.0 if time_wait else 0.0),
         caption=" · ".join(filter(None, (
-            _caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis)),
+            _caption(analysis, peer, L.case_name(rows, lost, _dropped_dirs(analysis), triggers),
                      _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, collapse)
                      + _time_notes(time, peer, seen_at, streams, breaks)),
             icmp_omitted(analysis, streams, arp)))),
@@ -669,6 +674,32 @@ def _dup_ack_numbers(analysis: Analysis, streams) -> dict[int, int]:
             if Tag.DUP_ACK in p.analysis:
                 count[side] = out[f] = count[side] + 1
     return out
+
+
+def _fast_retransmit_triggers(analysis: Analysis, streams, dup_number: dict[int, int]) -> dict[int, int]:
+    """Frame of a fast retransmission -> the number of the duplicate ACK it answered: the last one
+    from the receiver asking for its sequence number before it was sent (the count at the moment
+    the sender fired: 3 in textbook TCP, however many RACK waited for on Linux)."""
+    out: dict[int, int] = {}
+    for s in streams:
+        if s.proto != "tcp":
+            continue
+        last: dict[tuple, int] = {}  # (receiver, raw ack number) -> its latest duplicate's number
+        for f in s.frames:
+            if f > len(analysis.packets):
+                continue
+            p = analysis.packet(f)
+            if f in dup_number:
+                last[(p.src, p.sport, p.ack_raw)] = dup_number[f]
+            if Tag.FAST_RETRANSMISSION in p.analysis and (p.dst, p.dport, p.seq_raw) in last:
+                out[f] = last[(p.dst, p.dport, p.seq_raw)]
+    return out
+
+
+def _textbook(analysis: Analysis) -> bool:
+    """Traced with --tcp textbook (the capture's `tcp` metadata)."""
+    tcp = (analysis.capture.meta or {}).get("tcp")
+    return isinstance(tcp, dict) and tcp.get("profile") == "textbook"
 
 
 def _window_probes(analysis: Analysis, streams) -> set[int]:

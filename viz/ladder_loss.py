@@ -185,8 +185,9 @@ def sack_text(p: Packet, seq_text) -> str:
     return ("D-SACK " if _dsack(p, 0) else "SACK ") + ", ".join(parts)
 
 
-def case_name(rows, lost_by_meta: set[int], dropped_dirs: set[str]) -> str:
-    """The textbook case the drawn exchange shows, for the caption; '' when there is none."""
+def case_name(rows, lost_by_meta: set[int], dropped_dirs: set[str], triggers: dict[int, int] | None = None) -> str:
+    """The textbook case the drawn exchange shows, for the caption; '' when there is none.
+    `triggers`: fast retransmission's frame -> the duplicate ACKs counted when it was sent."""
     tags = {t for r in rows for t in r.packet.analysis}
     retx = originals(rows)
     if not retx and not any(r.lost for r in rows) and Tag.ZERO_WINDOW not in tags:
@@ -200,7 +201,10 @@ def case_name(rows, lost_by_meta: set[int], dropped_dirs: set[str]) -> str:
     if spurious and len(spurious) == len(retx):
         return "spurious retransmission: the original had arrived (D-SACK)"
     if Tag.FAST_RETRANSMISSION in tags:
-        dups = sum(Tag.DUP_ACK in r.packet.analysis for r in rows)
+        first = next(r.frame for r in rows if Tag.FAST_RETRANSMISSION in r.packet.analysis)
+        dups = (triggers or {}).get(first)
+        if dups is None:  # not answering a duplicate ACK drawn: those before it
+            dups = sum(Tag.DUP_ACK in r.packet.analysis for r in rows if r.frame < first)
         return f"fast retransmit after {dups} duplicate ACK{'s' if dups != 1 else ''}"
     if any(rows[i].packet.flags & Flag.SYN for i in retx):
         return "SYN lost: retried after the initial RTO"
