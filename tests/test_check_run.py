@@ -174,3 +174,31 @@ def test_rcvbuf_and_sndbuf_make_a_small_window_and_short_writes(tmp_path, leak_c
                       "expect": {"echo": True, "client_reads_all": True}}, "<test>", base=str(EXAMPLES / "echo"))
     (r,) = check(spec, str(tmp_path), figures=False)
     assert all(v.passed for v in r.verdicts), [(v.name, v.detail) for v in r.verdicts]
+
+
+def test_a_check_of_ipv6_lecture_code_typed_with_the_loopback_literal(tmp_path, leak_check):
+    """`ipv6 = true` with programs that say AF_INET6 and '::1' (server and client) passes the
+    expectations the IPv4 pair passes, and `ipv6` itself: the link carries 2001:db8::1 <-> ::2."""
+    import re
+    import shutil
+    import tempfile
+
+    from tracer.check import check, spec_from
+
+    d = tempfile.mkdtemp(prefix="synack-v6check-")
+    os.chmod(d, 0o755)
+    try:
+        for name in ("echo_server.py", "echo_client.py"):
+            text = re.sub(r"\bAF_INET\b", "AF_INET6", (ROOT / "tests" / "programs" / name).read_text())
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text.replace("'localhost'", "'::1'"))
+        spec = spec_from({"server": "python3 echo_server.py", "client": "python3 echo_client.py", "ipv6": True,
+                          "timeout": 10, "message": "This is the message.",
+                          "expect": {"established": True, "ipv6": True, "echo": True, "closes_first": "client",
+                                     "reset": False, "client_exits": 0}}, "<test>", base=d)
+        (r,) = check(spec, str(tmp_path), figures=False)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert r.error is None, r.error
+    assert all(v.passed for v in r.verdicts), [(v.name, v.detail) for v in r.verdicts]
+    assert "2001:db8::1" in next(v.detail for v in r.verdicts if v.name == "ipv6")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -55,17 +56,16 @@ def user():
 
 
 def frames(path: str) -> list[tuple]:
-    res = subprocess.run(["tshark", "-r", path, "-Y", "tcp or udp", "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
-                          "-e", "tcp.flags", "-e", "tcp.len", "-e", "udp.length"], capture_output=True, text=True,
-                         check=True)
-    return [tuple(line.split("\t")) for line in res.stdout.splitlines()]
+    res = subprocess.run(["tshark", "-r", path, "-Y", "tcp or udp", "-T", "fields", "-e", "ip.src", "-e", "ipv6.src",
+                          "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.flags", "-e", "tcp.len", "-e", "udp.length"],
+                         capture_output=True, text=True, check=True)
+    rows = [line.split("\t") for line in res.stdout.splitlines()]
+    return [(r[0] or r[1], r[2] or r[3], *r[4:]) for r in rows]
 
 
 def calls(path: str) -> dict[str, list[tuple]]:
     """Each program's calls in its own order (how the two hosts interleave is the scheduler's),
     the client's ephemeral port left out (a UDP server's sendto names it)."""
-    import re
-
     with open_capture(path) as cap:
         out: dict[str, list[tuple]] = {}
         for c in cap.meta["calls"]:
@@ -80,6 +80,7 @@ SEED_PAIRS = [  # the seeds' programs as a student types them (tests/programs: l
     ("time_server.py", "time_client.py", "127.0.0.1:21567"),
     ("upper_tcp_server.py", "upper_tcp_client.py", "localhost:12000"),
     ("upper_udp_server.py", "upper_udp_client.py", "127.0.0.1:11111"),
+    ("echo_server.py", "echo_client.py", "::1:10000"),  # AF_INET6 and '::1' typed in, --ipv6
 ]
 
 
@@ -87,7 +88,8 @@ SEED_PAIRS = [  # the seeds' programs as a student types them (tests/programs: l
 @pytest.mark.netns
 @pytest.mark.skipif(userns.blocked_reason(userns.knobs(), sys.executable) is not None,
                     reason="this kernel blocks unprivileged user namespaces")
-@pytest.mark.parametrize("server, client, named", SEED_PAIRS, ids=[p[0].split("_server")[0] for p in SEED_PAIRS])
+@pytest.mark.parametrize("server, client, named", SEED_PAIRS,
+                         ids=[p[0].split("_server")[0] + ("_ipv6" if ":" in p[2][:-6] else "") for p in SEED_PAIRS])
 def test_trace_as_an_unprivileged_user_equals_the_root_trace(server, client, named, user, tmp_path, leak_check,
                                                             readable_site):
     python = python_for(user.pw_uid)
@@ -97,11 +99,16 @@ def test_trace_as_an_unprivileged_user_equals_the_root_trace(server, client, nam
     try:
         for pkg in ("tracer", "viz"):
             shutil.copytree(ROOT / pkg, home / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        ipv6 = named.startswith("::1")
         for name in (server, client):
-            shutil.copy(PROGRAMS / name, home / name)
+            text = (PROGRAMS / name).read_text()
+            if ipv6:
+                text = re.sub(r"\bAF_INET\b", "AF_INET6", text).replace("'localhost'", "'::1'")
+            (home / name).write_text(text)
         subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True)
         os.chmod(home, 0o755)
-        argv = ["-m", "tracer", "trace", "--server", f"{python} {server}", "--client", f"{python} {client}", "-o"]
+        argv = ["-m", "tracer", "trace", "--server", f"{python} {server}", "--client", f"{python} {client}",
+                *(["--ipv6"] if ipv6 else []), "-o"]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": os.pathsep.join([str(home), readable_site]), "LANG": "C.UTF-8"}
         mine = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                                python, *argv, "user.pcapng"], cwd=home, env=env, capture_output=True, text=True,
@@ -116,8 +123,9 @@ def test_trace_as_an_unprivileged_user_equals_the_root_trace(server, client, nam
                               text=True, timeout=120)
         assert root.returncode == 0, root.stderr
         a, b = frames(str(home / "user.pcapng")), frames(str(tmp_path / "root.pcapng"))
-        assert a == b and a[0][:2] == ("192.0.2.1", "192.0.2.2") and a[0][2] == ("" if udp else "0x0002")
-        assert {x[:2] for x in a} == {("192.0.2.1", "192.0.2.2"), ("192.0.2.2", "192.0.2.1")}
+        c, s = ("2001:db8::1", "2001:db8::2") if ipv6 else ("192.0.2.1", "192.0.2.2")
+        assert a == b and a[0][:2] == (c, s) and a[0][2] == ("" if udp else "0x0002")
+        assert {x[:2] for x in a} == {(c, s), (s, c)}
         assert calls(str(home / "user.pcapng")) == calls(str(tmp_path / "root.pcapng"))
         with open_capture(str(home / "user.pcapng")) as cap:
             assert cap.meta["localhost"]["client"] == [named]

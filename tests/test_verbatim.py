@@ -178,6 +178,20 @@ def test_ipv6_loopback_literal_to_a_closed_port_is_refused(progs, tmp_path, leak
     assert [(x[0], int(x[1], 16) & 0x004) for x in rows][:2] == [("2001:db8::1", 0), ("2001:db8::2", 0x004)]
 
 
+def test_ipv6_loopback_literal_udp_to_a_closed_port_is_refused(progs, tmp_path, leak_check):
+    """A connected UDP client of ::1 hears the server host's ICMPv6 port unreachable (ECONNREFUSED)."""
+    cli = progs / "v6udp_refused.py"
+    cli.write_text("import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.settimeout(3)\n"
+                   "s.connect(('::1', 11112))\ns.send(b'x')\ntry:\n    s.recv(10)\n"
+                   "except OSError as e:\n    print(type(e).__name__)\n")
+    os.chmod(cli, 0o644)
+    r = trace(Programs(client=[PY, str(cli)], server=[PY, str(v6_literal(progs, "upper_udp_server.py"))]),
+              scenarios.Options(ipv6=True), str(tmp_path / "v6udp_refused.pcapng"))
+    assert r.client_output.strip() == "ConnectionRefusedError", r.client_output
+    rows = tshark(r.path, "ipv6.src", "icmpv6.type", filt="icmpv6.type == 1")
+    assert len(rows) == 1 and rows[0][0].split(",")[0] == "2001:db8::2"
+
+
 def test_ipv6_code_without_ipv6_gets_a_hint(progs, tmp_path, leak_check):
     """The default hosts have no IPv6: a server binding ::1 fails with its own traceback and the fix."""
     with pytest.raises(SynackError) as exc:

@@ -29,7 +29,7 @@ about the interface (rt6_need_strict) and finds no route on veth0.  So the
 packets that will become ::1 are moved to lo first, by a tc `mirred ingress
 redirect` on veth0 (cls_u32 and act_mirred; the sniffer's tap on veth0 has
 already seen them): in the client host every TCP/UDP packet from the server
-host (a refused port's RST too), in the server host the packets for a port
+host (a refused port's RST too) and its ICMPv6 "port unreachable", in the server host the packets for a port
 the server bound on ::1, where a `prerouting` DNAT on lo sends them to ::1.
 The tables and filters live in the hosts' namespaces and go with them.
 """
@@ -189,8 +189,10 @@ def prepare(hosts: Any) -> None:
         in_netns(host.netns, _host_setup, not hosts.ipv6)
     _nft(hosts.client.netns, client_ruleset(hosts.client.address, hosts.server.address), "client")
     if hosts.ipv6:
-        tc_to_lo(hosts.client.netns, [f"match ip6 src {hosts.server.address}/128 match ip6 protocol {n} 0xff"
-                                      for n in PROTO_NUMBER.values()], "client")
+        server = hosts.server.address  # its TCP and UDP, and its ICMPv6 destination unreachable (type 1)
+        tc_to_lo(hosts.client.netns, [f"match ip6 src {server}/128 match ip6 protocol {n} 0xff"
+                                      for n in PROTO_NUMBER.values()]
+                 + [f"match ip6 src {server}/128 match ip6 protocol 58 0xff match ip6 icmp_type 1 0xff"], "client")
 
 
 def redirect_server(hosts: Any, bound: list[Listener]) -> list[Listener]:
