@@ -287,3 +287,20 @@ subprocess.run([sys.executable, "-c", code], check=True)
         calls = cap.meta["calls"]
     connects = {c["pid"] for c in calls if c["call"] == "connect" and c["phase"] == "return" and c["host"] == "client"}
     assert len(connects) == 2
+
+
+def test_a_uid_that_still_runs_a_process_is_not_leased(tmp_path):
+    """A SIGKILLed trace releases its lease, but its programs may run on until the next trace
+    reclaims them: their uid is skipped meanwhile."""
+    few = range(uids.BASE + 2, uids.BASE + 4)
+    left = subprocess.Popen(["setpriv", f"--reuid={few[0]}", f"--regid={few[0]}", "--clear-groups",
+                             "sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10
+        while os.stat(f"/proc/{left.pid}").st_uid != few[0] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [uids.lease(str(tmp_path), few).uid for _ in range(3)] == [few[1]] * 3
+    finally:
+        left.kill()
+        left.wait()
+    assert {uids.lease(str(tmp_path), few).uid for _ in range(20)} == set(few)
