@@ -1,5 +1,5 @@
 """Start-up time: `synack --help`, `synack ladder --help` and `import viz, tracer`, each the median
-of N fresh processes, beside the interpreter's own start (`python -c pass`) and tshark's
+CPU time (user + system) of N fresh processes, beside the interpreter's own start (`python -c pass`) and tshark's
 `tshark --version` measured in the same run.  With --base DIR (a checkout of another commit, e.g.
 `git worktree add /tmp/base main`), the same commands from that tree, alternated with this one's.
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +26,12 @@ COMMANDS = {
 
 
 def once(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    t0 = time.perf_counter()
+    """The CPU time (user + system) the process took: on a shared machine, wall time mostly
+    measures the other processes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -53,7 +56,7 @@ def main() -> int:
         for k, (argv, env, cwd) in jobs.items():
             times[k].append(once(argv, env, cwd))
     floor = statistics.median(times["python -c pass"])
-    print(f"median of {a.runs} runs, load {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
+    print(f"CPU time, median of {a.runs} runs, load {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     for k, ts in times.items():
         m = statistics.median(ts)
         print(f"  {k:34} {m * 1000:7.1f} ms   (above python's start: {(m - floor) * 1000:6.1f} ms)")

@@ -53,18 +53,24 @@ def test_mermaid_ladders_and_packets_render_in_mmdc(tmp_path):
         assert text.startswith("---\ntitle: ") and "%% left out: slopes" in text and "sequenceDiagram" in text
     assert "-x" in ladders["lost-segment"].read_text() and "retransmission" in ladders["lost-segment"].read_text()
     assert "rect " in ladders["tcp-echo"].read_text() and "connect (blocks)" in ladders["tcp-echo"].read_text()
-    # one Chromium for all: mmdc renders each ```mermaid block of a markdown file
-    md = tmp_path / "all.md"
+    svgs = _mmdc(files, tmp_path)
+    assert any("SYN seq=0" in s.read_text() for s in svgs)
+
+
+def _mmdc(files: list[Path], tmp: Path) -> list[Path]:
+    """Each mermaid file rendered by mmdc, one Chromium for all (each ```mermaid block of a
+    markdown file); the SVGs, checked to be diagrams, not mermaid's syntax-error picture."""
+    md = tmp / "all.md"
     md.write_text("".join(f"## {p.name}\n\n```mermaid\n{p.read_text()}```\n\n" for p in files))
-    conf = tmp_path / "puppeteer.json"
+    conf = tmp / "puppeteer.json"
     conf.write_text(json.dumps({"executablePath": CHROMIUM, "args": ["--no-sandbox", "--disable-gpu"]}))
-    _run(["mmdc", "-p", str(conf), "-i", str(md), "-o", str(tmp_path / "out.md")], tmp_path)
-    svgs = sorted(tmp_path.glob("out-*.svg"))
+    _run(["mmdc", "-p", str(conf), "-i", str(md), "-o", str(tmp / "out.md")], tmp)
+    svgs = sorted(tmp.glob("out-*.svg"))
     assert len(svgs) == len(files)
     for s in svgs:
         body = s.read_text()
         assert "Syntax error" not in body and "<svg" in body
-    assert any("SYN seq=0" in s.read_text() for s in svgs)
+    return svgs
 
 
 def _plantuml() -> str | None:

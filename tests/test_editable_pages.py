@@ -4,7 +4,6 @@ exactly one page, each page a file its real tool renders; printed, with page non
 default) or with a size, one file."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import viz
-from tests.test_editable import CHROMIUM, _mxgraph, _open_in_mxgraph, _plantuml, _run
+from tests.test_editable import CHROMIUM, _mmdc, _mxgraph, _open_in_mxgraph, _plantuml, _run
 from tracer.cli import main
 from viz import figures
 from viz.ladder_mpl import paged
@@ -85,14 +84,7 @@ def test_pages_render_in_plantuml_and_mscgen(tmp_path):
 @pytest.mark.skipif(not shutil.which("mmdc") or not CHROMIUM, reason="mmdc or chromium not installed")
 def test_pages_render_in_mmdc(tmp_path):
     mmd = [p for ps in _write(tmp_path, "mmd").values() for p in ps]
-    md = tmp_path / "all.md"
-    md.write_text("".join(f"## {p.name}\n\n```mermaid\n{p.read_text()}```\n\n" for p in mmd))
-    conf = tmp_path / "puppeteer.json"
-    conf.write_text(json.dumps({"executablePath": CHROMIUM, "args": ["--no-sandbox", "--disable-gpu"]}))
-    _run(["mmdc", "-p", str(conf), "-i", str(md), "-o", str(tmp_path / "out.md")], tmp_path)
-    svgs = sorted(tmp_path.glob("out-*.svg"))
-    assert len(svgs) == len(mmd)
-    assert all("Syntax error" not in s.read_text() and "<svg" in s.read_text() for s in svgs)
+    assert len(_mmdc(mmd, tmp_path)) == len(mmd) > 2
 
 
 @pytest.mark.skipif(not CHROMIUM or not _mxgraph(), reason="chromium or npm's mxgraph not installed")
