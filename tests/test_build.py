@@ -237,10 +237,13 @@ def test_lecture_manifest_is_valid_and_complete():
     assert names["conversations"].opt("kind") == "conversations"
     # every traced source's captures are committed with a stamp, so figures redraw without root
     for fig in m.figures:
-        base = Path(m.captures) / f"{fig.source.label}-{fig.source.key()}.pcapng"
-        for path in fig.source.files(str(base)).values():
-            assert Path(path).is_file(), f"{fig.name}: {path} not committed"
-        assert base.with_suffix(".source").is_file()
+        for src in (fig.source, *(s for s in fig.more if isinstance(s, B.Source))):  # and graph more = [...]
+            base = Path(m.captures) / f"{src.label}-{src.key()}.pcapng"
+            for path in src.files(str(base)).values():
+                assert Path(path).is_file(), f"{fig.name}: {path} not committed"
+            assert base.with_suffix(".source").is_file()
+    cc = names["cc-compare"]
+    assert [dict(s.shape)["cc"] for s in (cc.source, *cc.more)] == ["reno", "cubic", "bbr"]
 
 
 @pytest.mark.slow
@@ -250,7 +253,8 @@ def test_lecture_builds_for_real_twice_byte_identical(tmp_path):
     m = B.load_manifest(tmp_path / "lecture.toml")
     r1 = B.build(m, output=str(tmp_path / "one"), log=lambda s: None)
     assert not r1.failed, r1.failed
-    assert r1.traced == len({f.source.key() for f in m.figures if f.source.kind != "capture"})
+    assert r1.traced == len({s.key() for f in m.figures for s in (f.source, *f.more)
+                             if isinstance(s, B.Source) and s.kind != "capture"})
     r2 = B.build(m, output=str(tmp_path / "two"), log=lambda s: None)  # clean figures, kept captures
     assert r2.traced == 0 and [o.status for o in r2.outcomes] == ["built"] * len(m.figures)
     one, two = outputs(tmp_path / "one"), outputs(tmp_path / "two")
@@ -295,3 +299,38 @@ layers = { frame = "first-udp", compare = true }
     md = (tmp_path / "out" / "index.md").read_text()
     assert "--compare captures/udp-upper-" in md and ".server-link.pcapng -o hop.svg" in md
     assert (tmp_path / "out" / "hop.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_graph_more_is_files_or_this_trace_again(tmp_path):
+    """`graph = { kind = "cwnd", more = [...] }`: a table traces the figure's source again with those
+    settings on top of its trace, a string is a capture file relative to the manifest; the request
+    names both relative to the figures, and its command line parses back to it."""
+    from viz import figures
+
+    cap = ROOT / "captures" / "bulk.pcapng"
+    (tmp_path / "m").mkdir()
+    shutil.copy(cap, tmp_path / "m" / "other.pcapng")
+    man = tmp_path / "m" / "m.toml"
+    man.write_text('[[figure]]\nname = "a"\nscenario = "bulk"\ntrace = { cc = "reno", rate = "20mbit" }\n'
+                   'graph = { kind = "cwnd", more = [{ cc = "bbr" }, "other.pcapng"] }\n')
+    f = B.load_manifest(man).figure("a")
+    variant, path = f.more
+    assert variant.scenario == "bulk" and dict(variant.shape) == {"cc": "bbr", "rate": "20mbit"}
+    assert dict(f.source.shape)["cc"] == "reno" and variant.key() != f.source.key()
+    assert path == str(tmp_path / "m" / "other.pcapng")
+    caps, out = tmp_path / "caps", tmp_path / "out"
+    req = B.request(f, B.traced_files(f.source, caps), str(out), B.more_files(f, caps))
+    assert req.more == (f"../caps/bulk-{variant.key()}.pcapng", "../m/other.pcapng")
+    assert figures.parse_command(req.command()) == req
+    for more, words in (('"x.pcapng"', "graph.more: a list"), ('["none.pcapng"]', "none.pcapng: no such capture"),
+                        ('[{ cc = "vegas" }]', "graph.more.cc: --cc 'vegas'"), ("[3]", "3: give a capture file")):
+        man.write_text(f'[[figure]]\nname = "a"\nscenario = "bulk"\ngraph = {{ kind = "cwnd", more = {more} }}\n')
+        with pytest.raises(SynackError) as exc:
+            B.load_manifest(man)
+        assert str(exc.value).startswith(f"{man}:4: figure 'a': ") and words in str(exc.value), exc.value
+    man.write_text(f'[[figure]]\nname = "a"\ncapture = "{cap}"\ngraph = {{ kind = "cwnd", more = [{{ cc = "bbr" }}] }}\n')
+    with pytest.raises(SynackError, match="a table traces this figure's source again"):
+        B.load_manifest(man)
+    man.write_text('[[figure]]\nname = "a"\nscenario = "bulk"\ngraph = { kind = "tsg", more = ["other.pcapng"] }\n')
+    with pytest.raises(SynackError, match="graph.more: a tsg graph draws one capture"):
+        B.load_manifest(man)

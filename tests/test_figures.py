@@ -36,7 +36,7 @@ def _index_command(name: str) -> str:
 
 @pytest.mark.parametrize("fig", MANIFEST.figures, ids=lambda f: f.name)
 def test_manifest_command_and_api_make_one_request(fig, tmp_path):
-    from_manifest = B.request(fig, _files(fig), MANIFEST.output)
+    from_manifest = B.request(fig, _files(fig), MANIFEST.output, B.more_files(fig, MANIFEST.captures))
     from_cli = figures.parse_command(_index_command(fig.name))
     from_api = viz.request(fig.kind, from_manifest.capture, **from_manifest.keywords())
     assert from_manifest == from_cli == from_api

@@ -130,6 +130,7 @@ class Figure:
     entry: str  # canonical JSON of the manifest entry (for the stamp)
     compare_path: str | None = None  # absolute path of `compare = "FILE"` (capture sources)
     options: tuple[tuple[str, Any], ...] = ()  # the request's options (viz.figures), canonical, not default
+    more: tuple[Any, ...] = ()  # graph more = [...]: an absolute capture path, or a Source (a variant traced)
 
     @property
     def point(self) -> str:
@@ -338,45 +339,48 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
                 raise fail(("options", k), f"{v} is not a port number (1-65535)")
             if k in ("clients", "bytes") and v < 1:
                 raise fail(("options", k), "must be at least 1")
-        for k, v in trace.items():
-            if k not in TRACE_KEYS:
-                raise fail(("trace", k), f"unknown key (known: {', '.join(TRACE_KEYS)})")
-            if not is_type(v, TRACE_KEYS[k]):
-                raise fail(("trace", k), f"must be {typename(TRACE_KEYS[k])}")
-        at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
-        topology = trace.get("topology", "direct")
-        if at not in ("client", "server", "both"):
-            raise fail(("trace", "at"), f"{at!r}: choose client, server or both (both ends, two captures)")
-        if net not in ("veth", "loopback"):
-            raise fail(("trace", "net"), f"{net!r}: choose veth or loopback")
-        if timeout <= 0:
-            raise fail(("trace", "timeout"), "must be positive")
-        if topology not in ("direct", "routed"):
-            raise fail(("trace", "topology"), f"{topology!r}: choose direct or routed")
-        if net == "loopback" and (at == "both" or topology == "routed"):
-            raise fail(("trace", "at" if at == "both" else "topology"),
-                       "loopback is one host with one capture point (use net = \"veth\")")
-        if topology == "routed" and at != "client" and "at" in trace:
-            raise fail(("trace", "at"), "a routed trace always captures both links; "
-                       "choose the one to draw with at = \"client\" or \"server\" in the rendering")
-        shape = []
-        for k in SHAPE_KEYS:
-            if k in trace:
-                v = trace[k]
-                if k == "drop":
-                    v = (v,) if isinstance(v, str) else tuple(v)
-                    if not v or not all(isinstance(x, str) for x in v):
-                        raise fail(("trace", k), "must be a string or a list of strings, e.g. \"c2s:4\"")
-                shape.append((k, v))
-        _check_shape(dict(shape), lambda k, msg: fail(("trace", k), msg))
-        if shape and net != "veth":
-            raise fail(("trace", shape[0][0]), "faults and link shaping need two hosts (net = \"veth\")")
-        opts = tuple(sorted(options.items()))
-        common = dict(options=opts, at=at, net=net, timeout=timeout, topology=topology, shape=tuple(shape))
-        if "scenario" in entry:
-            source = Source("scenario", scenario=entry["scenario"], **common)
-        else:
-            source = Source("programs", server=entry.get("server"), client=entry["client"], **common)
+
+        def traced(trace: dict, where: tuple[str, ...] = ("trace",)) -> Source:
+            """The Source of this entry traced with `trace` (its own, or a `more` variant's)."""
+            for k, v in trace.items():
+                if k not in TRACE_KEYS:
+                    raise fail((*where, k), f"unknown key (known: {', '.join(TRACE_KEYS)})")
+                if not is_type(v, TRACE_KEYS[k]):
+                    raise fail((*where, k), f"must be {typename(TRACE_KEYS[k])}")
+            at, net, timeout = trace.get("at", "client"), trace.get("net", "veth"), float(trace.get("timeout", 30.0))
+            topology = trace.get("topology", "direct")
+            if at not in ("client", "server", "both"):
+                raise fail((*where, "at"), f"{at!r}: choose client, server or both (both ends, two captures)")
+            if net not in ("veth", "loopback"):
+                raise fail((*where, "net"), f"{net!r}: choose veth or loopback")
+            if timeout <= 0:
+                raise fail((*where, "timeout"), "must be positive")
+            if topology not in ("direct", "routed"):
+                raise fail((*where, "topology"), f"{topology!r}: choose direct or routed")
+            if net == "loopback" and (at == "both" or topology == "routed"):
+                raise fail((*where, "at" if at == "both" else "topology"),
+                           "loopback is one host with one capture point (use net = \"veth\")")
+            if topology == "routed" and at != "client" and "at" in trace:
+                raise fail((*where, "at"), "a routed trace always captures both links; "
+                           "choose the one to draw with at = \"client\" or \"server\" in the rendering")
+            shape = []
+            for k in SHAPE_KEYS:
+                if k in trace:
+                    v = trace[k]
+                    if k == "drop":
+                        v = (v,) if isinstance(v, str) else tuple(v)
+                        if not v or not all(isinstance(x, str) for x in v):
+                            raise fail((*where, k), "must be a string or a list of strings, e.g. \"c2s:4\"")
+                    shape.append((k, v))
+            _check_shape(dict(shape), lambda k, msg: fail((*where, k), msg))
+            if shape and net != "veth":
+                raise fail((*where, shape[0][0]), "faults and link shaping need two hosts (net = \"veth\")")
+            opts = tuple(sorted(options.items()))
+            common = dict(options=opts, at=at, net=net, timeout=timeout, topology=topology, shape=tuple(shape))
+            if "scenario" in entry:
+                return Source("scenario", scenario=entry["scenario"], **common)
+            return Source("programs", server=entry.get("server"), client=entry["client"], **common)
+        source = traced(trace)
 
     # -- rendering
     kinds = [k for k in RENDERINGS if k in entry]
@@ -406,11 +410,29 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
             raise fail((kind, "theme"), str(exc)) from None
     if "compare" in render:
         opts["compare"] = "OTHER"  # its rules with the other options; the file is known once traced
+    more: list[Any] = []
+    if "more" in render:
+        items = render["more"]
+        if not isinstance(items, list) or not items:
+            raise fail((kind, "more"), "a list of the captures drawn with this one: files (\"reno.pcapng\") "
+                       "or this trace again with other settings ({ cc = \"cubic\" })")
+        for item in items:
+            if isinstance(item, str) and item:
+                cap = (base / item).resolve()
+                if not cap.is_file():
+                    raise fail((kind, "more"), f"{item}: no such capture file")
+                more.append(str(cap))
+            elif isinstance(item, dict) and source.kind != "capture":
+                more.append(traced({**trace, **item}, (kind, "more")))
+            else:
+                raise fail((kind, "more"), f"{item!r}: give a capture file, or trace settings such as "
+                           "{ cc = \"cubic\" } (a table traces this figure's source again)")
+        opts["more"] = [f"MORE{n}" for n in range(len(more))]  # checked like the rest; files known once traced
     try:
         req = figures.table(kind, opts, "CAPTURE", output, name=lambda o: o.name, defaults={"theme": theme})
     except figures.BadValue as exc:
         raise fail((kind, exc.option), exc.message) from None
-    options = tuple((k, v) for k, v in req.keywords().items() if k not in ("output", "compare"))
+    options = tuple((k, v) for k, v in req.keywords().items() if k not in ("output", "compare", "more"))
     if kind == "layers" and req.view == "all":
         raise fail((kind, "view"), "'all' writes one file per view; a figure is one file (one entry per view)")
     if kind == "graph" and req.kind == "topology" and source.kind == "capture" and "stream" in render:
@@ -442,7 +464,7 @@ def _figure(entry: Any, i: int, path: str, lines: _Lines, base: Path, theme: str
         raise fail(("output",), f"{output} is reserved for the build itself")
     canon = json.dumps({k: entry[k] for k in sorted(entry)}, sort_keys=True, default=str)
     return Figure(name, caption, source, kind, tuple(sorted(render.items())), output, head, canon, compare_path,
-                  options)
+                  options, tuple(more))
 
 
 def _theme_file(theme: str, base: Path) -> str:
@@ -501,29 +523,51 @@ def figure_captures(fig: Figure, files: dict[str, str]) -> tuple[str, str | None
     return files[fig.point], (files[other] if other else None)
 
 
-def request(fig: Figure, files: str | dict[str, str], out_dir: str):
+def traced_files(src: Source, cap_dir: str | os.PathLike) -> dict[str, str]:
+    """Capture point -> file of a traced source, in the build's captures folder."""
+    return src.files(str(Path(cap_dir) / f"{src.label}-{src.key()}.pcapng"))
+
+
+def more_files(fig: Figure, cap_dir: str | os.PathLike, files_of: Callable[[Source], dict[str, str]] | None = None
+               ) -> tuple[str, ...]:
+    """The capture each of `more` names: the file, or the file its variant is traced to (its
+    capture point the figure's)."""
+    out = []
+    for m in fig.more:
+        if isinstance(m, str):
+            out.append(m)
+        else:
+            files = files_of(m) if files_of else traced_files(m, cap_dir)
+            out.append(files.get(fig.point) or next(iter(files.values())))
+    return tuple(out)
+
+
+def request(fig: Figure, files: str | dict[str, str], out_dir: str, more: tuple[str, ...] = ()):
     """The figure request (viz.figures) that draws `fig`, its paths relative to `out_dir`, as the
-    index's command writes them; `files` is the capture, or the source's files by capture point."""
+    index's command writes them; `files` is the capture, or the source's files by capture point;
+    `more` the captures of `more = [...]` (more_files)."""
     from viz import figures
 
     if isinstance(files, dict):
         capture, other = figure_captures(fig, files)
     else:
         capture, other = files, fig.compare_path
-    extra = {"compare": relpath(other, out_dir)} if other else {}
+    extra: dict[str, Any] = {"compare": relpath(other, out_dir)} if other else {}
+    if more:
+        extra["more"] = tuple(relpath(m, out_dir) for m in more)
     options = dict(fig.options)
     if options.get("theme", "").endswith(".toml"):  # a theme file, by its path from the figures
         options["theme"] = relpath(options["theme"], out_dir)
     return figures.make(fig.kind, relpath(capture, out_dir), fig.output, **options, **extra)
 
 
-def render(fig: Figure, capture: str | dict[str, str], out_dir: str) -> None:
+def render(fig: Figure, capture: str | dict[str, str], out_dir: str, more: tuple[str, ...] = ()) -> None:
     """Draw one figure from its capture into out_dir/fig.output (deterministic bytes): its request,
     drawn from out_dir, so the figure names its capture by the path the index's command uses."""
     from viz import figures
 
     (Path(out_dir) / fig.output).parent.mkdir(parents=True, exist_ok=True)
-    figures.render(request(fig, capture, out_dir), cwd=out_dir)
+    figures.render(request(fig, capture, out_dir, more), cwd=out_dir)
 
 
 # --------------------------------------------------------------------------- the build
@@ -678,7 +722,7 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
                 raise got
             return got
         path = cap_dir / f"{src.label}-{key}.pcapng"
-        files = src.files(str(path))
+        files = traced_files(src, cap_dir)
         stamp = path.with_suffix(".source")
         want = {"source": key, "tool": TOOL}
         old = _read_stamp(stamp)
@@ -703,19 +747,20 @@ def build(manifest: Manifest, *, output: str | None = None, only: str | None = N
         t0 = time.monotonic()
         try:
             files = capture_for(fig.source)
+            more = more_files(fig, cap_dir, capture_for)
             cap, other = figure_captures(fig, files)
             target = out_dir / fig.output
             digest = hashlib.sha256("\n".join(
                 [str(SCHEMA_VERSION), fig.entry, manifest.theme, _file_hash(cap), tool, fig.output]
                 + [_file_hash(t) for t in [dict(fig.options).get("theme", "")] if t.endswith(".toml")]
-                + ([_file_hash(other)] if other else [])).encode()).hexdigest()
+                + ([_file_hash(other)] if other else []) + [_file_hash(m) for m in more]).encode()).hexdigest()
             stamp = stamps / f"{fig.name}.stamp"
             old = _read_stamp(stamp)
             if not force and target.exists() and old.get("digest") == digest:
                 status = "skipped"
             else:
                 stamp.unlink(missing_ok=True)
-                render(fig, files, str(out_dir))
+                render(fig, files, str(out_dir), more)
                 _write_atomic(stamp, json.dumps({"digest": digest}, sort_keys=True) + "\n")
                 status = "built"
             oc = Outcome(fig.name, status, time.monotonic() - t0)
@@ -758,7 +803,11 @@ def write_index(manifest: Manifest, out_dir: str, cap_dir: Path) -> None:
             base = str(cap_dir / f"{src.label}-{src.key()}.pcapng")
             cmds = [shlex.join(["synack", "trace", *src.trace_args(), "-o", relpath(base, out_dir)])]
             files = src.files(base)
-        cmds.append(request(fig, files, out_dir).command())
+        for m in fig.more:  # the variants drawn with it, traced the same way
+            if isinstance(m, Source):
+                cmds.append(shlex.join(["synack", "trace", *m.trace_args(), "-o", relpath(
+                    str(cap_dir / f"{m.label}-{m.key()}.pcapng"), out_dir)]))
+        cmds.append(request(fig, files, out_dir, more_files(fig, cap_dir)).command())
         cmds.append(f"synack build {shlex.quote(man_rel)} --only {fig.name}")
         is_image = Path(fig.output).suffix.lower() in (".svg", ".png")
         md += [f"## {fig.name}", ""]
