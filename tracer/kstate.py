@@ -52,10 +52,11 @@ CA_STATES = ("Open", "Disorder", "CWR", "Recovery", "Loss")
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
 POLL_HZ = 1250  # sock_diag lookup rounds per second when it is the only source (>= 1 kHz)
-POLL_HZ_TRACEFS = 250  # with tcp_probe, which has cwnd, ssthresh, srtt and snd_wnd at every ACK
+POLL_HZ_TRACEFS = 100  # with tcp_probe, which has cwnd, ssthresh, srtt and snd_wnd at every ACK
 DUMP_GAP = 0.1  # seconds between full dumps, which find new sockets (each walks the kernel's whole
 DUMP_GAP_IDLE = 0.01  # established hash, ~1.3 ms of a core); while none is known: ~10 ms late at worst
-DUMP_GAP_TRACEFS = 0.5  # with tracefs, inet_sock_set_state names each new connection: dumps only in case
+DUMP_GAP_TRACEFS = 1.0  # with tracefs, inet_sock_set_state names each new connection: dumps only in case
+IDLE_GAP = 0.005  # the lookup loop's pace while it knows no connection (the dumps or tracefs find them)
 # The columns of a connection's samples; None where the source does not say (tcp_probe has
 # no rto/rttvar/unacked; ca_state comes from tcp_cong_state_set).
 FIELDS = ("ts", "src", "ca_state", "cwnd", "ssthresh", "unacked", "outstanding", "srtt_us", "rttvar_us",
@@ -322,7 +323,7 @@ class _Tracefs:
         while not self.done.is_set():
             chunk = self._chunk()
             if not chunk:
-                self.done.wait(0.01)  # trace_pipe polls readable when empty: never spin on the GIL
+                self.done.wait(0.02)  # trace_pipe polls readable when empty: never spin on the GIL
                 continue
             self.raw.append(chunk)
             if b"inet_sock_set_state" in chunk or b"inet_sock_set_state" in tail:
@@ -419,26 +420,33 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
                         c.rows.append((now, 0) + info_fields(info, state))
             if last_round:
                 break
-            due += gap  # rounds at a steady rate: one late round is made up, a long stall is not
+            idle = not any(d.known for d in diags.values()) and not (tracefs and tracefs.new)
+            due += IDLE_GAP if idle else gap  # a steady rate: one late round is made up, a long stall is not
             wait = due - time.monotonic()
             if wait > 0:
                 stop.wait(wait)
             elif wait < -10 * gap:
                 due = time.monotonic()
-            if any(d.known for d in diags.values()):  # the rate counts rounds with connections to look up
+            if not idle:  # the rate counts rounds with connections to look up
                 polls += 1
                 active += time.monotonic() - round_start
     finally:
         raw = tracefs.close() if tracefs else []
         seconds = active
     events = []
+    ours = {b"%x" % c.cookie for c in conns.values()}
+    lines = 0
     for line in b"".join(raw).split(b"\n"):
+        lines += 1
+        at = line.find(b" sock_cookie=")  # the ring holds every namespace's ACKs: skip others' unparsed
+        if at >= 0 and line[at + 13:].split(b" ", 1)[0] not in ours:
+            continue
         ev = parse_event(line.decode(errors="replace"))
         if ev is not None:
             events.append(ev)
     if events:
         _merge_events(conns, events, offset)
-    result = {"source": source, "note": note, "polls": polls,
+    result = {"source": source, "note": note, "polls": polls, "trace_lines": lines,
               "poll_hz": round(polls / seconds) if seconds > 0.01 else 0,
               "fields": list(FIELDS), "ca_states": list(CA_STATES), "sources": list(SOURCES),
               "conns": [_conn_json(c) for c in sorted(conns.values(), key=lambda c: (c.rows[0][0] if c.rows
@@ -603,7 +611,10 @@ class Sampler:
             data = {}
         if "conns" not in data:
             self.errors.seek(0)
-            last = (self.errors.read().strip().splitlines() or [data.get("error") or "no output"])[-1]
+            rc = self.proc.poll()
+            why = ("no answer within 10 s" if rc is None else f"ended by signal {-rc} without output" if rc < 0
+                   else f"exit status {rc}, no output")
+            last = (self.errors.read().strip().splitlines() or [data.get("error") or why])[-1]
             print(f"synack: warning: the kernel TCP state sampler failed ({last[:200]}); "
                   "the capture has no kstate", file=sys.stderr)
             return None
