@@ -326,9 +326,11 @@ class _Tracefs:
                 self.done.wait(0.02)  # trace_pipe polls readable when empty: never spin on the GIL
                 continue
             self.raw.append(chunk)
-            if b"inet_sock_set_state" in chunk or b"inet_sock_set_state" in tail:
-                self.new += established(tail + chunk, self.family)
-            tail = chunk[chunk.rfind(b"\n") + 1:]
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1  # whole lines only: a read may end inside one
+            if b"inet_sock_set_state" in data[:cut]:
+                self.new += established(data[:cut], self.family)
+            tail = data[cut:]
 
     def close(self) -> list[bytes]:
         """Stop the events and read what the ring still holds (every event is in it: the programs
