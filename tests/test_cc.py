@@ -50,6 +50,24 @@ def test_profile_parsing_and_sysctls():
         assert word in str(exc.value) and "\n" not in str(exc.value)
 
 
+def test_sampler_reads_new_connections_from_inet_sock_set_state_lines():
+    """The line format of tcp:inet_sock_set_state (its tracefs `format` file), cut mid-line as a
+    trace_pipe read may be: only whole lines count, and the family picks the address pair."""
+    import socket
+
+    from tracer import kstate
+
+    line = (b"  python3-81 [001] ..s2. 5123.456789: inet_sock_set_state: family=AF_INET6 protocol=IPPROTO_TCP "
+            b"sport=10000 dport=40000 saddr=0.0.0.0 daddr=0.0.0.0 saddrv6=2001:db8::2 daddrv6=2001:db8::1 "
+            b"oldstate=TCP_SYN_RECV newstate=TCP_ESTABLISHED\n")
+    assert kstate.established(line, socket.AF_INET6) == [("2001:db8::2", 10000, "2001:db8::1", 40000)]
+    v4 = line.replace(b"AF_INET6", b"AF_INET").replace(b"saddr=0.0.0.0 daddr=0.0.0.0",
+                                                        b"saddr=192.0.2.2 daddr=192.0.2.1")
+    assert kstate.established(v4, socket.AF_INET) == [("192.0.2.2", 10000, "192.0.2.1", 40000)]
+    # a lookup by 4-tuple alone carries INET_DIAG_NOCOOKIE
+    assert kstate.diag_request(socket.AF_INET, ("192.0.2.2", 10000, "192.0.2.1", 40000, None))[-8:] == b"\xff" * 8
+
+
 def test_scenario_presets_merge_with_the_users_options():
     saw = tcpprofile.preset(scenarios.get("sawtooth"))
     assert saw.algorithm == "reno"

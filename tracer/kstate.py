@@ -27,7 +27,7 @@ sampler starts).  The result is the capture's `kstate` metadata
 from __future__ import annotations
 
 import ctypes
-import json
+import marshal
 import os
 import re
 import signal
@@ -36,7 +36,9 @@ import struct
 import sys
 import threading
 import time
-from typing import Any
+TYPE_CHECKING = False  # typing costs the sampler's start ~10 ms of CPU
+if TYPE_CHECKING:
+    from typing import Any
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -50,10 +52,11 @@ CA_STATES = ("Open", "Disorder", "CWR", "Recovery", "Loss")
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
 POLL_HZ = 1250  # sock_diag lookup rounds per second when it is the only source (>= 1 kHz)
-POLL_HZ_TRACEFS = 250  # with tcp_probe, which has cwnd, ssthresh, srtt and snd_wnd at every ACK
+POLL_HZ_TRACEFS = 100  # with tcp_probe, which has cwnd, ssthresh, srtt and snd_wnd at every ACK
 DUMP_GAP = 0.1  # seconds between full dumps, which find new sockets (each walks the kernel's whole
 DUMP_GAP_IDLE = 0.01  # established hash, ~1.3 ms of a core); while none is known: ~10 ms late at worst
-DUMP_GAP_TRACEFS = 0.5  # with tracefs, inet_sock_set_state names each new connection: dumps only in case
+DUMP_GAP_TRACEFS = 1.0  # with tracefs, inet_sock_set_state names each new connection: dumps only in case
+IDLE_GAP = 0.005  # the lookup loop's pace while it knows no connection (the dumps or tracefs find them)
 # The columns of a connection's samples; None where the source does not say (tcp_probe has
 # no rto/rttvar/unacked; ca_state comes from tcp_cong_state_set).
 FIELDS = ("ts", "src", "ca_state", "cwnd", "ssthresh", "unacked", "outstanding", "srtt_us", "rttvar_us",
@@ -320,12 +323,14 @@ class _Tracefs:
         while not self.done.is_set():
             chunk = self._chunk()
             if not chunk:
-                self.done.wait(0.01)  # trace_pipe polls readable when empty: never spin on the GIL
+                self.done.wait(0.02)  # trace_pipe polls readable when empty: never spin on the GIL
                 continue
             self.raw.append(chunk)
-            if b"inet_sock_set_state" in chunk or b"inet_sock_set_state" in tail:
-                self.new += established(tail + chunk, self.family)
-            tail = chunk[chunk.rfind(b"\n") + 1:]
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1  # whole lines only: a read may end inside one
+            if b"inet_sock_set_state" in data[:cut]:
+                self.new += established(data[:cut], self.family)
+            tail = data[cut:]
 
     def close(self) -> list[bytes]:
         """Stop the events and read what the ring still holds (every event is in it: the programs
@@ -417,26 +422,33 @@ def sample(hosts: dict[str, str], want_tracefs: bool, stop: threading.Event,
                         c.rows.append((now, 0) + info_fields(info, state))
             if last_round:
                 break
-            due += gap  # rounds at a steady rate: one late round is made up, a long stall is not
+            idle = not any(d.known for d in diags.values()) and not (tracefs and tracefs.new)
+            due += IDLE_GAP if idle else gap  # a steady rate: one late round is made up, a long stall is not
             wait = due - time.monotonic()
             if wait > 0:
                 stop.wait(wait)
             elif wait < -10 * gap:
                 due = time.monotonic()
-            if any(d.known for d in diags.values()):  # the rate counts rounds with connections to look up
+            if not idle:  # the rate counts rounds with connections to look up
                 polls += 1
                 active += time.monotonic() - round_start
     finally:
         raw = tracefs.close() if tracefs else []
         seconds = active
     events = []
+    ours = {b"%x" % c.cookie for c in conns.values()}
+    lines = 0
     for line in b"".join(raw).split(b"\n"):
+        lines += 1
+        at = line.find(b" sock_cookie=")  # the ring holds every namespace's ACKs: skip others' unparsed
+        if at >= 0 and line[at + 13:].split(b" ", 1)[0] not in ours:
+            continue
         ev = parse_event(line.decode(errors="replace"))
         if ev is not None:
             events.append(ev)
     if events:
         _merge_events(conns, events, offset)
-    result = {"source": source, "note": note, "polls": polls,
+    result = {"source": source, "note": note, "polls": polls, "trace_lines": lines,
               "poll_hz": round(polls / seconds) if seconds > 0.01 else 0,
               "fields": list(FIELDS), "ca_states": list(CA_STATES), "sources": list(SOURCES),
               "conns": [_conn_json(c) for c in sorted(conns.values(), key=lambda c: (c.rows[0][0] if c.rows
@@ -500,7 +512,7 @@ def _conn_json(c: _Conn) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m tracer.kstate OUT [--tracefs] NAME=NETNS_PATH...`: sample until SIGTERM, write OUT."""
+    """`python tracer/kstate.py OUT [--tracefs] NAME=NETNS_PATH...`: sample until SIGTERM, write OUT."""
     out = argv[0]
     want = "--tracefs" in argv
     family = socket.AF_INET6 if "--ipv6" in argv else socket.AF_INET
@@ -520,8 +532,8 @@ def main(argv: list[str]) -> int:
         result = {"error": f"{exc.strerror or exc}"}
     result["cpu_ms"] = round(time.process_time() * 1000)  # what sampling cost, all threads (bench_cc)
     tmp = out + ".part"
-    with open(tmp, "w") as f:
-        json.dump(result, f, separators=(",", ":"))
+    with open(tmp, "wb") as f:  # marshal: the same interpreter reads it; json's import costs ~10 ms of CPU
+        marshal.dump(result, f)
     os.replace(tmp, out)
     sys.stdout.write("done\n")  # the tracer reads the file now; the instance goes meanwhile
     sys.stdout.flush()
@@ -541,12 +553,14 @@ class Sampler:
         from tracer import hosts as hostmod
         from tracer import userns
 
-        self.out = os.path.join(workdir, "kstate.json")
+        self.out = os.path.join(workdir, "kstate.marshal")
         paths = [f"{h.name}={os.path.join(hostmod.NETNS_RUN_DIR, h.netns)}"
                  for h in hosts.hosts.values() if h.role in ("client", "server")]
         self.tracefs = os.geteuid() == 0 and not userns.inside()
-        # -S: the sampler needs no site-packages, and starts ~50 ms of CPU sooner without them
-        self.argv = [sys.executable, "-S", "-m", "tracer.kstate", self.out, *(["--tracefs"] if self.tracefs else []),
+        # Run as a script, -S (no site-packages) -P (not its folder on sys.path): the sampler's
+        # start is most of its CPU time, and runpy and site cost half of it
+        self.argv = [sys.executable, "-S", "-P", os.path.abspath(__file__), self.out,
+                     *(["--tracefs"] if self.tracefs else []),
                      *(["--ipv6"] if hosts.ipv6 else []),
                      *paths]
 
@@ -591,13 +605,18 @@ class Sampler:
             if not line or line.strip() == b"done":  # written, ended, or 10 s without a word
                 break
         try:
-            with open(self.out) as f:
-                data = json.load(f)
-        except (OSError, ValueError):
+            with open(self.out, "rb") as f:
+                data = marshal.load(f)
+        except (OSError, ValueError, EOFError, TypeError):
+            data = {}
+        if not isinstance(data, dict):
             data = {}
         if "conns" not in data:
             self.errors.seek(0)
-            last = (self.errors.read().strip().splitlines() or [data.get("error") or "no output"])[-1]
+            rc = self.proc.poll()
+            why = ("no answer within 10 s" if rc is None else f"ended by signal {-rc} without output" if rc < 0
+                   else f"exit status {rc}, no output")
+            last = (self.errors.read().strip().splitlines() or [data.get("error") or why])[-1]
             print(f"synack: warning: the kernel TCP state sampler failed ({last[:200]}); "
                   "the capture has no kstate", file=sys.stderr)
             return None

@@ -224,8 +224,9 @@ def _kstate(v: Any) -> dict:
 
     Checked column by column with plain loops: a long transfer has 10^5 samples per column."""
     head = _object({"source": _str(MAX_NAME), "note": _optional(_str(MAX_STR)), "polls": _int(0),
-                    "poll_hz": _int(0), "cpu_ms": _int(0), "fields": _list(_str(MAX_NAME), 64),
-                    "ca_states": _list(_str(MAX_NAME), 16), "sources": _list(_str(MAX_NAME), 16)}, extra=False)
+                    "poll_hz": _int(0), "cpu_ms": _int(0), "trace_lines": _int(0),
+                    "fields": _list(_str(MAX_NAME), 64), "ca_states": _list(_str(MAX_NAME), 16),
+                    "sources": _list(_str(MAX_NAME), 16)}, extra=False)
     if not isinstance(v, dict):
         raise Invalid(f"not an object ({type(v).__name__})")
     conns = v.get("conns")

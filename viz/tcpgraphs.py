@@ -79,6 +79,12 @@ def caption(meta: dict) -> str:
     return f"Linux TCP, {cc}"
 
 
+def _with_cc(meta: dict, cc: str) -> dict:
+    """`meta` as if its TCP had run `cc` (several algorithms' captures captioned as one)."""
+    tcp = meta.get("tcp")
+    return {**meta, "tcp": {**tcp, "cc": cc}} if isinstance(tcp, dict) and tcp.get("cc") else meta
+
+
 def short_caption(meta: dict) -> str:
     """The ladder caption's words for a TCP chosen with --tcp or --cc ('' for the kernel's default)."""
     tcp = meta.get("tcp") if isinstance(meta, dict) else None
@@ -332,9 +338,11 @@ def cwnd_figure(analyses: list[Analysis], sid: int | None = None,
         title = f"Congestion window of the sender, {what}: {s.label}"
         cap = caption(analyses[0].capture.meta or {})
     else:
-        title = "Congestion window of the sender: " + ", ".join(
-            f"{s.cc or '?'} ({s.label})" for s in series)
-        caps = [caption(a.capture.meta or {}) for a in analyses]
+        # the files are in the legend: a slide's title and caption say what differs, once
+        title = "Congestion window of the sender under " + ", ".join(
+            f"{s.cc or '?'}" + ("" if s.recorded else " (ESTIMATED from the capture)") for s in series)
+        ccs = ", ".join(dict.fromkeys(s.cc or "?" for s in series))
+        caps = [caption(_with_cc(a.capture.meta or {}, ccs)) for a in analyses]
         cap = "; ".join(dict.fromkeys(c for c in caps if c))
     return CwndFigure(title, cap, tuple(series))
 

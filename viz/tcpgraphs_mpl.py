@@ -15,6 +15,7 @@ LABEL_SIZE = 13
 TICK_SIZE = 12
 LEGEND_SIZE = 11.5
 CAPTION_SIZE = 11
+CAPTION_CHARS = 150  # of 11 pt italic across a 13.33 in slide
 LINESTYLES = ("-", "--", ":", "-.")
 STATE_HATCH = {"Disorder": "..", "CWR": "\\\\", "Recovery": "//", "Loss": "xx"}
 
@@ -22,8 +23,12 @@ STATE_HATCH = {"Disorder": "..", "CWR": "\\\\", "Recovery": "//", "Loss": "xx"}
 def _frame(th: Theme, size, title: str, caption: str):
     fig = new_figure(size or SLIDE_SIZE, th)
     fig.text(0.06, 0.955, title, fontsize=TITLE_SIZE, fontweight="bold", color=th.foreground, va="center")
-    if caption:
-        fig.text(0.06, 0.03, caption, fontsize=CAPTION_SIZE, color=th.muted, va="center", style="italic")
+    if caption:  # wrapped: a slide cuts one long line off at its edge
+        import textwrap
+
+        lines = textwrap.wrap(caption, CAPTION_CHARS)
+        fig.text(0.06, 0.03 if len(lines) == 1 else 0.012, "\n".join(lines), fontsize=CAPTION_SIZE,
+                 color=th.muted, va="center" if len(lines) == 1 else "bottom", style="italic")
     ax = fig.add_axes((0.08, 0.13, 0.84, 0.76))
     ax.set_facecolor(th.background)
     for side in ("top", "right"):

@@ -64,6 +64,10 @@ renderings: the options of synack ladder, layers, graph and play, named without 
   trace = { topology = "routed" }
   layers = { frame = "first-data", compare = true }
 
+  a cwnd graph draws more captures on shared axes: files relative to the manifest, or this
+  figure's trace again with other settings (each traced and kept like any other):
+  graph = { kind = "cwnd", more = [{ cc = "cubic" }, { cc = "bbr" }] }
+
 examples:
   synack build captures/lecture.toml
   synack build captures/lecture.toml -o /tmp/figs --only handshake
