@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.stdout.reconfigure(line_buffering=True)
 from bench_analyze import DEFAULTS, make  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
