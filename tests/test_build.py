@@ -296,7 +296,7 @@ def test_lecture_builds_for_real_twice_byte_identical(tmp_path):
     m = B.load_manifest(tmp_path / "lecture.toml")
     r1 = B.build(m, output=str(tmp_path / "one"), log=lambda s: None)
     assert not r1.failed, r1.failed
-    assert r1.traced == len({f.source.key() for f in m.figures if f.source.kind != "capture"})
+    assert r1.traced == len({s.key() for f in m.figures for s in f.sources if s.kind != "capture"})
     r2 = B.build(m, output=str(tmp_path / "two"), log=lambda s: None)  # clean figures, kept captures
     assert r2.traced == 0 and [o.status for o in r2.outcomes] == ["built"] * len(m.figures)
     one, two = outputs(tmp_path / "one"), outputs(tmp_path / "two")
