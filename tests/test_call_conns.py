@@ -130,3 +130,16 @@ def test_calls_on_a_shared_lifeline_are_drawn_at_their_time(path):
         for line in c.lines:
             if line.endswith("]") and " [" in line:
                 assert line.rsplit(" [", 1)[1][:-1] in roles
+
+
+def test_the_json_export_names_each_calls_connection():
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "tracer", "analyze", "--format", "json",
+                          str(ROOT / "captures" / "threading-tcp.pcapng")], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    calls = json.loads(out)["calls"]
+    an = load(str(ROOT / "captures" / "threading-tcp.pcapng"))
+    assert [c["conn"] for c in calls] == [list(c.conn) if c.conn else None for c in an.calls]
+    assert {tuple(c["conn"]) for c in calls if c["conn"]} == {("tcp", 0), ("tcp", 1), ("tcp", 2)}

@@ -259,11 +259,7 @@ def select_streams(analysis: Analysis, stream: str | int | None = None, arp: boo
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP, UDP or ICMP conversation to draw")
     if asked_all:
-        ends = {e for s in streams for e in (s.client, s.server)}
-        if len(ends) > MAX_ALL:
-            raise SynackError(f"--stream all: {len(streams)} streams between {len(ends)} endpoints do not fit one "
-                              f"ladder (at most {MAX_ALL} lifelines); choose one with --stream N")
-        return tuple(streams)
+        return tuple(streams)  # more endpoints than MAX_ALL: build_ladder draws the overview
     if stream is not None:
         proto, n = parse_stream(str(stream))
         for p in ((proto,) if proto else ("tcp", "udp", "icmp")):
@@ -470,6 +466,13 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream, arp)
     streams, role_notes = _with_roles(analysis, streams)
+    if len({e for s in streams for e in (s.client, s.server)}) > MAX_ALL:  # --stream all, and too many
+        from viz.ladder_overview import overview
+
+        return overview(analysis, streams, " · ".join(filter(None, (
+            _caption(analysis, peer),
+            f"overview: {len(streams)} streams, one row each (--stream N draws one as a ladder)",
+            *role_notes))))
     from viz.icmp import extras, omitted_note as icmp_omitted
     extra = {e.frame: e for e in extras(analysis, streams, arp)}
     rows = _rows(analysis, streams, frames, extra)
@@ -1378,8 +1381,8 @@ def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, coll
     notes += role_notes
     drawable = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
     if len(streams) < len(drawable):
-        which = ", ".join(f"{s.proto} {s.id}" for s in streams)
-        notes.append(f"{which} of {len(drawable)} streams drawn (--stream N, --stream all)")
+        which = ", ".join(f"{s.id}" if s.proto == "tcp" else f"{s.proto}:{s.id}" for s in streams)
+        notes.append(f"stream {which} of {len(drawable)} drawn; --stream N, --stream all")
     if frames:
         notes.append(f"frames {frames[0]}-{frames[1] if frames[1] < 1 << 60 else 'end'} only")
     if collapsed:
