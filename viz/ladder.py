@@ -1130,6 +1130,29 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
     for ev in events.values():
         ev.sort()
     times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
+    # Every lifeline's events in time order, with the lowest height reached so far and the highest
+    # still to come: a call placed between its own lifeline's events also keeps its place among the
+    # others' (a recv entered long before the peer sent is not drawn below that send).
+    every = sorted(e for ev in events.values() for e in ev)
+    every_t = [e[0] for e in every]
+    low_so_far, high_after = [], [0.0] * len(every)
+    for _, y in every:
+        low_so_far.append(max(y, low_so_far[-1]) if low_so_far else y)
+    for j in range(len(every) - 1, -1, -1):
+        high_after[j] = min(every[j][1], high_after[j + 1]) if j + 1 < len(every) else every[j][1]
+
+    def among_all(y: float, t: float) -> float:
+        i = bisect.bisect_left(every_t, t - CALL_SLACK)  # events before this came before the call
+        j = bisect.bisect_right(every_t, t + CALL_SLACK)  # events from this came after it
+        lo = low_so_far[i - 1] if i else None
+        hi = high_after[j] if j < len(every) else None
+        if lo is not None and hi is not None and lo > hi:
+            return y  # the rows cannot say it (one end's times are estimated)
+        if lo is not None:
+            y = max(y, lo)
+        if hi is not None:
+            y = min(y, hi)
+        return y
     placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
     # The lifelines of each drawn connection: a call carries its connection (viz.calls), so on a
@@ -1174,10 +1197,10 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                 y = yf
             elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
                 near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
-                y = yf if near else min(_nearby(ev, k, c.t, top), yf)
+                y = yf if near else min(among_all(_nearby(ev, k, c.t, top), c.t), yf)
             else:  # returned after the segment it waited for
                 near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
-                y = yf if near else max(_nearby(ev, k, c.t, top), yf)
+                y = yf if near else max(among_all(_nearby(ev, k, c.t, top), c.t), yf)
         if y is None:
             y = _nearby(ev, k, c.t, top, None)  # within the slack of an event: beside it
         if y is None:
@@ -1188,7 +1211,7 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             elif c.t > frame_hi + 1.0 and k == len(ev):
                 y = ev[k - 1][1]  # after the last frame: beside it
             else:
-                y = _between(ev, k)
+                y = among_all(_between(ev, k), c.t)
         placed.append((lf, y, c.t, c))
     for lf, y, t, c in placed:
         if id(c) in tags or shared.get(lf, 1) < 2:
