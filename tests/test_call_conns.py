@@ -130,3 +130,44 @@ def test_calls_on_a_shared_lifeline_are_drawn_at_their_time(path):
         for line in c.lines:
             if line.endswith("]") and " [" in line:
                 assert line.rsplit(" [", 1)[1][:-1] in roles
+
+
+def test_the_json_export_names_each_calls_connection():
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "tracer", "analyze", "--format", "json",
+                          str(ROOT / "captures" / "threading-tcp.pcapng")], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    calls = json.loads(out)["calls"]
+    an = load(str(ROOT / "captures" / "threading-tcp.pcapng"))
+    assert [c["conn"] for c in calls] == [list(c.conn) if c.conn else None for c in an.calls]
+    assert {tuple(c["conn"]) for c in calls if c["conn"]} == {("tcp", 0), ("tcp", 1), ("tcp", 2)}
+
+
+def test_two_refused_connects_close_together_keep_their_syns_connection():
+    """No data tells two close connect()s apart when both are refused: each keeps the SYN it was
+    given, and every call on its socket that connection."""
+    from viz.calls import attach
+    from viz.model import Flag, Packet, SocketCall
+
+    t0 = 1_700_000_000.0
+    pk = [Packet(frame=1, t=0.0, ts=t0, proto="tcp", src="192.0.2.1", dst="192.0.2.2", sport=40000, dport=9,
+                 stream=0, flags=Flag.SYN, seq=0, len=0),
+          Packet(frame=2, t=1e-4, ts=t0 + 1e-4, proto="tcp", src="192.0.2.1", dst="192.0.2.2", sport=40001,
+                 dport=9, stream=1, flags=Flag.SYN, seq=0, len=0),
+          Packet(frame=3, t=2e-4, ts=t0 + 2e-4, proto="tcp", src="192.0.2.2", dst="192.0.2.1", sport=9,
+                 dport=40000, stream=0, flags=Flag.RST | Flag.ACK, seq=1, ack=1, len=0),
+          Packet(frame=4, t=3e-4, ts=t0 + 3e-4, proto="tcp", src="192.0.2.2", dst="192.0.2.1", sport=9,
+                 dport=40001, stream=1, flags=Flag.RST | Flag.ACK, seq=1, ack=1, len=0)]
+
+    def call(dt, fd, name, phase, error=""):
+        return SocketCall(ts=t0 + dt, t=dt, host="client", pid=7, call=name, phase=phase, fd=fd, error=error)
+
+    calls = [call(-2e-4, 3, "socket", "return"), call(-1e-4, 4, "socket", "return"),
+             call(-5e-5, 3, "connect", "call"), call(-4e-5, 4, "connect", "call"),
+             call(4e-4, 3, "connect", "return", "ConnectionRefusedError: [Errno 111]"),
+             call(5e-4, 4, "connect", "return", "ConnectionRefusedError: [Errno 111]")]
+    out = attach(pk, calls)
+    assert [c.frame for c in out[2:4]] == [1, 2]
+    assert [c.conn for c in out] == [("tcp", 0), ("tcp", 1)] * 3

@@ -374,8 +374,8 @@ def test_caption_says_what_was_left_out_and_guessed():
     """No silent choices: a stream of several, a range, collapsed runs, roles without a handshake."""
     two = F.two_clients()
     one = build_ladder(two, stream="1")
-    assert "tcp 1 of 2 streams drawn (--stream N, --stream all)" in one.caption
-    assert "streams drawn" not in build_ladder(two, stream="all").caption
+    assert "stream 1 of 2 drawn; --stream N, --stream all" in one.caption
+    assert " drawn; --stream N" not in build_ladder(two, stream="all").caption
     assert "long runs collapsed" in build_ladder(F.bulk()).caption
     assert "frames 2-5 only" in build_ladder(F.tcp_echo(), frames=(2, 5)).caption
 
@@ -406,3 +406,34 @@ def test_a_server_lifeline_shared_by_three_connections_names_them():
     assert established == ["ESTABLISHED [client 1]", "ESTABLISHED [client 2]", "ESTABLISHED [client 3]"]
     client_states = [s.state for s in lad.states if s.lifeline != server]
     assert client_states and not any("[" in s for s in client_states)  # a client has one connection
+
+
+@pytest.mark.skipif(not (CORPUS_DIR / "650HttpResponses.pcap").is_file(), reason="public corpus not here")
+def test_stream_all_on_hundreds_of_streams_is_an_overview_row_per_stream(tmp_path):
+    """284 HTTP streams to 77 servers do not fit lifelines: `--stream all` draws the clients and the
+    servers as two lifelines and every stream as one row naming its ends, in order of its first frame,
+    with roles from evidence (no handshake captured: port 80 is the server's)."""
+    from svg_check import check_svg
+
+    from viz.analysis import analyze
+    from viz.capture import open_capture
+    from viz.ladder_mpl import write_ladder
+    from viz.ladder_text import render_text
+
+    path = CORPUS_DIR / "650HttpResponses.pcap"
+    with open_capture(str(path)) as cap:
+        an = analyze(cap, path=str(path))
+    tcp = [s for s in an.streams if s.proto == "tcp"]
+    lad = build_ladder(an, stream="all")
+    assert [l.role for l in lad.lifelines] == ["clients", "servers"] and not lad.arrows
+    assert sorted(lad.streams) == sorted(("tcp", s.id) for s in tcp) and len(lad.bands) == len(tcp)
+    firsts = [b.first_frame for b in lad.bands]
+    assert firsts == sorted(firsts)
+    for b in lad.bands:
+        s = next(s for s in tcp if s.frames[0] == b.first_frame)
+        assert b.text.startswith(f"tcp {s.id}: ") and ":80 · " in b.text and b.segments == len(s.frames)
+    assert "overview: 284 streams, one row each" in lad.caption and "port 80 is well known" in lad.caption
+    text = render_text(lad, width=100)
+    assert text.count("tcp ") >= 284 and "0.000" in text
+    pages = write_ladder(lad, tmp_path / "all.svg", page="slide")
+    assert len(pages) > 1 and [p for page in pages for p in check_svg(page)] == []

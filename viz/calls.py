@@ -702,6 +702,10 @@ def attach(packets: Sequence[Packet], calls: Iterable[SocketCall],
         m.i = i
         found.append(m.match(c, calls, i))
     _untangle_connects(found, m)
+    for i in m.close_connects:  # no data told them apart (refused, say): the first-SYN guess stands
+        p = m.by_frame.get(found[i][0]) if found[i] else None
+        if p is not None:
+            m.bound.setdefault(m.keys[i], (p.proto, p.stream))
     out = []
     for i, (c, frames) in enumerate(zip(calls, found)):
         conn = m.bound.get(m.accepted[i]) if i in m.accepted else m.bound.get(m.keys[i])

@@ -258,11 +258,7 @@ def select_streams(analysis: Analysis, stream: str | int | None = None, arp: boo
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP, UDP or ICMP conversation to draw")
     if asked_all:
-        ends = {e for s in streams for e in (s.client, s.server)}
-        if len(ends) > MAX_ALL:
-            raise SynackError(f"--stream all: {len(streams)} streams between {len(ends)} endpoints do not fit one "
-                              f"ladder (at most {MAX_ALL} lifelines); choose one with --stream N")
-        return tuple(streams)
+        return tuple(streams)  # more endpoints than MAX_ALL: build_ladder draws the overview
     if stream is not None:
         proto, n = parse_stream(str(stream))
         for p in ((proto,) if proto else ("tcp", "udp", "icmp")):
@@ -469,6 +465,13 @@ def build_ladder(analysis: Analysis, *, stream: str | int | None = None, frames:
         raise SynackError(f"--time {time!r}: choose from {', '.join(TIME_MODES)}")
     streams = select_streams(analysis, stream, arp)
     streams, role_notes = _with_roles(analysis, streams)
+    if len({e for s in streams for e in (s.client, s.server)}) > MAX_ALL:  # --stream all, and too many
+        from viz.ladder_overview import overview
+
+        return overview(analysis, streams, " · ".join(filter(None, (
+            _caption(analysis, peer),
+            f"overview: {len(streams)} streams, one row each (--stream N draws one as a ladder)",
+            *role_notes))))
     from viz.icmp import extras, omitted_note as icmp_omitted
     extra = {e.frame: e for e in extras(analysis, streams, arp)}
     rows = _rows(analysis, streams, frames, extra)
@@ -1157,6 +1160,29 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
     for ev in events.values():
         ev.sort()
     times = {lf: [e[0] for e in ev] for lf, ev in events.items()}
+    # Every lifeline's events in time order, with the lowest height reached so far and the highest
+    # still to come: a call placed between its own lifeline's events also keeps its place among the
+    # others' (a recv entered long before the peer sent is not drawn below that send).
+    every = sorted(e for ev in events.values() for e in ev)
+    every_t = [e[0] for e in every]
+    low_so_far, high_after = [], [0.0] * len(every)
+    for _, y in every:
+        low_so_far.append(max(y, low_so_far[-1]) if low_so_far else y)
+    for j in range(len(every) - 1, -1, -1):
+        high_after[j] = min(every[j][1], high_after[j + 1]) if j + 1 < len(every) else every[j][1]
+
+    def among_all(y: float, t: float) -> float:
+        i = bisect.bisect_left(every_t, t - CALL_SLACK)  # events before this came before the call
+        j = bisect.bisect_right(every_t, t + CALL_SLACK)  # events from this came after it
+        lo = low_so_far[i - 1] if i else None
+        hi = high_after[j] if j < len(every) else None
+        if lo is not None and hi is not None and lo > hi:
+            return y  # the rows cannot say it (one end's times are estimated)
+        if lo is not None:
+            y = max(y, lo)
+        if hi is not None:
+            y = min(y, hi)
+        return y
     placed: list[tuple[int, float, float, str, SocketCall]] = []
     frame_lo, frame_hi = rows[0].packet.t, rows[-1].packet.t
     # The lifelines of each drawn connection: a call carries its connection (viz.calls), so on a
@@ -1201,10 +1227,10 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
                 y = yf
             elif c.t < tf:  # ran before the segment it caused: beside it, unless something came between
                 near = tf - c.t <= CALL_SLACK or k >= len(ev) or ev[k][1] >= yf
-                y = yf if near else min(_nearby(ev, k, c.t, top), yf)
+                y = yf if near else min(among_all(_nearby(ev, k, c.t, top), c.t), yf)
             else:  # returned after the segment it waited for
                 near = c.t - tf <= CALL_SLACK or k == 0 or ev[k - 1][1] <= yf
-                y = yf if near else max(_nearby(ev, k, c.t, top), yf)
+                y = yf if near else max(among_all(_nearby(ev, k, c.t, top), c.t), yf)
         if y is None:
             y = _nearby(ev, k, c.t, top, None)  # within the slack of an event: beside it
         if y is None:
@@ -1215,7 +1241,7 @@ def _calls(analysis, rows, row_of, y_send, y_recv, where, lifelines, bands, top,
             elif c.t > frame_hi + 1.0 and k == len(ev):
                 y = ev[k - 1][1]  # after the last frame: beside it
             else:
-                y = _between(ev, k)
+                y = among_all(_between(ev, k), c.t)
         placed.append((lf, y, c.t, c))
     for lf, y, t, c in placed:
         if id(c) in tags or shared.get(lf, 1) < 2:
@@ -1408,8 +1434,8 @@ def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, coll
     notes += role_notes
     drawable = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
     if len(streams) < len(drawable):
-        which = ", ".join(f"{s.proto} {s.id}" for s in streams)
-        notes.append(f"{which} of {len(drawable)} streams drawn (--stream N, --stream all)")
+        which = ", ".join(f"{s.id}" if s.proto == "tcp" else f"{s.proto}:{s.id}" for s in streams)
+        notes.append(f"stream {which} of {len(drawable)} drawn; --stream N, --stream all")
     if frames:
         notes.append(f"frames {frames[0]}-{frames[1] if frames[1] < 1 << 60 else 'end'} only")
     if collapsed:

@@ -159,6 +159,7 @@ def render_text(ladder: Ladder, width: int = 100, ascii: bool = False) -> str:
             else:
                 row = blank(y)
                 _band(row, item, xs, g)
+                first_time = first_time or times.get(item.y_start + 0.5)  # a band's time is at its middle
                 if first_time:
                     put(row, 0, first_time.rjust(time_w - 1))
                     first_time = None

@@ -205,7 +205,8 @@ def _options() -> tuple[Option, ...]:
     return (
         Option("stream", ("ladder", "graph", "play"), (int, str), None,
                "the stream to draw (udp:N for a UDP one, icmp:N for an ICMP conversation, all for every "
-               "stream up to 8 lifelines; default: every stream if they fit one figure, else the first, and "
+               "stream: up to 8 lifelines a ladder, more an overview with a row per stream; default: every stream "
+               "if they fit one figure, else the first, and "
                "the caption says so; graph --kind states/tsg/cwnd: the first TCP stream)", _stream, metavar="N"),
         Option("frames", ("ladder", "play", "graph"), (str, tuple), None,
                "only frames A to B (1-based, as in Wireshark)", _frames, metavar="A-B", text=_frames_text),
