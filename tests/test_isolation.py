@@ -100,7 +100,7 @@ def test_one_trace_cannot_forge_records_into_or_kill_another(progdir, tmp_path, 
     attacker = progdir("attacker.py", ATTACKER.format(victims="/tmp/synack-i15-victim-*"))
     out_a = str(tmp_path / "a.pcapng")
     a = subprocess.Popen([PY, "-m", "tracer", "trace", "--server", f"{PY} {srv}", "--client", f"{PY} {victim}",
-                          "--port", "5201", "-o", out_a, "--timeout", "90"], cwd=ROOT,
+                          "--port", "5201", "-o", out_a, "--timeout", "90", "--shared-tmp"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     leak_check.add(a.pid)
     try:
@@ -108,7 +108,8 @@ def test_one_trace_cannot_forge_records_into_or_kill_another(progdir, tmp_path, 
         while not os.path.exists(mine) and time.monotonic() < deadline and a.poll() is None:
             time.sleep(0.05)
         assert os.path.exists(mine), a.communicate()
-        r = trace(Programs(client=[PY, attacker], server=[PY, srv]), None, str(tmp_path / "b.pcapng"))
+        r = trace(Programs(client=[PY, attacker], server=[PY, srv]), None, str(tmp_path / "b.pcapng"),
+                  private_tmp=False)  # the worst case: both traces share the machine's /tmp
         assert r.complete, r.incomplete_reason
         report = r.client_output.split()
         assert report[0] == "uid", r.client_output
@@ -255,7 +256,8 @@ def test_a_program_traced_by_strace_cannot_write_its_strace_log(tmp_path, leak_c
            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
            "s.bind((\"\", int(os.environ[\"SYNACK_SERVER_PORT\"]))); s.listen(); c,_=s.accept(); "
            "c.sendall(c.recv(100)); c.close()'"]
-    r = trace(Programs(client=["/bin/bash", "-c", client], server=srv), None, str(tmp_path / "s.pcapng"))
+    r = trace(Programs(client=["/bin/bash", "-c", client], server=srv), None, str(tmp_path / "s.pcapng"),
+              private_tmp=False)  # the run directory in sight
     assert r.complete, r.incomplete_reason
     assert "wrote 0" in r.client_output, r.client_output
     with open_capture(r.path) as cap:
