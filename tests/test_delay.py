@@ -190,7 +190,7 @@ def test_ctrl_c_stops_the_wire_and_keeps_the_capture(tmp_path, leak_check):
               f"int(os.environ['SYNACK_SERVER_PORT']))); s.sendall(b'x'); open('{flag}','w'); time.sleep(60)")
     out = tmp_path / "i.pcapng"
     p = subprocess.Popen([PY, "-m", "tracer", "trace", "--server", f"{PY} -c \"{server}\"",
-                          "--client", f"{PY} -c \"{client}\"", "--delay", "10ms", "-o", str(out)],
+                          "--client", f"{PY} -c \"{client}\"", "--delay", "10ms", "-o", str(out), "--shared-tmp"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     leak_check.add(p.pid)
     try:
