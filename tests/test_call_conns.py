@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from call_placement import placement  # noqa: E402
+from conftest import needs_root  # noqa: E402
 
 from viz.commands.ladder import load  # noqa: E402
 from viz.errors import SynackError  # noqa: E402
@@ -198,18 +199,16 @@ print(a.recv(16), b.recv(16))
 """
 
 
+@needs_root
 @pytest.mark.netns
 def test_accept_records_name_the_new_descriptor_when_the_server_holds_a_file(tmp_path, request, leak_check):
     """The server's open file takes fd 4, so its accepted sockets are 5 and 6, not the 4 and 5 the
     lowest-free-descriptor guess gives: the recorder writes `new_fd`, and each recv/send/close lands
     on its own connection.  The same records without `new_fd` (an older capture) get the guess."""
-    from conftest import needs_root
     from tracer.run import Programs, trace
     from viz.calls import attach, parse_calls
     from viz.capture import open_capture
 
-    if needs_root.args[0]:
-        pytest.skip(needs_root.kwargs["reason"])
     d = Path(tempfile.mkdtemp(prefix="synack-holding-"))  # where the programs' user can read them
     os.chmod(d, 0o755)
     request.addfinalizer(lambda: shutil.rmtree(d, ignore_errors=True))
