@@ -5,13 +5,16 @@ again), shared (threads), inherited (forked children) and never written in accep
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from call_placement import placement  # noqa: E402
+from conftest import needs_root  # noqa: E402
 
 from viz.commands.ladder import load  # noqa: E402
 from viz.errors import SynackError  # noqa: E402
@@ -148,7 +151,7 @@ def test_the_json_export_names_each_calls_connection():
 def test_two_refused_connects_close_together_keep_their_syns_connection():
     """No data tells two close connect()s apart when both are refused: each keeps the SYN it was
     given, and every call on its socket that connection."""
-    from viz.calls import attach
+    from viz.calls import attach, parse_calls
     from viz.model import Flag, Packet, SocketCall
 
     t0 = 1_700_000_000.0
@@ -171,3 +174,77 @@ def test_two_refused_connects_close_together_keep_their_syns_connection():
     out = attach(pk, calls)
     assert [c.frame for c in out[2:4]] == [1, 2]
     assert [c.conn for c in out] == [("tcp", 0), ("tcp", 1)] * 3
+
+
+HOLDING_SERVER = """\
+import socket
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(('', 10000))
+listener.listen(2)
+log = open(__file__)  # a descriptor of its own between the listener and the accepted sockets
+first, _ = listener.accept()
+second, _ = listener.accept()
+for conn in (first, second):  # both held open: the lowest-free-fd guess would swap them
+    conn.sendall(conn.recv(16).upper())
+    conn.close()
+"""
+TWO_CLIENT = """\
+import socket, time
+a = socket.create_connection(('localhost', 10000))
+time.sleep(0.2)  # a's handshake completes first: the server accepts it first
+b = socket.create_connection(('localhost', 10000))
+a.sendall(b'one'); b.sendall(b'two')
+print(a.recv(16), b.recv(16))
+"""
+
+
+@needs_root
+@pytest.mark.netns
+def test_accept_records_name_the_new_descriptor_when_the_server_holds_a_file(tmp_path, request, leak_check):
+    """The server's open file takes fd 4, so its accepted sockets are 5 and 6, not the 4 and 5 the
+    lowest-free-descriptor guess gives: the recorder writes `new_fd`, and each recv/send/close lands
+    on its own connection.  The same records without `new_fd` (an older capture) get the guess."""
+    from tracer.run import Programs, trace
+    from viz.calls import attach, parse_calls
+    from viz.capture import open_capture
+
+    d = Path(tempfile.mkdtemp(prefix="synack-holding-"))  # where the programs' user can read them
+    os.chmod(d, 0o755)
+    request.addfinalizer(lambda: shutil.rmtree(d, ignore_errors=True))
+    for name, text in (("server.py", HOLDING_SERVER), ("client.py", TWO_CLIENT)):
+        (d / name).write_text(text)
+        os.chmod(d / name, 0o644)
+    out = str(tmp_path / "hold.pcapng")
+    r = trace(Programs(client=[sys.executable, str(d / "client.py")], server=[sys.executable, str(d / "server.py")]),
+              None, out)
+    assert r.complete, r.incomplete_reason
+    assert r.client_output.strip() == "b'ONE' b'TWO'"
+    an = load(out)
+    server = [c for c in an.calls if c.host == "server"]
+    accepts = [c for c in server if c.call == "accept" and c.phase == "return"]
+    assert [(a.fd, a.new_fd) for a in accepts] == [(3, 5), (3, 6)]
+    with open_capture(out) as cap:
+        meta = cap.meta
+        raw = [c for c in meta["calls"] if c["host"] == "server" and c["call"] == "accept"
+               and c["phase"] == "return"]
+    assert [c["new_fd"] for c in raw] == [5, 6]  # in the capture's call records
+    by_port = {s.client.port: s.id for s in an.streams if s.proto == "tcp"}
+    first, second = (by_port[int(a.result.rsplit(",", 1)[1].strip(" )"))] for a in accepts)
+    assert first != second
+    for fd, stream, sent, echoed in ((5, first, b"one", b"ONE"), (6, second, b"two", b"TWO")):
+        mine = [c for c in server if c.fd == fd]
+        assert {c.call for c in mine} == {"recv", "sendall", "close"}
+        assert {c.conn for c in mine} == {("tcp", stream)}
+        recv = next(c for c in mine if c.call == "recv" and c.phase == "return")
+        send = next(c for c in mine if c.call == "sendall" and c.frame is not None)
+        close = next(c for c in mine if c.call == "close")
+        assert an.packet(recv.frame).payload == sent and an.packet(send.frame).payload == echoed
+        assert an.packet(close.frame).flags & 0x01 and an.packet(close.frame).stream == stream
+    assert [a.conn for a in accepts] == [("tcp", first), ("tcp", second)]
+    # Without new_fd (a capture from an older recorder) the guess is 4 and 5: fd 5's calls go to
+    # the second connection's socket, which is what this test's server was made to expose.
+    meta["calls"] = [{k: v for k, v in c.items() if k != "new_fd"} for c in meta["calls"]]
+    old = attach(an.packets, parse_calls(meta, an.packets[0].ts), meta)
+    guessed = {c.conn for c in old if c.host == "server" and c.fd == 5 and c.call == "recv"}
+    assert guessed == {("tcp", second)}

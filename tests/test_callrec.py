@@ -53,7 +53,8 @@ def run(netns, tmp_path, code, record=True, extra_path=None):
     if calls.exists():
         records = [json.loads(line) for line in calls.read_text().splitlines()]
     for r in records:
-        assert set(r) == KEYS or (r["call"] == "close" and set(r) == KEYS | {"eofs_unrecorded"})
+        assert set(r) == KEYS or (r["call"] == "close" and set(r) == KEYS | {"eofs_unrecorded"}) or (
+            r["call"] == "accept" and r["phase"] == "return" and not r["error"] and set(r) == KEYS | {"new_fd"})
     return proc.stdout.splitlines(), records
 
 
@@ -126,6 +127,8 @@ def test_echo_conversation_is_recorded_and_unchanged(netns, tmp_path):
     assert accept[1]["result"].startswith("('127.0.0.1', ") and accept[1]["fd"] == 3
     server_recv = [r for r in calls_of(records, "recv", "return") if r["fd"] != cfd]
     assert [r["result"] for r in server_recv] == ["16", "4", "b''"]
+    assert {r["fd"] for r in server_recv} == {accept[1]["new_fd"]}  # the accepted socket, named
+    assert "new_fd" not in accept[0]
     assert [r["args"] for r in calls_of(records, "sendall", "call")] == ["20", "16", "4"]
     assert {r["fd"] for r in calls_of(records, "close")} == {3, cfd, server_recv[0]["fd"]}
     assert all(r["phase"] == "return" for r in calls_of(records, "close") + calls_of(records, "bind"))

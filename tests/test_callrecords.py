@@ -84,6 +84,11 @@ def test_metadata_and_log_share_one_call_schema():
         metadata.call_record(dict(GOOD, junk=json.loads("[" * 50 + "]" * 50)))
     with pytest.raises(metadata.Invalid):
         metadata.call_record(dict(GOOD, fd=2 ** 64))
+    accepted = dict(GOOD, call="accept", phase="return", result="('192.0.2.1', 40000)", new_fd=5)
+    assert metadata.call_record(accepted) == accepted
+    for bad in ("5", -1, True, 2 ** 64):  # an accepted socket is a descriptor (or an inode), nothing else
+        with pytest.raises(metadata.Invalid, match="new_fd"):
+            metadata.call_record(dict(accepted, new_fd=bad))
 
 
 

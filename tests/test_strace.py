@@ -41,6 +41,7 @@ def test_server_calls_become_the_recorders_records():
     assert {r["host"] for r in recs} == {"server"} and {r["pid"] for r in recs} == {100}
     assert recs[5]["ts"] == 1700000000.5005 and recs[4]["ts"] == 1700000000.0005  # -T: entry and return
     assert {r["fd"] for r in recs[6:]} == {12}                                    # the accepted socket
+    assert recs[5]["new_fd"] == 12 and "new_fd" not in recs[4]  # accept()'s return names it as fd does
 
 
 def test_blocking_call_split_across_threads_and_errors():

@@ -94,7 +94,8 @@ def test_lecture_tcp_pair_verbatim(progs, tmp_path, leak_check, server, client, 
     assert m["options"]["port"] == port  # found from the server's socket: no --port given
     assert m["localhost"]["client"] == [named]
     assert f"client connected to {named}, redirected to the server host 192.0.2.2" in r.notes
-    assert any("stopped by synack" in n for n in r.notes)  # the while-True server: a note, not an error
+    assert any("stopped by synack" in n for n in r.notes)
+    assert r.unrecorded == ()  # the while-True server: a note, not an error
     assert r.failures == ()
     assert any(f"port {port} found from its sockets (no --port given)" in n for n in r.notes)
 
@@ -303,6 +304,71 @@ def test_curl_against_http_server_calls_land_on_their_frames(progs, tmp_path, le
     assert any("server: accept()" in x[3] for x in rows)
 
 
+NC_CLIENT = ["sh", "-c", 'printf "This is the message." | nc -N localhost 10000']  # -N: shutdown at EOF
+SOCAT_SERVER = ["socat", "TCP-LISTEN:10000,bind=localhost,reuseaddr,fork", "EXEC:cat"]
+
+
+def _frame_of(rows: list[list[str]], src: str, flag: int | None = None) -> list[str]:
+    """The first frame from `src` with data (flag None) or with `flag` set (rows from check_tcp)."""
+    return next(x for x in rows if x[0] == src and (int(x[4], 16) & flag if flag else x[5]))
+
+
+@pytest.mark.skipif(not shutil.which("nc") or not shutil.which("strace"), reason="needs nc and strace")
+def test_nc_client_against_the_seed_echo_server(progs, tmp_path, leak_check):
+    """netcat-openbsd's non-blocking connect, write, and shutdown(SHUT_WR) at EOF (-N), from strace."""
+    out = str(tmp_path / "nc.pcapng")
+    r = trace(Programs(client=NC_CLIENT, server=[PY, str(progs / "echo_server.py")]), None, out)
+    assert r.complete, r.incomplete_reason
+    assert r.client_output == "This is the message."
+    rows = check_tcp(out, 10000, b"This is the message.", b"This is the message.")
+    assert rows[0][6] == "client: connect(('127.0.0.1', 10000))"  # at the SYN
+    assert "client: write(20)" in _frame_of(rows, "192.0.2.1")[6].split(",")
+    assert "client: shutdown(1)" in _frame_of(rows, "192.0.2.1", 0x001)[6].split(",")  # SHUT_WR sends the FIN
+    assert "server: close()" in _frame_of(rows, "192.0.2.2", 0x001)[6].split(",")
+    assert meta(out)["localhost"]["client"] == ["127.0.0.1:10000"]
+
+
+@pytest.mark.skipif(not shutil.which("socat") or not shutil.which("strace"), reason="needs socat and strace")
+def test_socat_echo_server_against_the_seed_client(progs, tmp_path, leak_check):
+    """socat forks a child per connection (a `while True` server, stopped by synack); strace -f follows it."""
+    out = str(tmp_path / "socat.pcapng")
+    r = trace(Programs(client=[PY, str(progs / "echo_client.py")], server=SOCAT_SERVER), None, out)
+    assert r.complete, r.incomplete_reason
+    assert "received  This is the message." in r.client_output
+    rows = check_tcp(out, 10000, b"This is the message.", b"This is the message.")
+    assert rows[0][6] == "client: connect(('localhost', 10000))"
+    assert rows[2][6].startswith("server: accept() -> (")  # the handshake's last ACK
+    assert rows[2][6].endswith(", ('192.0.2.1', %s))" % rows[0][2])  # the peer is the client host
+    assert "server: write(20)" in _frame_of(rows, "192.0.2.2")[6].split(",")
+    assert "client: sendall(20)" in _frame_of(rows, "192.0.2.1")[6].split(",")
+    server_fin = set(_frame_of(rows, "192.0.2.2", 0x001)[6].split(","))
+    assert {"server: shutdown(1)", "server: close()"} & server_fin  # socat half-closes, or closes, as it goes
+    assert meta(out)["localhost"]["server"] == ["127.0.0.1:10000"]
+    assert any("stopped by synack" in n for n in r.notes)
+    assert r.unrecorded == ()
+
+
+@pytest.mark.skipif(not all(map(shutil.which, ("nc", "socat", "strace"))), reason="needs nc, socat and strace")
+def test_nc_client_against_socat_server(tmp_path, leak_check):
+    """No Python at all: both ends' calls come from strace, each on its own host's arrows."""
+    out = str(tmp_path / "ncsocat.pcapng")
+    r = trace(Programs(client=NC_CLIENT, server=SOCAT_SERVER), None, out)
+    assert r.complete, r.incomplete_reason
+    assert r.client_output == "This is the message."
+    rows = check_tcp(out, 10000, b"This is the message.", b"This is the message.")
+    assert rows[0][6] == "client: connect(('127.0.0.1', 10000))"
+    assert rows[2][6].startswith("server: accept() -> (")
+    data_in = _frame_of(rows, "192.0.2.1")[6].split(",")
+    assert "client: write(20)" in data_in and "server: read() -> 20" in data_in
+    assert "server: write(20)" in _frame_of(rows, "192.0.2.2")[6].split(",")
+    client_fin = _frame_of(rows, "192.0.2.1", 0x001)[6].split(",")
+    assert "client: shutdown(1)" in client_fin and "server: read() -> b''" in client_fin
+    server_fin = _frame_of(rows, "192.0.2.2", 0x001)[6].split(",")
+    assert {"server: shutdown(1)", "server: close()"} & set(server_fin)
+    m = meta(out)["localhost"]
+    assert (m["client"], m["server"]) == (["127.0.0.1:10000"], ["127.0.0.1:10000"])
+
+
 def test_client_that_forks_children_and_exits(progs, tmp_path, leak_check):
     """The children outlive the client: synack kills them (leak_check: no process left)."""
     cli = progs / "forker.py"
@@ -410,7 +476,8 @@ if os.fork() == 0:
     r = trace(Programs(client=[PY, str(cli)], server=[PY, str(progs / "echo_server.py")]), None,
               str(tmp_path / "rogue.pcapng"))
     assert r.complete, r.incomplete_reason
-    assert any("stopped by synack" in n for n in r.notes)  # the server was still running at the end
+    assert any("stopped by synack" in n for n in r.notes)
+    assert r.unrecorded == ()  # the server was still running at the end
     left = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():

@@ -124,6 +124,8 @@ class _Program:
         self.argv = argv
         self.strace_log = strace_log
         self.out, self.err = progmod.Sink(), progmod.Sink()
+        if strace_log:  # made now, so a private /tmp shows it (strace writes it through that mount)
+            os.close(os.open(strace_log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         keep = progmod.visible_tmp([os.path.join(workdir, "callrec"), strace_log or "", cwd or "", *argv]
                                    ) if private_tmp else None
         try:

@@ -80,9 +80,9 @@ def parse(text: str, host: str) -> list[dict]:
     # program's socketpair() or inherited descriptors are not on the wire.
     inet = {r["fd"] for r in records if r["call"] == "socket" and r["args"].startswith(("AF_INET,", "AF_INET6,"))}
     for r in records:
-        if r["call"] == "accept" and r["fd"] in inet and r.get("_new"):
-            inet.add(r["_new"])
-    records = [{k: v for k, v in r.items() if k != "_new"} for r in records if r["fd"] in inet]
+        if r["call"] == "accept" and r["fd"] in inet and r.get("new_fd"):
+            inet.add(r["new_fd"])
+    records = [r for r in records if r["fd"] in inet]
     # A socket duplicated onto several descriptors (a shell's redirections, a
     # forked child) sends its FIN at the last close; the earlier ones do nothing.
     last_close = {r["fd"]: i for i, r in enumerate(records) if r["call"] == "close" and not r["error"]}
@@ -134,7 +134,7 @@ def _records(host: str, pid: int, start: float, end: float, c: re.Match) -> list
             new = _SOCKET.search(got["target"])
             if new:
                 done = _rec(host, pid, inode, end, name, "return", args_text, result, error)
-                done["_new"] = int(new[1])
+                done["new_fd"] = int(new[1])  # the accepted socket, named as `fd` names sockets here
                 return [_rec(host, pid, inode, start, name, "call", args_text, "", ""), done]
     elif name in ("connect", "bind"):
         peer = _INET.search(after)

@@ -60,6 +60,7 @@ def parse_calls(meta: dict, t0: float | None) -> tuple[SocketCall, ...]:
         if t0 is None:
             t0 = float(ts)
         fd = entry.get("fd")
+        new_fd = entry.get("new_fd")
         pid = entry.get("pid")
         out.append(SocketCall(
             ts=float(ts), t=float(ts) - t0, host=str(entry.get("host", "")),
@@ -67,7 +68,8 @@ def parse_calls(meta: dict, t0: float | None) -> tuple[SocketCall, ...]:
             call=str(entry.get("call", "")), phase=str(entry.get("phase", "call")),
             args=str(entry.get("args", "") or ""), result=str(entry.get("result", "") or ""),
             error=str(entry.get("error", "") or ""),
-            fd=fd if isinstance(fd, int) and not isinstance(fd, bool) else None))
+            fd=fd if isinstance(fd, int) and not isinstance(fd, bool) else None,
+            new_fd=new_fd if isinstance(new_fd, int) and not isinstance(new_fd, bool) else None))
     out.sort(key=lambda c: c.ts)  # stable: equal times keep the recorded order
     return tuple(out)
 
@@ -132,9 +134,11 @@ def _new_fd(text: str) -> int | None:
 def _sockets(calls: Sequence[SocketCall]) -> tuple[list[tuple], dict[int, tuple]]:
     """The socket each call was made on, as a key, and for each accept() return the socket it made.
 
-    A descriptor names a socket from its socket() or accept() until its close().  The tracer's
-    accept() records name the listening descriptor, not the new one: that one is the lowest number
-    not open in the process (POSIX), unless the result says it.  A process that uses a descriptor
+    A descriptor names a socket from its socket() or accept() until its close().  An accept()
+    record's `fd` is the listening socket; the new one is its `new_fd`, or the descriptor its
+    result names first (older strace records); records without either (older captures) get the
+    lowest number not open in the process (POSIX), which a file the program opened itself makes
+    wrong.  A process that uses a descriptor
     it never opened is a forked child (or one started with it): it uses the earliest socket of
     that number another process of the host opened and no third one has taken, else the earliest
     accepted socket no call has used yet."""
@@ -191,7 +195,7 @@ def _sockets(calls: Sequence[SocketCall]) -> tuple[list[tuple], dict[int, tuple]
         unused.get(c.host, {}).pop(key, None)
         keys.append(key)
         if c.call == "accept" and c.phase == "return" and not c.error:
-            fd = _new_fd(c.result)
+            fd = c.new_fd if c.new_fd is not None else _new_fd(c.result)
             if fd is None:
                 fd = 3
                 while (c.host, c.pid, fd) in open_:

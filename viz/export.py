@@ -149,7 +149,7 @@ def stream_json(acc: StreamAcc) -> str:
 
 
 def call_obj(c: SocketCall) -> dict:
-    return {"t": round(c.t, 9), "ts": c.ts, "host": c.host, "pid": c.pid, "fd": c.fd,
+    return {"t": round(c.t, 9), "ts": c.ts, "host": c.host, "pid": c.pid, "fd": c.fd, "new_fd": c.new_fd,
             "call": c.call, "phase": c.phase, "args": c.args, "result": c.result,
             "error": c.error, "frame": c.frame, "frames": list(c.frames),
             "conn": list(c.conn) if c.conn else None}  # [proto, stream] of the call's socket

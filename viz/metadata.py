@@ -154,7 +154,7 @@ def _list(item: Callable[[Any], Any], limit: int = MAX_ITEMS) -> Callable[[Any],
 # -- the records ---------------------------------------------------------------
 
 _CALL_STRINGS = ("args", "result", "error")
-_CALL_KEYS = frozenset(("ts", "host", "pid", "fd", "call", "phase", *_CALL_STRINGS))
+_CALL_KEYS = frozenset(("ts", "host", "pid", "fd", "new_fd", "call", "phase", *_CALL_STRINGS))
 
 
 def call_record(rec: Any) -> dict:
@@ -181,7 +181,10 @@ def call_record(rec: Any) -> dict:
     fd = rec.get("fd")  # strace records name a socket by its inode: up to 2**32 and beyond
     if fd is not None and (type(fd) is not int or not -1 <= fd <= 2 ** 63):
         raise Invalid(f"fd: {str(fd)[:40]!r} is not a descriptor")
-    for k in ("host", "pid", "fd"):
+    new_fd = rec.get("new_fd")  # accept()'s new socket, named as `fd` names sockets
+    if new_fd is not None and (type(new_fd) is not int or not 0 <= new_fd <= 2 ** 63):
+        raise Invalid(f"new_fd: {str(new_fd)[:40]!r} is not a descriptor")
+    for k in ("host", "pid", "fd", "new_fd"):
         if k in rec:
             out[k] = rec[k]
     out["call"] = call

@@ -164,6 +164,7 @@ class SocketCall:
     result: str = ""
     error: str = ""
     fd: int | None = None
+    new_fd: int | None = None  # accept() return: the accepted socket (absent in older records)
     frame: int | None = None
     frames: tuple[int, ...] = ()  # every frame it explains (a sendall may span several segments)
     conn: tuple[str, int] | None = None

@@ -272,7 +272,7 @@ def _install(path: str) -> None:
             except BaseException as exc:
                 emit(fd, "accept", "return", error=err(exc))
                 raise
-            emit(fd, "accept", "return", "", short(addr))
+            emit(fd, "accept", "return", "", short(addr), extra=f', "new_fd": {int(conn_fd)}')
             return conn, addr
 
         def connect(self, address):
