@@ -113,6 +113,21 @@ def test_layers_agree_with_the_decoder(path):
                 assert (DECODER_NAMES[name], off, length) in mine, (fr.number, name, off, length)
 
 
+@pytest.mark.parametrize("linktype,prefix", [(0, b"\x02\x00\x00\x00"), (108, b"\x00\x00\x00\x02"),
+                                             (101, b""), (228, b"")])
+def test_link_types_the_decoder_walks_the_table_walks(linktype, prefix):
+    """BSD loopback in host order (NULL) and network order (LOOP), raw IP: the layers
+    figure shows what the decoder found, header for header."""
+    from scapy.layers.inet import IP, TCP
+
+    raw = prefix + bytes(IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=1, dport=2) / b"abc")
+    d = dissect(linktype, raw, len(raw))
+    assert d.notes == ()
+    mine = [(lay.key, lay.offset, lay.length) for lay in d.layers]
+    assert mine == [(DECODER_NAMES.get(name, name.lower()), off, length)
+                    for name, off, length in decode(linktype, raw, len(raw)).layers]
+
+
 # ---------------------------------------------------------------- tshark
 
 TSHARK_FIELDS = {

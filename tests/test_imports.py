@@ -15,7 +15,7 @@ from viz.decode import ipv6_text
 
 VIZ = Path(__file__).resolve().parents[1] / "viz"
 PURE = ("model", "analysis", "tcp_analysis", "states", "streams", "calls", "vector", "export",
-        "decode", "headers", "linktypes", "metadata", "capture", "select", "follow", "ladder",
+        "decode", "headers", "linktypes", "metadata", "capture", "select", "follow", "ladder", "pages",
         "layers", "play")
 BANNED = {"matplotlib", "subprocess", "socket", "time"}
 

@@ -174,3 +174,22 @@ def test_damaged_pcapng_same_frames_stop_and_error(tmp_path):
                 walk(cap)
             errors.append(str(exc.value))
         assert errors[0] == errors[1], name
+
+
+def test_tcp_header_cut_by_the_snap_length(tmp_path):
+    """A frame whose snap length ends inside the TCP header (10 of 20 bytes): the fields it
+    lacks are null in both renderers, with the decoder's note; no traceback."""
+    import json
+    import struct
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    raw = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="192.0.2.1", dst="192.0.2.2")
+                / TCP(sport=1, dport=2, flags="PA") / (b"x" * 30))
+    cap = tmp_path / "cut.pcap"
+    cap.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 44, 1)
+                    + struct.pack("<IIII", 1, 0, 44, len(raw)) + raw[:44])
+    assert _export(cap, True) == _export(cap, False)
+    p = json.loads(_export(cap, True))["packets"][0]
+    assert (p["sport"], p["dport"], p["seq"], p["ack"], p["len"], p["win"]) == (1, 2, None, None, None, None)
+    assert p["notes"] == ["TCP header cut short (10 of 20 bytes)"]

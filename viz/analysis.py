@@ -99,6 +99,9 @@ def _row(n: int, raw, t: float, col: tuple, d, addr) -> tuple:
     src, dst, sport, dport, flags, stream, seq, ack, len, win, bits) and its Decoded."""
     p, src, dst, sport, dport, fl, sid, seq, ack, ln, win, bits = col
     if p == P_TCP:
+        if d is not None and d.win_raw is None:  # a header cut short: what it lacks is None, not -1
+            sport, dport = d.sport, d.dport
+            seq, win = (None if d.seq_raw is None else seq), None
         return (n, raw[1], t, "tcp", addr(src), sport, addr(dst), dport, sid, fl,
                 seq, None if ack < 0 else ack, None if ln < 0 else ln, win, bits, d, raw)
     if p == P_UDP:

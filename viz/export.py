@@ -186,9 +186,9 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
     add = buf.append
     FJ = FLAGS_JSON
     TJ = _TAGS_JSON
-    tcp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %d, '
-               '"dst": "%s", "dport": %d, "stream": %d, "flags": %s, "seq": %d, "ack": %s, '
-               '"len": %s, "win": %d, "analysis": %s')
+    tcp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %s, '
+               '"dst": "%s", "dport": %s, "stream": %d, "flags": %s, "seq": %s, "ack": %s, '
+               '"len": %s, "win": %s, "analysis": %s')
     udp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
                '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
                '"len": %s, "win": null, "analysis": []')
@@ -203,9 +203,10 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
             tags = TJ.get(bits)
             if tags is None:
                 tags = tags_json(bits)
-            line = tcp_fmt % (n, t, src, sport, dst, dport, stream, FJ[flags], seq,
-                              "null" if ack is None else ack,
-                              "null" if length is None else length, win, tags)
+            line = tcp_fmt % (n, t, src, "null" if sport is None else sport, dst,
+                              "null" if dport is None else dport, stream, FJ[flags],
+                              "null" if seq is None else seq, "null" if ack is None else ack,
+                              "null" if length is None else length, "null" if win is None else win, tags)
         elif proto == "udp":
             line = udp_fmt % (n, t, src, sport, dst, dport, stream,
                               "null" if length is None else length)

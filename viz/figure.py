@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from viz.errors import SynackError
+from viz.pages import SLIDE_SIZE
 
 FORMATS = ("svg", "pdf", "png", "pgf")
 
@@ -52,8 +53,6 @@ THEMES = {
 }
 THEME_KEYS = ("background", "foreground", "muted", "data", "control", "alert", "accent", "fills", "font", "mono")
 
-# 16:9 slide at 13.33 x 7.5 in; text at 11-14 pt stays legible when projected.
-SLIDE_SIZE = (13.33, 7.5)
 BASE_FONT_SIZE = 12
 
 

@@ -362,7 +362,7 @@ def _tcp_graph_args(req, cwd):
 
 def graph_figure(req, analysis=None, cwd: str | None = None):
     from viz import graph
-    from viz.figure import SLIDE_SIZE
+    from viz.pages import SLIDE_SIZE
 
     th, size = theme_of(req, cwd), req.size or SLIDE_SIZE
     if req.kind in TCP_GRAPH_KINDS:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from viz.linktypes import link_type_name
+
 # ---------------------------------------------------------------- the tables
 
 
@@ -255,11 +257,10 @@ ARP_OPS = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
 SLL_PKTTYPES = {0: "to us", 1: "broadcast", 2: "multicast", 3: "to another host", 4: "sent by us"}
 NULL_AF = {2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6", 10: "IPv6"}
 
-# pcap LINKTYPE_* -> (name as libpcap spells the DLT, first header or None for raw IP)
+# pcap LINKTYPE_* -> first header (None: raw IP, by the version nibble); names: viz.linktypes
 LINKTYPES = {
-    1: ("EN10MB", "ethernet"), 0: ("NULL", "null"), 101: ("RAW", None), 12: ("RAW", None),
-    14: ("RAW", None), 228: ("IPV4", "ipv4"), 229: ("IPV6", "ipv6"), 113: ("LINUX_SLL", "sll"),
-    276: ("LINUX_SLL2", "sll2"), 104: ("C_HDLC", "chdlc"), 9: ("PPP", "ppp"),
+    1: "ethernet", 0: "null", 108: "null", 101: None, 12: None, 14: None, 228: "ipv4", 229: "ipv6",
+    113: "sll", 276: "sll2", 104: "chdlc", 9: "ppp",
 }
 # Link types whose frames on the wire end in a 4-byte Ethernet FCS that the capture lacks.
 FCS_LINKTYPES = frozenset({1})
@@ -467,7 +468,7 @@ def dissect(linktype: int, data: bytes, wire_len: int | None = None) -> Dissecti
     """Walk the frame from its link header inwards; every captured byte ends up in
     exactly one layer (header, data, padding, fragment or raw)."""
     wire_len = len(data) if wire_len is None else wire_len
-    name, first = LINKTYPES.get(linktype, (f"LINKTYPE_{linktype}", "?"))
+    name, first = link_type_name(linktype), LINKTYPES.get(linktype, "?")
     w = _Walk(data)
     if first is None:
         first = {4: "ipv4", 6: "ipv6"}.get(data[0] >> 4 if data else 0, "?")
@@ -536,32 +537,17 @@ def _finish(w: _Walk, pos: int, end: int, parent: int) -> int:
     return end
 
 
-def _ethernet(w, off, parent, end):
-    if not _fits(w, "ethernet", off, end, parent):
-        return end
-    idx, lay = w.header("ethernet", off, parent)
-    return _ethertype_next(w, lay.value("EtherType"), off + 14, idx, end)
+def _ethertyped(key: str, field: str):
+    """The dissector of a fixed header whose `field` is the EtherType of what follows it
+    (Ethernet, 802.1Q, Linux cooked v1 and v2): one rule, the header table gives the rest."""
+    size = HEADERS[key].fixed_len
 
-
-def _vlan(w, off, parent, end):
-    if not _fits(w, "vlan", off, end, parent):
-        return end
-    idx, lay = w.header("vlan", off, parent)
-    return _ethertype_next(w, lay.value("EtherType"), off + 4, idx, end)
-
-
-def _sll(w, off, parent, end):
-    if not _fits(w, "sll", off, end, parent):
-        return end
-    idx, lay = w.header("sll", off, parent)
-    return _ethertype_next(w, lay.value("Protocol"), off + 16, idx, end)
-
-
-def _sll2(w, off, parent, end):
-    if not _fits(w, "sll2", off, end, parent):
-        return end
-    idx, lay = w.header("sll2", off, parent)
-    return _ethertype_next(w, lay.value("Protocol"), off + 20, idx, end)
+    def dissect(w, off, parent, end):
+        if not _fits(w, key, off, end, parent):
+            return end
+        idx, lay = w.header(key, off, parent)
+        return _ethertype_next(w, lay.value(field), off + size, idx, end)
+    return dissect
 
 
 def _null(w, off, parent, end):
@@ -816,7 +802,8 @@ def _icmpv6(w, off, parent, end):
 
 
 _DISSECTORS = {
-    "ethernet": _ethernet, "vlan": _vlan, "sll": _sll, "sll2": _sll2, "null": _null,
+    "ethernet": _ethertyped("ethernet", "EtherType"), "vlan": _ethertyped("vlan", "EtherType"),
+    "sll": _ethertyped("sll", "Protocol"), "sll2": _ethertyped("sll2", "Protocol"), "null": _null,
     "chdlc": _chdlc, "ppp": _ppp, "arp": _arp, "ipv4": _ipv4, "ipv6": _ipv6, "gre": _gre,
     "tcp": _tcp, "udp": _udp, "icmp": _icmp, "icmpv6": _icmpv6,
 }

@@ -13,18 +13,13 @@ import math
 import os
 from dataclasses import dataclass, replace
 
-from viz.figure import SLIDE_SIZE, Theme, new_figure, save
+from viz.figure import Theme, new_figure, save
 from viz.figure import theme as get_theme
 from viz.ladder import Ladder, build_ladder
 from viz.ladder_place import Placer, box, measure
+from viz.pages import BASE_PT, PAGES, SLIDE_SIZE, Page, page_of
 
-# Sizes at slide scale: 14 pt is the smallest text read from the back of a lecture room on a
-# 13.33 in (16:9) slide; geometry below is in inches at 10.5 pt and scales with the page's text.
-LABEL_PT = 14.0
-NOTE_PT = 14.0
-SMALL_PT = 14.0
-HEAD_PT = 16.0
-BASE_PT = 10.5
+# Geometry below is in inches at BASE_PT (viz.pages) and scales with the page's text.
 ROW_IN = 0.40  # row pitch at BASE_PT: a label above and a preview below each shaft stay apart
 CHAR_IN = 0.074  # mean advance of a 10 pt DejaVu Sans character, to size the side columns
 LINE_IN = 0.17  # one note line at 10 pt
@@ -32,42 +27,6 @@ DATA_LW, CONTROL_LW = 2.6, 1.1
 TOP_IN, BOTTOM_IN = 0.75, 0.25
 STRETCH = 1.6  # a short page's rows may spread to this many times the pitch
 RETRIES = 3  # paginations tried when a text finds no free place
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page kind: its size (height None: grows with the rows) and its text sizes."""
-
-    name: str
-    width: float
-    height: float | None
-    label: float = LABEL_PT
-    note: float = NOTE_PT
-    small: float = SMALL_PT
-    head: float = HEAD_PT
-
-    @property
-    def k(self) -> float:
-        return self.label / BASE_PT
-
-
-PAGES = {
-    "slide": Page("slide", SLIDE_SIZE[0], SLIDE_SIZE[1]),
-    "a4": Page("a4", 11.69, 8.27, label=11.0, note=11.0, small=10.0, head=13.0),  # landscape, for handouts
-    "none": Page("none", SLIDE_SIZE[0], None),
-}
-PAGE_KINDS = tuple(PAGES)
-
-
-def page_of(name: str | Page | None) -> Page:
-    from viz.errors import SynackError
-
-    if isinstance(name, Page):
-        return name
-    try:
-        return PAGES[name or "none"]
-    except KeyError:
-        raise SynackError(f"--page {name!r}: choose from {', '.join(PAGES)}") from None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ or a written label, so the figures read in greyscale too.
 from __future__ import annotations
 
 from viz import layers as L
-from viz.figure import BASE_FONT_SIZE, SLIDE_SIZE, Theme, new_figure
+from viz.figure import BASE_FONT_SIZE, Theme, new_figure
+from viz.pages import SLIDE_SIZE
 from viz.headers import Dissection
 from viz.errors import SynackError
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from viz.errors import SynackError
+from viz.pages import PAGE_KINDS
 
 KINDS = ("ladder", "layers", "graph", "play")
 GRAPH_KINDS = ("conversations", "states", "topology", "tsg", "cwnd", "throughput", "rtt")
 TCP_GRAPH_KINDS = ("tsg", "cwnd", "throughput", "rtt")  # viz.tcpgraphs
-PAGE_KINDS = ("slide", "a4", "none")  # viz.ladder_mpl.PAGES
 FORMATS = {
     "ladder": ("svg", "pdf", "png", "pgf", "tex", "txt", "mmd", "puml", "msc", "drawio"),
     "layers": ("svg", "pdf", "png", "pgf", "tex", "mmd"),

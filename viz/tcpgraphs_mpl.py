@@ -7,7 +7,8 @@ time-sequence graph are one compound path, not one artist each, so a
 """
 from __future__ import annotations
 
-from viz.figure import SLIDE_SIZE, Theme, new_figure
+from viz.figure import Theme, new_figure
+from viz.pages import SLIDE_SIZE
 from viz.tcpgraphs import CwndFigure, Rate, RttSeries, Tsg, decimate_bars, decimate_steps
 
 TITLE_SIZE = 15

@@ -94,10 +94,14 @@ class Cols:
 
 
 def decode_chunk(ch, addrs: _Addrs) -> Cols:
-    """Columns of a FrameChunk: vectorized for plain IPv4 TCP/UDP frames (the
-    rules of viz.decode's fast paths), `viz.decode.decode` for the rest."""
+    """Columns of a FrameChunk: vectorized for plain IPv4 TCP/UDP frames, `viz.decode.decode`
+    for the rest.  The only restatement of the decoder's rules: the subset of the
+    walk these frames take, kept to what the walk decodes without a note
+    (tests/test_fuzz_reader.py checks each frame this takes whole against it)."""
     n = ch.n
     u8 = np.frombuffer(ch.buf, dtype=np.uint8)
+    if not u8.size:  # only empty frames: np.take cannot clip into nothing
+        u8 = np.zeros(1, dtype=np.uint8)
     off = ch.data
     cap = ch.caplen
     wire = ch.wire
@@ -137,8 +141,12 @@ def decode_chunk(ch, addrs: _Addrs) -> Cols:
     doff = (np.take(u8, tp + 12, mode="clip").astype(I64) >> 4) << 2
     flags = np.take(u8, tp + 13, mode="clip").astype(I64)
     tcp_ok = is_tcp & (cap >= L + 40) & (doff >= 20) & (doff <= tot - 20) & ((flags & SYN) == 0)
-    ts_only = (doff == 32) & (L + 20 + doff <= cap_end) & (_u32(u8, tp + 20) == 0x0101080A)
-    tcp_ok &= (doff == 20) | ts_only
+    # The option fields Linux sends after the handshake: NOP NOP TS, and with SACK blocks
+    # (duplicate ACKs of a lossy transfer) NOP NOP TS NOP NOP SACK(1-3 blocks) filling the header.
+    ts = (L + 20 + doff <= cap_end) & (_u32(u8, tp + 20) == 0x0101080A)
+    sack = ((doff == 44) | (doff == 52) | (doff == 60)) & (_u16(u8, tp + 32) == 0x0101) & \
+        (np.take(u8, tp + 34, mode="clip") == 5) & (np.take(u8, tp + 35, mode="clip") == doff - 34)
+    tcp_ok &= (doff == 20) | (ts & ((doff == 32) | sack))
     ulen = _u16(u8, tp + 4)
     udp_ok = is_udp & (ulen >= 8) & (ulen <= tot - 20)
     ok &= tcp_ok | udp_ok
@@ -188,12 +196,12 @@ def _fill(c: Cols, i: int, d: Decoded, addrs: _Addrs) -> None:
         c.proto[i] = P_TCP
         c.src[i] = addrs.id(d.src)
         c.dst[i] = addrs.id(d.dst)
-        c.sport[i] = d.sport
-        c.dport[i] = d.dport
+        c.sport[i] = -1 if d.sport is None else d.sport  # a header cut short by the snap length
+        c.dport[i] = -1 if d.dport is None else d.dport
         c.flags[i] = d.flags
-        c.seq[i] = d.seq_raw
-        c.ack[i] = d.ack_raw
-        c.win[i] = d.win_raw
+        c.seq[i] = -1 if d.seq_raw is None else d.seq_raw
+        c.ack[i] = -1 if d.ack_raw is None else d.ack_raw
+        c.win[i] = -1 if d.win_raw is None else d.win_raw
         c.length[i] = -1 if d.tcp_len is None else d.tcp_len
         c.analyse[i] = d.seq_analysis
         if d.options is not None and d.options.wscale is not None:
@@ -508,9 +516,9 @@ class Prepare:
 
 # -- JSON ------------------------------------------------------------------------
 
-TCP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %d, '
-           '"dst": "%s", "dport": %d, "stream": %d, "flags": %s, "seq": %d, "ack": %s, '
-           '"len": %s, "win": %d, "analysis": %s')
+TCP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %s, '
+           '"dst": "%s", "dport": %s, "stream": %d, "flags": %s, "seq": %s, "ack": %s, '
+           '"len": %s, "win": %s, "analysis": %s')
 UDP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
            '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
            '"len": %s, "win": null, "analysis": []')
@@ -768,9 +776,11 @@ class JsonRows:
             src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
             ack = int(o.ack[j])
             ln = int(o.length[j])
-            line = TCP_FMT % (n, t, src, int(c.sport[j]), dst, int(c.dport[j]), int(o.stream[j]),
-                              self.flags_json[int(c.flags[j])], int(o.seq[j]),
-                              "null" if ack < 0 else ack, "null" if ln < 0 else ln, int(o.win[j]),
+            sp, dp, raw_seq, raw_win = int(c.sport[j]), int(c.dport[j]), int(c.seq[j]), int(c.win[j])
+            line = TCP_FMT % (n, t, src, "null" if sp < 0 else sp, dst, "null" if dp < 0 else dp,
+                              int(o.stream[j]), self.flags_json[int(c.flags[j])],
+                              "null" if raw_seq < 0 else int(o.seq[j]), "null" if ack < 0 else ack,
+                              "null" if ln < 0 else ln, "null" if raw_win < 0 else int(o.win[j]),
                               self.tags_json(int(o.bits[j])))
         elif p == P_UDP:
             src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from viz import options
+from viz.commands import print_figure
 
 
 def register(subparsers) -> None:
@@ -27,8 +28,4 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from viz import figures
-
-    got = figures.render(figures.arguments("layers", args))
-    print(got if isinstance(got, str) else "\n".join(got), end="" if isinstance(got, str) else "\n")
-    return 0
+    return print_figure("layers", args)
