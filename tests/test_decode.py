@@ -20,7 +20,8 @@ from scapy.layers.ppp import PPP, PPPoE
 from scapy.layers.vxlan import VXLAN
 
 from viz.capture import open_capture
-from viz.decode import Decoded, decode
+import viz.decode
+from viz.decode import Decoded, _decode, decode
 from viz.model import TcpOptions, flag_names
 
 from corpus_path import CORPUS_DIR  # noqa: E402
@@ -62,12 +63,36 @@ def test_every_frame_agrees_with_tshark(path):
         assert got == want, f"frame {fr.number}"
 
 
+@pytest.mark.parametrize("path", CAPTURES, ids=os.path.basename)
+def test_fast_path_equals_general_walk(path):
+    """The Ethernet/IPv4 fast path is an optimisation only: same result as the full walk."""
+    with open_capture(path) as cap:
+        for fr in cap:
+            same_as_walk(fr.linktype, fr.data, fr.wire_len)
+
+
+def same_as_walk(linktype, data, wire_len):
+    a = decode(linktype, data, wire_len)
+    b = _decode(linktype, data, wire_len)
+    for k in Decoded.FIELDS:
+        assert getattr(a, k) == getattr(b, k), k
+    return a
+
+
+def test_fast_path_is_taken_for_plain_tcp_and_udp(monkeypatch):
+    tcp = bytes(Eth() / IP(src=A, dst=B) / TCP(sport=40000, dport=10000, flags="PA") / (b"x" * 20))
+    udp = bytes(Eth() / IP(src=A, dst=B) / UDP(sport=40000, dport=10000) / (b"x" * 20))
+    monkeypatch.setattr(viz.decode, "_decode", None)  # the general walk must not be reached
+    assert decode(1, tcp, len(tcp)).proto == "tcp"
+    assert decode(1, udp, len(udp)).proto == "udp"
+
+
 # ------------------------------------------------------------------ crafted frames
 
 def dec(pkt, linktype=1, cut=None):
     raw = bytes(pkt)
     data = raw if cut is None else raw[:cut]
-    return decode(linktype, data, len(raw))
+    return same_as_walk(linktype, data, len(raw))
 
 
 def test_layers_of_a_data_segment():
@@ -98,7 +123,7 @@ def test_ethernet_padding_does_not_count():
     raw = bytes(Eth() / IP(src=A, dst=B) / TCP(flags="PA") / b"abcdef")
     assert len(raw) == 60  # scapy pads to the Ethernet minimum
     raw = bytes(Eth() / IP(src=A, dst=B) / TCP(flags="PA") / b"ab") + b"\x00" * 4
-    d = decode(1, raw, len(raw))
+    d = same_as_walk(1, raw, len(raw))
     assert d.tcp_len == 2 and d.payload == b"ab"
     assert d.layers[-1] == ("Data", 54, 2)
 
@@ -119,14 +144,14 @@ def test_snaplen_cutting_the_udp_header_keeps_the_ports():
 def test_ipv4_ihl_below_5_is_other_with_a_note():
     raw = bytearray(bytes(Eth() / IP(src=A, dst=B) / TCP()))
     raw[14] = 0x44
-    d = decode(1, bytes(raw), len(raw))
+    d = same_as_walk(1, bytes(raw), len(raw))
     assert d.proto == "other" and "IHL 4" in d.notes[0]
 
 
 def test_tcp_data_offset_below_5():
     raw = bytearray(bytes(Eth() / IP(src=A, dst=B) / TCP(sport=1, dport=2, seq=7, ack=9, flags="A")))
     raw[46] = 0x40
-    d = decode(1, bytes(raw), len(raw))
+    d = same_as_walk(1, bytes(raw), len(raw))
     assert (d.proto, d.seq_analysis, d.tcp_len, d.seq_raw, d.ack_raw) == ("tcp", False, None, 7, 9)
     assert "data offset 4 below 5" in d.notes[0]
 
@@ -134,7 +159,7 @@ def test_tcp_data_offset_below_5():
 def test_tcp_data_offset_past_the_segment():
     raw = bytearray(bytes(Eth() / IP(src=A, dst=B) / TCP(flags="A")))
     raw[46] = 0xF0  # 60-byte header in a 20-byte segment
-    d = decode(1, bytes(raw), len(raw))
+    d = same_as_walk(1, bytes(raw), len(raw))
     assert d.proto == "tcp" and not d.seq_analysis and d.tcp_len is None
     assert "exceeds the segment" in d.notes[0]
 
@@ -142,7 +167,7 @@ def test_tcp_data_offset_past_the_segment():
 def test_zero_length_udp():
     raw = bytearray(bytes(Eth() / IP(src=A, dst=B) / UDP(sport=1, dport=2) / b"data"))
     raw[38:40] = b"\x00\x00"
-    d = decode(1, bytes(raw), len(raw))
+    d = same_as_walk(1, bytes(raw), len(raw))
     assert d.proto == "udp" and d.udp_len is None and d.notes == ("UDP length 0",)
 
 
@@ -245,12 +270,13 @@ LINK_CASES = [
 @pytest.mark.parametrize("linktype,wrap", LINK_CASES)
 def test_link_types(linktype, wrap):
     raw = wrap(IP(src=A, dst=B) / TCP(sport=1, dport=2, flags="S"))
-    d = decode(linktype, raw, len(raw))
+    d = same_as_walk(linktype, raw, len(raw))
     assert (d.proto, d.src, d.dst, d.sport, d.tcp_len) == ("tcp", A, B, 1, 0)
 
 
 @pytest.mark.parametrize("linktype,wrap", [c for c in LINK_CASES if c[0] not in (104, 9)])
-def test_plain_frames_on_common_link_types(linktype, wrap):
+def test_fast_path_covers_common_link_types(monkeypatch, linktype, wrap):
+    monkeypatch.setattr(viz.decode, "_decode", None)  # the general walk must not be reached
     for pkt in (IP(src=A, dst=B) / TCP(sport=1, dport=2, options=[("NOP", None), ("NOP", None),
                                                                  ("Timestamp", (5, 6))]) / b"abc",
                 IP(src=A, dst=B) / UDP(sport=1, dport=2) / b"abc"):
@@ -260,7 +286,8 @@ def test_plain_frames_on_common_link_types(linktype, wrap):
         assert d.layers[-1][2] == 3 and d.payload == b"abc"
 
 
-def test_vlan_layers():
+def test_fast_path_vlan(monkeypatch):
+    monkeypatch.setattr(viz.decode, "_decode", None)
     raw = bytes(Eth() / Dot1Q(vlan=7) / IP(src=A, dst=B) / TCP(sport=1, dport=2) / b"abc")
     d = decode(1, raw, len(raw))
     assert d.layers == (("Ethernet", 0, 14), ("802.1Q", 14, 4), ("IPv4", 18, 20), ("TCP", 38, 20),
@@ -269,7 +296,7 @@ def test_vlan_layers():
 
 def test_ipv6_raw_link():
     raw = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=1, dport=2) / b"xy")
-    d = decode(229, raw, len(raw))
+    d = same_as_walk(229, raw, len(raw))
     assert (d.proto, d.src, d.udp_len) == ("udp", "2001:db8::1", 2)
 
 
@@ -291,7 +318,7 @@ CUT_PACKETS = [
 def test_every_truncation_is_decoded_without_exception(pkt):
     raw = bytes(pkt)
     for cut in range(len(raw) + 1):
-        decode(1, raw[:cut], len(raw))
+        same_as_walk(1, raw[:cut], len(raw))
 
 
 # ------------------------------------------------------------------ the project's own captures

@@ -22,7 +22,7 @@ class Decoded:
     """One frame's transport-level facts, straight from the header bytes.
 
     A plain slots class (not a frozen dataclass) because a million of them are
-    made per second; the analysis copies what it keeps into
+    made per second on the fast path; the analysis copies what it keeps into
     the immutable `viz.model.Packet`.
     """
 
@@ -37,7 +37,7 @@ class Decoded:
         "seq_analysis",  # False where tshark does no sequence analysis (first fragment, cut header)
         "options",  # TcpOptions or None
         "payload",  # first <= 64 bytes of transport payload (bytes)
-        "layers",  # (name, offset, length) of each header, outermost first, e.g. ("Ethernet", 0, 14)
+        "_layers", "_shape",  # see the `layers` property
         "notes",  # tuple of str: why something could not be decoded
         "icmp",  # (type, code, identifier, sequence) of an ICMP/ICMPv6 header (the last two
                  # are the header's bytes 4-7, None when cut short), else None
@@ -53,9 +53,26 @@ class Decoded:
         self.seq_analysis = True
         self.options: TcpOptions | None = None
         self.payload = b""
-        self.layers: tuple = ()
+        self._layers: tuple | None = ()
         self.notes: tuple = ()
         self.icmp = None
+
+    @property
+    def layers(self) -> tuple:
+        """(name, offset, length) of each header, outermost first, e.g. ("Ethernet", 0, 14).
+
+        The fast path records only the frame's shape; the tuple is built (and
+        cached) when a layers view asks, so a million-frame analysis does not
+        pay for it.
+        """
+        layers = self._layers
+        if layers is None:
+            layers = self._layers = _shape_layers(self._shape)
+        return layers
+
+    @layers.setter
+    def layers(self, value: tuple) -> None:
+        self._layers = value
 
     FIELDS = ("proto", "src", "dst", "sport", "dport", "flags", "seq_raw", "ack_raw", "win_raw",
               "tcp_len", "udp_len", "seq_analysis", "options", "payload", "layers", "notes", "icmp")
@@ -171,18 +188,259 @@ def _blank(proto: str) -> Decoded:
     d.seq_analysis = True
     d.options = None
     d.payload = b""
-    d.layers = ()
+    d._layers = ()
     d.notes = ()
     d.icmp = None
     return d
 
 
-def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
-    """Decode one frame; never raises for any bytes (malformed parts become notes).
+_new = object.__new__
+_LAYERS: dict[int, tuple] = {}
+_OPTS: dict[bytes, TcpOptions] = {}
 
-    The one per-frame decoder (no scalar fast path beside it): the bulk of a large
-    capture's plain IPv4 TCP/UDP frames is decoded vectorized by
-    `viz.vector.decode_chunk`, checked against this frame by frame."""
+
+_set_tcpopt = tuple(getattr(TcpOptions, k).__set__ for k in ("mss", "wscale", "sack_perm", "ts_val", "ts_ecr",
+                                                             "sack"))
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+
+
+def _options_of(raw: bytes) -> TcpOptions | None:
+    """TcpOptions for an option field without anomalies (cached: bulk segments repeat them)."""
+    if len(raw) == 12 and raw[:4] == _NOP_NOP_TS:
+        # Linux puts exactly this on every segment after the handshake; the values
+        # change every millisecond, so build it directly (3x cheaper than parse +
+        # the frozen dataclass's __init__) instead of caching it.
+        o = _new(TcpOptions)
+        mss, ws, sp, tv, te, sk = _set_tcpopt
+        sk(o, ())
+        mss(o, None)
+        ws(o, None)
+        sp(o, False)
+        v, e = _TS(raw, 4)
+        tv(o, v)
+        te(o, e)
+        return o
+    o = _OPTS.get(raw)
+    if o is None:
+        notes: list = []
+        o = _tcp_options(raw, 0, len(raw), notes)
+        if notes:
+            return False  # let the general path report it
+        if len(_OPTS) > 4096:
+            _OPTS.clear()
+        _OPTS[raw] = o
+    return o
+
+
+_ETH_IP4_TCP = struct.Struct("!12xHBxH2xH4xQHHIIBBH").unpack_from
+_PAIRS: dict[int, tuple[str, str]] = {}  # (src << 32 | dst) -> the two strings: one lookup per frame
+
+
+def _pair(sd: int) -> tuple[str, str]:
+    if len(_PAIRS) > _CACHE_MAX:
+        _PAIRS.clear()
+    p = _PAIRS[sd] = (_a4((sd >> 32).to_bytes(4, "big")), _a4((sd & 0xFFFFFFFF).to_bytes(4, "big")))
+    return p
+
+
+_IP4_TCP = struct.Struct("!BxH2xH4xQHHIIBBH").unpack_from
+_IP4_UDP = struct.Struct("!BxH2xH4xQHHH").unpack_from
+
+# Link-layer prefixes of fast-path frames, by the index kept in Decoded._shape.
+LINK_ETH, LINK_SLL, LINK_SLL2, LINK_RAW, LINK_NULL, LINK_VLAN = range(6)
+_LINK_LAYERS = (
+    (("Ethernet", 0, 14),),
+    (("Linux cooked", 0, 16),),
+    (("Linux cooked v2", 0, 20),),
+    (),
+    (("Loopback", 0, 4),),
+    (("Ethernet", 0, 14), ("802.1Q", 14, 4)),
+)
+
+
+def _ip4_offset(linktype: int, data: bytes):
+    """(offset of a plain IPv4 header, link prefix index) for the common link
+    layers, or (None, 0): the general walk handles everything else."""
+    if linktype == 1:
+        t = data[12:14]
+        if t == b"\x08\x00":
+            return 14, LINK_ETH
+        if t == b"\x81\x00" and data[16:18] == b"\x08\x00":
+            return 18, LINK_VLAN
+    elif linktype == 113:
+        if data[14:16] == b"\x08\x00" and data[2:4] != b"\x03\x0a":  # not ARPHRD_IPGRE
+            return 16, LINK_SLL
+    elif linktype == 276:
+        if data[0:2] == b"\x08\x00" and data[8:10] != b"\x03\x0a":
+            return 20, LINK_SLL2
+    elif linktype == 101 or linktype == 228 or linktype == 12 or linktype == 14:
+        return 0, LINK_RAW
+    elif linktype == 0:
+        if data[0:4] == b"\x02\x00\x00\x00" or data[0:4] == b"\x00\x00\x00\x02":
+            return 4, LINK_NULL
+    elif linktype == 108:
+        if data[0:4] == b"\x00\x00\x00\x02":
+            return 4, LINK_NULL
+    return None, 0
+
+
+def _fast_ip4(data: bytes, L: int, link: int, wire_len: int) -> Decoded | None:
+    """IPv4 without options or fragments carrying TCP or UDP, at offset L.
+
+    The same rules as the inline Ethernet path in decode(); None sends the
+    frame to the general walk.
+    """
+    n = len(data)
+    if n < L + 28 or data[L] != 0x45:
+        return None
+    proto = data[L + 9]
+    if proto == 6:
+        if n < L + 40:
+            return None
+        vihl, tot, frag, sd, sport, dport, seq, ack, doff, flags, win = _IP4_TCP(data, L)
+        hl = (doff >> 4) << 2
+        if frag & 0x3FFF or hl < 20 or hl > tot - 20:
+            return None
+        cap_end = L + tot
+        if cap_end > n:
+            if cap_end > wire_len:
+                return None
+            cap_end = n
+        p = L + 20 + hl
+        if hl == 20:
+            opts = None
+        elif p > cap_end:
+            return None
+        else:
+            opts = _OPTS.get(data[L + 40:p])
+            if opts is None:
+                opts = _options_of(data[L + 40:p])
+                if opts is False:
+                    return None
+        d = _new(Decoded)
+        d.proto = "tcp"
+        d.flags = flags
+        d.seq_raw = seq
+        d.ack_raw = ack
+        d.win_raw = win
+        d.tcp_len = tot - 20 - hl
+        d.udp_len = None
+        d.options = opts
+    elif proto == 17:
+        vihl, tot, frag, sd, sport, dport, ulen = _IP4_UDP(data, L)
+        if frag & 0x3FFF or ulen < 8 or ulen > tot - 20:
+            return None
+        cap_end = L + tot
+        if cap_end > n:
+            if cap_end > wire_len:
+                return None
+            cap_end = n
+        if L + 20 + ulen < cap_end:
+            cap_end = L + 20 + ulen
+        hl = 8
+        p = L + 28
+        d = _new(Decoded)
+        d.proto = "udp"
+        d.flags = 0
+        d.seq_raw = d.ack_raw = d.win_raw = d.tcp_len = None
+        d.udp_len = ulen - 8
+        d.options = None
+    else:
+        return None
+    dlen = cap_end - p
+    d.sport = sport
+    d.dport = dport
+    d._layers = None
+    d._shape = (link << 48) | ((proto == 17) << 40) | (hl << 20) | dlen
+    d.payload = data[p:p + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
+    a = _PAIRS.get(sd)
+    if a is None:
+        a = _pair(sd)
+    d.src, d.dst = a
+    d.seq_analysis = True
+    d.notes = ()
+    d.icmp = None
+    return d
+
+
+def _shape_layers(shape: int) -> tuple:
+    """The layers of a fast-path frame from its shape (link, transport, header and data lengths)."""
+    layers = _LAYERS.get(shape)
+    if layers is None:
+        link = shape >> 48
+        hl = (shape >> 20) & 0xFFFFF
+        dlen = shape & 0xFFFFF
+        prefix = _LINK_LAYERS[link]
+        ip = prefix[-1][1] + prefix[-1][2] if prefix else 0
+        layers = prefix + (("IPv4", ip, 20), ("UDP" if (shape >> 40) & 1 else "TCP", ip + 20, hl))
+        if dlen > 0:
+            layers += (("Data", ip + 20 + hl, dlen),)
+        if len(_LAYERS) > 4096:
+            _LAYERS.clear()
+        _LAYERS[shape] = layers
+    return layers
+
+
+def decode(linktype: int, data: bytes, wire_len: int) -> Decoded:
+    """Decode one frame; never raises for any bytes (malformed parts become notes)."""
+    # Inline fast path: Ethernet / IPv4 without options or fragments / TCP.  Each
+    # bytecode counts here; anything odd falls through to the general walk,
+    # which gives the same answer for these frames (tested frame by frame).
+    n = len(data)
+    if linktype != 1 or n < 54 or data[23] != 6:
+        return _slow(linktype, data, wire_len)
+    et, vihl, tot, frag, sd, sport, dport, seq, ack, doff, flags, win = _ETH_IP4_TCP(data, 0)
+    hl = (doff >> 4) << 2
+    if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF or hl < 20 or hl > tot - 20:
+        return _slow(linktype, data, wire_len)
+    cap_end = 14 + tot
+    if cap_end > n:
+        if cap_end > wire_len:
+            return _slow(linktype, data, wire_len)
+        cap_end = n
+    p = 34 + hl
+    if hl == 20:
+        opts = None
+    elif p > cap_end:
+        return _slow(linktype, data, wire_len)
+    else:
+        opts = _OPTS.get(data[54:p])
+        if opts is None:
+            opts = _options_of(data[54:p])
+            if opts is False:
+                return _slow(linktype, data, wire_len)
+    dlen = cap_end - p
+    d = _new(Decoded)
+    d.proto = "tcp"
+    d.sport = sport
+    d.dport = dport
+    d.flags = flags
+    d.seq_raw = seq
+    d.ack_raw = ack
+    d.win_raw = win
+    d.tcp_len = tot - 20 - hl
+    d.udp_len = None
+    d.options = opts
+    d._layers = None
+    d._shape = (hl << 20) | dlen
+    d.payload = data[p:p + (dlen if dlen < PAYLOAD_PREVIEW else PAYLOAD_PREVIEW)] if dlen > 0 else b""
+    a = _PAIRS.get(sd)
+    if a is None:
+        a = _pair(sd)
+    d.src, d.dst = a
+    d.seq_analysis = True
+    d.notes = ()
+    d.icmp = None
+    return d
+
+
+def _slow(linktype: int, data: bytes, wire_len: int) -> Decoded:
+    if len(data) >= 28:
+        L, link = _ip4_offset(linktype, data)
+        if L is not None:
+            d = _fast_ip4(data, L, link, wire_len)
+            if d is not None:
+                return d
     try:
         return _decode(linktype, data, wire_len)
     except (struct.error, IndexError, ValueError, KeyError) as exc:  # pragma: no cover - safety net
