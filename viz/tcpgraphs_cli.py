@@ -6,13 +6,12 @@ from viz.errors import SynackError
 
 
 def load(path: str):
-    """(analysis, SACK blocks by frame) of a capture: the blocks are the decoder's (viz.decode)."""
-    from viz.analysis import analyze
+    """The capture's TCP frames as the engine's columns (viz.analysis.tcp_frames)."""
+    from viz.analysis import tcp_frames
     from viz.capture import open_capture
 
     with open_capture(path) as cap:
-        an = analyze(cap, path=path)
-    return an, {p.frame: p.options.sack for p in an.packets if p.options is not None and p.options.sack}
+        return tcp_frames(cap, path=path)
 
 
 def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
@@ -20,10 +19,10 @@ def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace",
     from viz import tcpgraphs_mpl as R
 
     if kind == "cwnd":
-        return R.render_cwnd(tg.cwnd_figure([load(p)[0] for p in paths], stream, time), th, size)
-    an, sack = load(paths[0])
+        return R.render_cwnd(tg.cwnd_figure([load(p) for p in paths], stream, time), th, size)
+    an = load(paths[0])
     if kind == "tsg":
-        return R.render_tsg(tg.tsg(an, stream, sack, time, frames), th, size, style)
+        return R.render_tsg(tg.tsg(an, stream, time, frames), th, size, style)
     if kind == "throughput":
         return R.render_throughput(tg.throughput(an, stream, time), th, size)
     if kind == "rtt":
@@ -35,7 +34,7 @@ def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> st
     """Without -o: the series as a short table (what the figure would show)."""
     lines = []
     if kind == "cwnd":
-        f = tg.cwnd_figure([load(p)[0] for p in paths], stream, time)
+        f = tg.cwnd_figure([load(p) for p in paths], stream, time)
         lines.append(f.title)
         for s in f.series:
             t, v = s.cwnd if s.recorded else s.inflight
@@ -46,9 +45,9 @@ def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> st
                 if st != "Open":
                     lines.append(f"  {a * 1e3:9.1f}-{b * 1e3:9.1f} ms  {st}")
         return "\n".join(lines) + "\n"
-    an, sack = load(paths[0])
+    an = load(paths[0])
     if kind == "tsg":
-        g = tg.tsg(an, stream, sack, time, frames)
+        g = tg.tsg(an, stream, time, frames)
         lines.append(g.title)
         lines.append(f"{len(g.seg_t)} segments ({sum(g.seg_retrans)} retransmitted), {len(g.ack_t)} ACKs, "
                      f"{len(g.sack)} SACK blocks")
