@@ -14,20 +14,37 @@ def load(path: str):
         return tcp_frames(cap, path=path)
 
 
-def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
-    """The matplotlib Figure of one kind (the API and the build call this too)."""
-    from viz import tcpgraphs_mpl as R
-
+def series(kind: str, paths: list[str], stream=None, style="tcptrace", time=None, frames=None):
+    """What the figure of `kind` draws (viz.tcpgraphs' series), from the capture files."""
     if kind == "cwnd":
-        return R.render_cwnd(tg.cwnd_figure([load(p) for p in paths], stream, time), th, size)
+        return tg.cwnd_figure([load(p) for p in paths], stream, time)
     an = load(paths[0])
     if kind == "tsg":
-        return R.render_tsg(tg.tsg(an, stream, time, frames), th, size, style)
+        return tg.tsg(an, stream, time, frames)
     if kind == "throughput":
-        return R.render_throughput(tg.throughput(an, stream, time), th, size)
+        return tg.throughput(an, stream, time)
     if kind == "rtt":
-        return R.render_rtt(tg.rtt(an, stream, time), th, size)
+        return tg.rtt(an, stream, time)
     raise SynackError(f"graph kind {kind!r}: choose from {', '.join(tg.KINDS)}")
+
+
+def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
+    """The matplotlib Figure of one kind (the API and the build call this too).  The captures
+    are read and analysed in a second process while this one imports matplotlib (each takes
+    seconds for a 100,000-segment transfer; the series come back as a pickle)."""
+    from viz.capture import Forked
+
+    with Forked(lambda: series(kind, paths, stream, style, time, frames)) as pending:
+        from viz import tcpgraphs_mpl as R
+        import matplotlib.figure  # noqa: F401  (what drawing costs to import, done meanwhile)
+        data = pending.result()
+    if kind == "cwnd":
+        return R.render_cwnd(data, th, size)
+    if kind == "tsg":
+        return R.render_tsg(data, th, size, style)
+    if kind == "throughput":
+        return R.render_throughput(data, th, size)
+    return R.render_rtt(data, th, size)
 
 
 def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> str:
