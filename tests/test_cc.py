@@ -332,3 +332,31 @@ def test_reno_cubic_bbr_on_shared_axes(tmp_path):
         assert f"{cc}: {cc}.pcapng" in texts, texts  # each algorithm's line, named by the kernel's own cc
     p = synack("graph", *caps, "--kind", "cwnd")
     assert p.returncode == 0 and p.stdout.count("cwnd (kernel)") == 3, p.stdout
+
+
+def test_forked_result_errors_and_no_child_left(tmp_path):
+    """The graph's second process (viz.capture.Forked): its result, its one-line error raised here,
+    and no process left either way (`synack graph` of a bad file exits with that error)."""
+    import os
+
+    from viz.capture import Forked
+    from viz.errors import SynackError
+
+    with Forked(lambda: {"segments": tuple(range(100_000))}) as f:
+        assert f.result() == {"segments": tuple(range(100_000))}
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"garbage!" * 4)
+    from viz import tcpgraphs_cli
+    f = Forked(lambda: tcpgraphs_cli.series("tsg", [str(bad)]))
+    pid = f.pid
+    with pytest.raises(SynackError, match="not a pcap or pcapng file"):
+        f.result()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    with Forked(lambda: 1 / 0) as f:
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            f.result()
+    with Forked(lambda: 1) as f:
+        pid = f.pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # closed without asking: killed and reaped
