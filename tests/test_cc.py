@@ -114,8 +114,7 @@ def test_tsg_points_equal_tsharks_seq_ack_and_window_for_every_frame(tmp_path):
     out = tmp_path / "fr.pcapng"
     p = synack("trace", "fast-retransmit", "--bytes", "200000", "-o", out)
     assert p.returncode == 0, p.stderr
-    an, sack = tcpgraphs_cli.load(str(out))
-    g = tcpgraphs.tsg(an, sack=sack)
+    g = tcpgraphs.tsg(tcpgraphs_cli.load(str(out)))
     rows = tshark_rows(out, "tcp.stream == 0", "frame.number", "tcp.srcport", "tcp.seq", "tcp.len", "tcp.ack",
                        "tcp.window_size", "tcp.flags.syn", "tcp.flags.fin", "tcp.options.sack_le",
                        "tcp.options.sack_re")
@@ -136,13 +135,13 @@ def test_tsg_points_equal_tsharks_seq_ack_and_window_for_every_frame(tmp_path):
 @needs_root
 def test_reno_with_periodic_loss_halves_cwnd_at_each_loss(tmp_path):
     from tracer.run import trace
-    from viz import kstate, tcpgraphs_cli
+    from viz import kstate, tcpgraphs, tcpgraphs_cli
 
     out = tmp_path / "saw.pcapng"
     res = trace("sawtooth", None, str(out))
     assert res.complete, res.incomplete_reason
-    an, _ = tcpgraphs_cli.load(str(out))
-    ks = kstate.kernel_state(an)
+    an = tcpgraphs_cli.load(str(out))
+    ks = tcpgraphs.kernel_state(an)
     s = kstate.sender(ks, an)
     assert s is not None and s.cc == "reno" and s.host == "client"
     recoveries = [a for a, _b, st in s.ca_intervals() if st == kstate.CaState.Recovery]
@@ -171,7 +170,7 @@ def test_kernel_samples_agree_with_ss_in_the_same_namespace(tmp_path):
 
     from tracer import wire
     from tracer.run import trace
-    from viz import kstate, tcpgraphs_cli
+    from viz import kstate, tcpgraphs, tcpgraphs_cli
 
     seen = []
 
@@ -195,9 +194,9 @@ def test_kernel_samples_agree_with_ss_in_the_same_namespace(tmp_path):
                 wire=wire.spec_from("5ms", None, "5mbit"), tcp=tcpprofile.build("reno"))
     assert res.complete, res.incomplete_reason
     assert len(seen) >= 8, seen
-    an, _ = tcpgraphs_cli.load(str(out))
-    s = kstate.sender(kstate.kernel_state(an), an)
-    base = an.packets[0].ts
+    an = tcpgraphs_cli.load(str(out))
+    s = kstate.sender(tcpgraphs.kernel_state(an), an)
+    base = an.t0
     agree = 0
     missed = []
     for t0, t1, cwnd, ssthresh in seen:
@@ -333,3 +332,31 @@ def test_reno_cubic_bbr_on_shared_axes(tmp_path):
         assert f"{cc}: {cc}.pcapng" in texts, texts  # each algorithm's line, named by the kernel's own cc
     p = synack("graph", *caps, "--kind", "cwnd")
     assert p.returncode == 0 and p.stdout.count("cwnd (kernel)") == 3, p.stdout
+
+
+def test_forked_result_errors_and_no_child_left(tmp_path):
+    """The graph's second process (viz.capture.Forked): its result, its one-line error raised here,
+    and no process left either way (`synack graph` of a bad file exits with that error)."""
+    import os
+
+    from viz.capture import Forked
+    from viz.errors import SynackError
+
+    with Forked(lambda: {"segments": tuple(range(100_000))}) as f:
+        assert f.result() == {"segments": tuple(range(100_000))}
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"garbage!" * 4)
+    from viz import tcpgraphs_cli
+    f = Forked(lambda: tcpgraphs_cli.series("tsg", [str(bad)]))
+    pid = f.pid
+    with pytest.raises(SynackError, match="not a pcap or pcapng file"):
+        f.result()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    with Forked(lambda: 1 / 0) as f:
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            f.result()
+    with Forked(lambda: 1) as f:
+        pid = f.pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # closed without asking: killed and reaped

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from viz import tcp_analysis as ta
 from viz.decode import P_TCP, P_UDP, Decoded
-from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag
+from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag, TcpFrames
 
 
 # Row layout of Engine.rows(): index constants for readers.
@@ -222,6 +222,40 @@ def analyze_on_demand(cap, *, path: str = "") -> Analysis:
     packets = FramePackets(parts, engine.frames)
     info = capture_info(cap, engine.frames, path)
     return _model(info, packets, engine.streams)
+
+
+def tcp_frames(cap, *, path: str = "") -> TcpFrames:
+    """The TCP frames of a capture as the engine's columns, for the congestion and flow
+    control figures (viz.tcpgraphs), which read every frame of a stream: the same
+    numbers `analyze` puts on its Packets (the same engine), without a Packet, a
+    general decode of every frame or the socket calls' matching, so a 100,000-segment
+    transfer is read in seconds.  Frames the batch decoder does not take (SYNs,
+    options other than timestamps: SACK) are decoded whole as always, which is where
+    the SACK blocks come from.  `cap` is an open `viz.capture.Capture` (any format)."""
+    import numpy as np
+
+    from viz.vector import VectorEngine
+    engine = VectorEngine(True)
+    names = ("frame", "t", "stream", "src", "sport", "flags", "seq", "seq_raw", "ack", "len",
+             "win", "bits")
+    parts: dict[str, list] = {k: [] for k in names}
+    sack: dict[int, tuple] = {}
+    for ch in cap.chunks():
+        o = engine.chunk(ch)
+        c = o.c
+        i = np.flatnonzero(c.proto == P_TCP)
+        for k, v in zip(names, (i + c.first, o.t, o.stream, c.src, c.sport, c.flags, o.seq, c.seq,
+                                o.ack, o.length, o.win, o.bits)):
+            parts[k].append(v if k == "frame" else v[i])
+        for j, d in c.decoded.items():
+            if d.proto == "tcp" and d.options is not None and d.options.sack:
+                sack[c.first + j] = d.options.sack
+    engine.finish()
+    cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.float64 if k == "t" else np.int64)
+            for k, v in parts.items()}
+    info = capture_info(cap, engine.frames, path)
+    return TcpFrames(capture=info, streams=tuple(acc.freeze() for acc in engine.streams),
+                     t0=engine.t0 or 0.0, addr_id=engine.addrs.id, sack=sack, **cols)
 
 
 class _Part:

@@ -212,6 +212,88 @@ def forked_chunks(cap: "Capture", fn, slots: int = 2):
             os.close(fd)
 
 
+class Forked:
+    """`fn()` computed in a forked child process while the caller goes on (a figure
+    imports matplotlib while its capture is read and analysed: two CPUs, and no GIL
+    between them); `result()` waits for it.  The result comes back as a pickle in a
+    memory file; a `SynackError` is raised again here, any other failure of the child
+    as a RuntimeError with its traceback.  The child is killed and reaped however the
+    caller ends (`close()`, or use it as a context manager).  Without fork or memfd
+    `fn` runs when the result is asked for."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.pid = None
+        self.fd = None
+        if not hasattr(os, "fork") or not hasattr(os, "memfd_create"):
+            return
+        import pickle
+        self.fd = os.memfd_create("synack-result")
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            code = 1
+            try:
+                try:
+                    msg = ("ok", fn())
+                except SynackError as exc:
+                    msg = ("error", str(exc))
+                except Exception as exc:  # a bug: the parent reports it
+                    import traceback
+                    msg = ("crash", "".join(traceback.format_exception(exc)))
+                view = memoryview(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+                done = 0
+                while done < len(view):
+                    done += os.pwrite(self.fd, view[done:], done)
+                code = 0
+            except BaseException:  # Ctrl-C
+                pass
+            finally:
+                os._exit(code)
+
+    def __enter__(self) -> "Forked":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def result(self):
+        if self.fd is None:
+            return self.fn()
+        import pickle
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        size = os.fstat(self.fd).st_size
+        if status != 0 or not size:
+            raise SynackError("the reading process ended early")
+        parts, got = [], 0
+        while got < size:
+            part = os.pread(self.fd, size - got, got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        kind, value = pickle.loads(b"".join(parts))
+        self.close()
+        if kind == "error":
+            raise SynackError(value)
+        if kind == "crash":
+            raise RuntimeError("reading process failed:\n" + value)
+        return value
+
+    def close(self) -> None:
+        if self.pid is not None:
+            import signal
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 _SPOOLS: dict[str, object] = {}
 MAX_SPOOL = 2 << 30  # bytes of standard input kept for reading (`--max-spool`)
 

@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from viz.model import Analysis
+from viz.model import Analysis, TcpFrames
 
 
 class CaState(enum.IntEnum):
@@ -99,11 +99,12 @@ class KernelState:
                      and (stream is None or s.stream == stream))
 
 
-def kernel_state(an: Analysis) -> KernelState | None:
-    """The capture's recorded kernel state, or None (not a synack capture, or traced without it)."""
+def kernel_state(meta: dict, t0: float, streams) -> KernelState | None:
+    """The capture's recorded kernel state, or None (not a synack capture, or traced without it);
+    `t0`: the first frame's time, `streams`: the capture's (viz.model.Stream)."""
     ends = [(s.id, s.client.addr, s.client.port, s.server.addr, s.server.port)
-            for s in an.streams if s.proto == "tcp"]
-    return from_meta(an.capture.meta or {}, an.packets[0].ts if an.packets else 0.0, ends)
+            for s in streams if s.proto == "tcp"]
+    return from_meta(meta, t0, ends)
 
 
 def from_meta(meta: dict, t0: float, ends: list[tuple[int, str, int, str, int]]) -> KernelState | None:
@@ -131,7 +132,7 @@ def from_meta(meta: dict, t0: float, ends: list[tuple[int, str, int, str, int]])
     return KernelState(str(k.get("source", "sock_diag")), k.get("note"), int(k.get("poll_hz") or 0), tuple(out))
 
 
-def sender(ks: KernelState, an: Analysis, stream: int | None = None) -> KernelSeries | None:
+def sender(ks: KernelState, an: Analysis | TcpFrames, stream: int | None = None) -> KernelSeries | None:
     """The series of the end that sent the most data on `stream` (default: the busiest stream)."""
     tcp = [s for s in an.streams if s.proto == "tcp" and (stream is None or s.id == stream)]
     if not tcp:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 class Flag(enum.IntFlag):
@@ -196,6 +196,36 @@ class CaptureInfo:
     link_types: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)  # the tracer's synack-capture/1 metadata, {} otherwise
     truncated_at: str | None = None  # set when --partial stopped at a bad record
+
+
+@dataclass(frozen=True, slots=True)
+class TcpFrames:
+    """A capture's TCP frames as the engine's output columns (viz.vector), no Packet made:
+    what figures that read every frame of a stream (viz.tcpgraphs) draw from.
+
+    numpy int64 arrays (`t` float64), one entry per TCP frame in frame order: `seq`/`ack`
+    relative (tshark's rule), `ack` -1 without the ACK flag, `len` -1 where unknown, `win`
+    scaled, `bits` the exported analysis tags (viz.tcp_analysis.TAG_NAMES), `seq_raw` the
+    header's; `src` an address id, `addr_id` maps an address as Endpoint.addr writes it to
+    its id.  `sack`: the SACK blocks (raw edges) of the frames that carry them."""
+
+    capture: CaptureInfo
+    streams: tuple[Stream, ...]
+    t0: float  # the capture's first frame's time (epoch seconds)
+    frame: Any
+    t: Any
+    stream: Any
+    src: Any
+    sport: Any
+    flags: Any
+    seq: Any
+    seq_raw: Any
+    ack: Any
+    len: Any
+    win: Any
+    bits: Any
+    addr_id: Callable[[str], int]
+    sack: dict[int, tuple[tuple[int, int], ...]]
 
 
 @dataclass(frozen=True, slots=True)

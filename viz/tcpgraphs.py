@@ -3,29 +3,39 @@
 tcptrace and Wireshark draw these from a capture; synack also has the
 sender's kernel state (viz.kstate) recorded on the frames' clock, so the
 congestion window is the kernel's, not a guess.  Everything here is pure:
-series computed from the analysis model (SACK blocks are the decoder's, on each
-packet's options), drawn by viz.tcpgraphs_mpl.  Times are seconds since
+series computed from the engine's per-frame columns of the capture's TCP frames
+(viz.model.TcpFrames, made by viz.analysis.tcp_frames: a figure of a
+100,000-segment transfer reads every frame of its stream, so no Packet is made;
+SACK blocks are the decoder's), drawn by viz.tcpgraphs_mpl.  Times are seconds since
 the capture's first frame; sequence numbers are relative (tshark's rule).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from viz import kstate as ksmod
 from viz.errors import SynackError
-from viz.model import Analysis, Flag, Packet, Stream, Tag
+from viz.model import Flag, Stream, Tag, TcpFrames
+from viz.tcp_analysis import TAG_NAMES
 
 KINDS = ("tsg", "cwnd", "throughput", "rtt")
 STYLES = ("tcptrace", "stevens")
 RETRANS = (Tag.RETRANSMISSION, Tag.FAST_RETRANSMISSION, Tag.SPURIOUS_RETRANSMISSION)
+SYN_FIN = int(Flag.SYN | Flag.FIN)
+ACK = int(Flag.ACK)
 
 
-# --- SACK blocks (read from the frames while the analysis reads them) ---------------------
+def _bit(tag: Tag) -> int:
+    return 1 << TAG_NAMES.index(tag.value)
+
+
+RETRANS_BITS = sum(_bit(t) for t in RETRANS)
+
 
 # --- choosing what to draw -----------------------------------------------------------
 
-def data_stream(an: Analysis, sid: int | None = None) -> Stream:
+def data_stream(an: TcpFrames, sid: int | None = None) -> Stream:
     """The TCP stream to draw: --stream N, else the one that carried the most bytes."""
     tcp = [s for s in an.streams if s.proto == "tcp"]
     if sid is not None:
@@ -57,14 +67,34 @@ def parse_time(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _window(packets: Iterable[Packet], time: tuple[float, float] | None,
-            frames: tuple[int, int] | None) -> Iterator[Packet]:
-    for p in packets:
-        if time is not None and not time[0] <= p.t <= time[1]:
-            continue
-        if frames is not None and not frames[0] <= p.frame <= frames[1]:
-            continue
-        yield p
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """One stream's frames (in a time or frame window) as lists; `out`: sent by the data sender."""
+
+    frame: list
+    t: list
+    out: list
+    seq: list
+    seq_raw: list
+    ack: list  # -1: no ACK flag
+    len: list  # -1: unknown
+    win: list
+    flags: list
+    bits: list
+
+
+def _rows(an: TcpFrames, s: Stream, fwd, time: tuple[float, float] | None = None,
+          frames: tuple[int, int] | None = None) -> _Rows:
+    m = an.stream == s.id
+    if time is not None:
+        m &= (an.t >= time[0]) & (an.t <= time[1])
+    if frames is not None:
+        m &= (an.frame >= frames[0]) & (an.frame <= frames[1])
+    i = m.nonzero()[0]
+    out = (an.src[i] == an.addr_id(fwd.addr)) & (an.sport[i] == fwd.port)
+    return _Rows(an.frame[i].tolist(), an.t[i].tolist(), out.tolist(), an.seq[i].tolist(),
+                 an.seq_raw[i].tolist(), an.ack[i].tolist(), an.len[i].tolist(), an.win[i].tolist(),
+                 an.flags[i].tolist(), an.bits[i].tolist())
 
 
 def caption(meta: dict) -> str:
@@ -119,48 +149,51 @@ class Tsg:
     dup_acks: tuple[tuple[float, int], ...]
 
 
-def tsg(an: Analysis, sid: int | None = None, sack: dict | None = None, time: tuple[float, float] | None = None,
+def tsg(an: TcpFrames, sid: int | None = None, time: tuple[float, float] | None = None,
         frames: tuple[int, int] | None = None) -> Tsg:
     s = data_stream(an, sid)
     fwd = s.client if sender_is_client(s) else s.server
     seg_f, seg_t, seg_q, seg_l, seg_r = [], [], [], [], []
     ack_f, ack_t, ack_v, win_v = [], [], [], []
-    sacks, events, dups = [], [], []
+    sacks, events, dups, retrans = [], [], [], []
     isn = None
-    stream_packets = (an.packets[n - 1] for n in s.frames)
-    for p in _window(stream_packets, time, frames):
-        outgoing = p.src == fwd.addr and p.sport == fwd.port
-        if outgoing:
-            if isn is None and p.seq_raw is not None and p.seq is not None:
-                isn = (p.seq_raw - p.seq) & 0xFFFFFFFF
-            if p.len or p.flags & (Flag.SYN | Flag.FIN):
-                seg_f.append(p.frame)
-                seg_t.append(p.t)
-                seg_q.append(p.seq)
-                seg_l.append(p.len or 0)
-                seg_r.append(any(t in RETRANS for t in p.analysis))
-        elif p.flags & Flag.ACK and p.ack is not None:
-            ack_f.append(p.frame)
-            ack_t.append(p.t)
-            ack_v.append(p.ack)
-            win_v.append(p.win or 0)
-            if Tag.ZERO_WINDOW in p.analysis:
-                events.append((p.t, p.ack, "zero window"))
-            if Tag.DUP_ACK in p.analysis:
-                dups.append((p.t, p.ack))
-            for left, right in (sack or {}).get(p.frame, ()):
-                sacks.append((p.t, left, right))
+    zero, dup = _bit(Tag.ZERO_WINDOW), _bit(Tag.DUP_ACK)
+    sack = an.sack
+    r = _rows(an, s, fwd, time, frames)
+    for f, t, out, seq, raw, ack, ln, win, fl, bits in zip(r.frame, r.t, r.out, r.seq, r.seq_raw, r.ack, r.len,
+                                                          r.win, r.flags, r.bits):
+        if out:
+            if isn is None:
+                isn = (raw - seq) & 0xFFFFFFFF
+            if ln > 0 or fl & SYN_FIN:
+                seg_f.append(f)
+                seg_t.append(t)
+                seg_q.append(seq)
+                seg_l.append(ln if ln > 0 else 0)
+                seg_r.append(bool(bits & RETRANS_BITS))
+                if bits & RETRANS_BITS:
+                    retrans.append((t, seq, bits))
+        elif fl & ACK and ack >= 0:
+            ack_f.append(f)
+            ack_t.append(t)
+            ack_v.append(ack)
+            win_v.append(win)
+            if bits & zero:
+                events.append((t, ack, "zero window"))
+            if bits & dup:
+                dups.append((t, ack))
+            for left, right in sack.get(f, ()):
+                sacks.append((t, left, right))
     if isn is not None and sacks:
         sacks = [(t, (lo - isn) & 0xFFFFFFFF, (hi - isn) & 0xFFFFFFFF) for t, lo, hi in sacks]
     else:
         sacks = []
-    for i, r in enumerate(seg_r):
-        if r:
-            tag = next(t for t in an.packets[seg_f[i] - 1].analysis if t in RETRANS)
-            events.append((seg_t[i], seg_q[i], {"fast_retransmission": "fast retransmit",
-                                                 "spurious_retransmission": "spurious"}.get(tag.value, "retransmit")))
+    for t, seq, bits in retrans:
+        tag = next(x for x in RETRANS if bits & _bit(x))
+        events.append((t, seq, {"fast_retransmission": "fast retransmit",
+                                "spurious_retransmission": "spurious"}.get(tag.value, "retransmit")))
     for d in (an.capture.meta or {}).get("dropped") or ():
-        t = d.get("ts", 0) - (an.packets[0].ts if an.packets else 0)
+        t = d.get("ts", 0) - an.t0
         if (time is None or time[0] <= t <= time[1]) and seg_t:
             near = min(range(len(seg_t)), key=lambda i: abs(seg_t[i] - t))
             if abs(seg_t[near] - t) < 1e-3:
@@ -255,37 +288,41 @@ def _mss(s: Stream, client_sends: bool) -> int:
     return m
 
 
-def _losses(an: Analysis, s: Stream, fwd) -> tuple[float, ...]:
-    return tuple(p.t for p in (an.packets[n - 1] for n in s.frames)
-                 if p.src == fwd.addr and p.sport == fwd.port and any(t in RETRANS for t in p.analysis))
+def _losses(r: _Rows) -> tuple[float, ...]:
+    return tuple(t for t, out, bits in zip(r.t, r.out, r.bits) if out and bits & RETRANS_BITS)
 
 
-def estimated_inflight(an: Analysis, s: Stream, fwd) -> tuple[tuple[float, ...], tuple[int, ...]]:
+def estimated_inflight(r: _Rows) -> tuple[tuple[float, ...], tuple[int, ...]]:
     """Wireshark's tcp.analysis.bytes_in_flight at each data segment: (times, bytes)."""
     high = None
     acked = None
     ts, vals = [], []
-    for n in s.frames:
-        p = an.packets[n - 1]
-        if p.src == fwd.addr and p.sport == fwd.port:
-            if p.len and p.seq is not None:
-                end = p.seq + p.len
+    for t, out, seq, ack, ln, fl in zip(r.t, r.out, r.seq, r.ack, r.len, r.flags):
+        if out:
+            if ln > 0:
+                end = seq + ln
                 high = end if high is None or end > high else high
                 base = acked if acked is not None else 1
-                ts.append(p.t)
+                ts.append(t)
                 vals.append(high - base)
-        elif p.ack is not None and p.flags & Flag.ACK:
-            acked = p.ack if acked is None or p.ack > acked else acked
+        elif ack >= 0 and fl & ACK:
+            acked = ack if acked is None or ack > acked else acked
     return tuple(ts), tuple(vals)
 
 
-def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None,
+def kernel_state(an: TcpFrames) -> ksmod.KernelState | None:
+    """The capture's recorded kernel state (viz.kstate), or None."""
+    return ksmod.kernel_state(an.capture.meta or {}, an.t0, an.streams)
+
+
+def cwnd_series(an: TcpFrames, sid: int | None = None, time: tuple[float, float] | None = None,
                 label: str | None = None) -> CwndSeries:
     s = data_stream(an, sid)
     client_sends = sender_is_client(s)
     fwd = s.client if client_sends else s.server
     mss = _mss(s, client_sends)
-    losses = _losses(an, s, fwd)
+    r = _rows(an, s, fwd)
+    losses = _losses(r)
     cc = ((an.capture.meta or {}).get("tcp") or {}).get("cc") if isinstance((an.capture.meta or {}).get("tcp"),
                                                                           dict) else None
     name = label or (an.capture.path or "capture").rsplit("/", 1)[-1]
@@ -297,7 +334,7 @@ def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] 
         keep = [i for i, x in enumerate(t) if time[0] <= x <= time[1]]
         return tuple(t[i] for i in keep), tuple(v[i] for i in keep)
 
-    ks = ksmod.kernel_state(an)
+    ks = kernel_state(an)
     k = None
     if ks is not None:
         k = next((x for x in ks.series if x.stream == s.id and x.src == fwd.addr and x.sport == fwd.port), None)
@@ -313,19 +350,18 @@ def cwnd_series(an: Analysis, sid: int | None = None, time: tuple[float, float] 
                           clip((out_t, tuple(v / m for v in out_v))),
                           clip((rw_t, tuple(v / m for v in rw_v))), states,
                           tuple(t for t in losses if time is None or time[0] <= t <= time[1]))
-    t, v = estimated_inflight(an, s, fwd)
+    t, v = estimated_inflight(r)
     rw_t, rw_v = [], []
-    for n in s.frames:
-        p = an.packets[n - 1]
-        if not (p.src == fwd.addr and p.sport == fwd.port) and p.win is not None and p.flags & Flag.ACK:
-            rw_t.append(p.t)
-            rw_v.append(p.win / mss)
+    for x, out, win, fl in zip(r.t, r.out, r.win, r.flags):
+        if not out and fl & ACK:
+            rw_t.append(x)
+            rw_v.append(win / mss)
     return CwndSeries(name, False, mss, cc, ((), ()), ((), ()), clip((t, tuple(x / mss for x in v))),
                       clip((tuple(rw_t), tuple(rw_v))), (),
                       tuple(x for x in losses if time is None or time[0] <= x <= time[1]))
 
 
-def cwnd_figure(analyses: list[Analysis], sid: int | None = None,
+def cwnd_figure(analyses: list[TcpFrames], sid: int | None = None,
                 time: tuple[float, float] | None = None) -> CwndFigure:
     """One capture's cwnd, or several (e.g. reno, cubic, bbr) on shared axes."""
     series = []
@@ -359,28 +395,27 @@ class Rate:
     acked: tuple[float, ...]  # bit/s newly acknowledged (goodput)
 
 
-def throughput(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None,
+def throughput(an: TcpFrames, sid: int | None = None, time: tuple[float, float] | None = None,
                bins: int = 100) -> Rate:
     s = data_stream(an, sid)
     fwd = s.client if sender_is_client(s) else s.server
-    pk = [an.packets[n - 1] for n in s.frames]
-    pk = [p for p in pk if time is None or time[0] <= p.t <= time[1]]
-    if not pk:
+    r = _rows(an, s, fwd, time)
+    if not r.t:
         raise SynackError(f"{an.capture.path or 'capture'}: no frames of stream {s.id} in that time")
-    t0, t1 = pk[0].t, pk[-1].t
+    t0, t1 = r.t[0], r.t[-1]
     width = max((t1 - t0) / bins, 1e-3)
     n = int((t1 - t0) / width) + 1
     sent = [0.0] * n
     acked = [0.0] * n
     high = None
-    for p in pk:
-        i = min(int((p.t - t0) / width), n - 1)
-        if p.src == fwd.addr and p.sport == fwd.port:
-            sent[i] += (p.len or 0) * 8
-        elif p.ack is not None and p.flags & Flag.ACK:
-            if high is not None and p.ack > high:
-                acked[i] += (p.ack - high) * 8
-            high = p.ack if high is None or p.ack > high else high
+    for t, out, ack, ln, fl in zip(r.t, r.out, r.ack, r.len, r.flags):
+        i = min(int((t - t0) / width), n - 1)
+        if out:
+            sent[i] += (ln if ln > 0 else 0) * 8
+        elif ack >= 0 and fl & ACK:
+            if high is not None and ack > high:
+                acked[i] += (ack - high) * 8
+            high = ack if high is None or ack > high else high
     return Rate(f"Throughput of {fwd} (stream {s.id}, bins of {width * 1e3:.1f} ms)",
                 caption(an.capture.meta or {}), width, tuple(t0 + i * width for i in range(n)),
                 tuple(x / width for x in sent), tuple(x / width for x in acked))
@@ -396,7 +431,7 @@ class RttSeries:
     rto: tuple[tuple[float, ...], tuple[float, ...]]
 
 
-def rtt(an: Analysis, sid: int | None = None, time: tuple[float, float] | None = None) -> RttSeries:
+def rtt(an: TcpFrames, sid: int | None = None, time: tuple[float, float] | None = None) -> RttSeries:
     """Per-ACK RTT samples as tshark's tcp.analysis.ack_rtt (an ACK covering a segment sent once)."""
     s = data_stream(an, sid)
     fwd = s.client if sender_is_client(s) else s.server
@@ -404,27 +439,27 @@ def rtt(an: Analysis, sid: int | None = None, time: tuple[float, float] | None =
     pending: list[int] = []
     import bisect
     ts, vs = [], []
-    for n in s.frames:
-        p = an.packets[n - 1]
-        if p.src == fwd.addr and p.sport == fwd.port:
-            if p.len and p.seq is not None:
-                end = p.seq + p.len
+    r = _rows(an, s, fwd)
+    for t, out, seq, ack, ln, fl in zip(r.t, r.out, r.seq, r.ack, r.len, r.flags):
+        if out:
+            if ln > 0:
+                end = seq + ln
                 if end in sent:
                     sent[end] = (sent[end][0], True)
                 else:
-                    sent[end] = (p.t, False)
+                    sent[end] = (t, False)
                     bisect.insort(pending, end)
-        elif p.ack is not None and p.flags & Flag.ACK and pending:
-            i = bisect.bisect_right(pending, p.ack)
+        elif ack >= 0 and fl & ACK and pending:
+            i = bisect.bisect_right(pending, ack)
             if i:
                 covered = pending[:i]
                 del pending[:i]
                 first, retx = sent[covered[-1]]
                 if not retx and not any(sent[e][1] for e in covered) and (
-                        time is None or time[0] <= p.t <= time[1]):
-                    ts.append(p.t)
-                    vs.append(p.t - first)
-    ks = ksmod.kernel_state(an)
+                        time is None or time[0] <= t <= time[1]):
+                    ts.append(t)
+                    vs.append(t - first)
+    ks = kernel_state(an)
     srtt = rto = ((), ())
     if ks is not None:
         k = next((x for x in ks.series if x.stream == s.id and x.src == fwd.addr and x.sport == fwd.port), None)

@@ -6,36 +6,52 @@ from viz.errors import SynackError
 
 
 def load(path: str):
-    """(analysis, SACK blocks by frame) of a capture: the blocks are the decoder's (viz.decode)."""
-    from viz.analysis import analyze
+    """The capture's TCP frames as the engine's columns (viz.analysis.tcp_frames)."""
+    from viz.analysis import tcp_frames
     from viz.capture import open_capture
 
     with open_capture(path) as cap:
-        an = analyze(cap, path=path)
-    return an, {p.frame: p.options.sack for p in an.packets if p.options is not None and p.options.sack}
+        return tcp_frames(cap, path=path)
+
+
+def series(kind: str, paths: list[str], stream=None, style="tcptrace", time=None, frames=None):
+    """What the figure of `kind` draws (viz.tcpgraphs' series), from the capture files."""
+    if kind == "cwnd":
+        return tg.cwnd_figure([load(p) for p in paths], stream, time)
+    an = load(paths[0])
+    if kind == "tsg":
+        return tg.tsg(an, stream, time, frames)
+    if kind == "throughput":
+        return tg.throughput(an, stream, time)
+    if kind == "rtt":
+        return tg.rtt(an, stream, time)
+    raise SynackError(f"graph kind {kind!r}: choose from {', '.join(tg.KINDS)}")
 
 
 def figure(kind: str, paths: list[str], th, size, stream=None, style="tcptrace", time=None, frames=None):
-    """The matplotlib Figure of one kind (the API and the build call this too)."""
-    from viz import tcpgraphs_mpl as R
+    """The matplotlib Figure of one kind (the API and the build call this too).  The captures
+    are read and analysed in a second process while this one imports matplotlib (each takes
+    seconds for a 100,000-segment transfer; the series come back as a pickle)."""
+    from viz.capture import Forked
 
+    with Forked(lambda: series(kind, paths, stream, style, time, frames)) as pending:
+        from viz import tcpgraphs_mpl as R
+        import matplotlib.figure  # noqa: F401  (what drawing costs to import, done meanwhile)
+        data = pending.result()
     if kind == "cwnd":
-        return R.render_cwnd(tg.cwnd_figure([load(p)[0] for p in paths], stream, time), th, size)
-    an, sack = load(paths[0])
+        return R.render_cwnd(data, th, size)
     if kind == "tsg":
-        return R.render_tsg(tg.tsg(an, stream, sack, time, frames), th, size, style)
+        return R.render_tsg(data, th, size, style)
     if kind == "throughput":
-        return R.render_throughput(tg.throughput(an, stream, time), th, size)
-    if kind == "rtt":
-        return R.render_rtt(tg.rtt(an, stream, time), th, size)
-    raise SynackError(f"graph kind {kind!r}: choose from {', '.join(tg.KINDS)}")
+        return R.render_throughput(data, th, size)
+    return R.render_rtt(data, th, size)
 
 
 def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> str:
     """Without -o: the series as a short table (what the figure would show)."""
     lines = []
     if kind == "cwnd":
-        f = tg.cwnd_figure([load(p)[0] for p in paths], stream, time)
+        f = tg.cwnd_figure([load(p) for p in paths], stream, time)
         lines.append(f.title)
         for s in f.series:
             t, v = s.cwnd if s.recorded else s.inflight
@@ -46,9 +62,9 @@ def text(kind: str, paths: list[str], stream=None, time=None, frames=None) -> st
                 if st != "Open":
                     lines.append(f"  {a * 1e3:9.1f}-{b * 1e3:9.1f} ms  {st}")
         return "\n".join(lines) + "\n"
-    an, sack = load(paths[0])
+    an = load(paths[0])
     if kind == "tsg":
-        g = tg.tsg(an, stream, sack, time, frames)
+        g = tg.tsg(an, stream, time, frames)
         lines.append(g.title)
         lines.append(f"{len(g.seg_t)} segments ({sum(g.seg_retrans)} retransmitted), {len(g.ack_t)} ACKs, "
                      f"{len(g.sack)} SACK blocks")
