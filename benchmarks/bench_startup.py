@@ -1,6 +1,7 @@
-"""Start-up time: `synack --help`, `synack ladder --help` and `import viz, tracer`, each the median
-CPU time (user + system) of N fresh processes, beside the interpreter's own start (`python -c pass`) and tshark's
-`tshark --version` measured in the same run.  With --base DIR (a checkout of another commit, e.g.
+"""Start-up time: `synack --help`, `synack ladder --help`, `import viz, tracer` and `synack analyze` of
+the 14-frame captures/tcp-echo.pcapng (JSON and text), each the median CPU time (user + system) of N fresh
+processes, beside the interpreter's own start (`python -c pass`), `tshark --version` and `tshark -n -r` of that
+capture measured in the same run.  With --base DIR (a checkout of another commit, e.g.
 `git worktree add /tmp/base main`), the same commands from that tree, alternated with this one's.
 
     python3 benchmarks/bench_startup.py [--runs 21] [--base DIR]
@@ -22,6 +23,13 @@ COMMANDS = {
     "synack ladder --help": "import sys; sys.argv = ['synack', 'ladder', '--help']; "
                             "from tracer.cli import script; script()",
     "import viz, tracer": "import viz, tracer",
+    # issue 17: a lecture-size capture (14 frames) analysed by a cold process, goal <= 0.3 s
+    "synack analyze tcp-echo (json)": "import sys; sys.argv = ['synack', 'analyze', "
+                                      "'captures/tcp-echo.pcapng', '--format', 'json']; "
+                                      "from tracer.cli import script; script()",
+    "synack analyze tcp-echo (text)": "import sys; sys.argv = ['synack', 'analyze', "
+                                      "'captures/tcp-echo.pcapng', '--format', 'text']; "
+                                      "from tracer.cli import script; script()",
 }
 
 
@@ -44,6 +52,8 @@ def main() -> int:
         "python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ), ROOT)}
     if shutil.which("tshark"):
         jobs["tshark --version"] = (["tshark", "--version"], dict(os.environ), ROOT)
+        jobs["tshark -n -r tcp-echo"] = (["tshark", "-n", "-r", "captures/tcp-echo.pcapng"],
+                                         dict(os.environ), ROOT)
     for tree, path in trees.items():
         env = dict(os.environ, PYTHONPATH=str(path))  # before the editable install's finder
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled once, then read from .pyc

@@ -109,3 +109,26 @@ def test_ladder_and_layers_read_a_pcap_on_demand(monkeypatch):
         figures.ladder_of(figures.keywords("ladder", str(path)))
         figures.layers_text(figures.keywords("layers", str(path), frame=1))
     assert seen == ["FramePackets", "FramePackets", "tuple", "tuple"]
+
+
+def test_streams_made_when_read():
+    """A Stream (its frame list and state changes) is made when first read:
+    choosing one stream of many makes that one, and choosing from the lazy
+    streams gives what choosing from a tuple of every Stream gives."""
+    from dataclasses import replace
+
+    from viz.ladder import select_streams
+    for path in PCAPS:
+        whole, lazy = both(path)
+        if len(lazy.streams) >= 3:
+            break
+    streams = lazy.streams
+    last = streams._items[-1]
+    asked = f"{last.proto}:{last.id}"
+    chosen = select_streams(lazy, asked)
+    assert [s is not None for s in streams._made] == [False] * (len(streams) - 1) + [True]
+    assert chosen == (streams[-1],) == (whole.streams[-1],)
+    hand = replace(whole, streams=tuple(whole.streams))
+    for ask in (None, "all", asked, "0"):
+        assert select_streams(lazy, ask) == select_streams(hand, ask)
+    assert lazy.stream(last.id, last.proto) == hand.stream(last.id, last.proto)

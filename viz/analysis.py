@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from viz import tcp_analysis as ta
 from viz.decode import P_TCP, P_UDP, Decoded
-from viz.model import Analysis, CaptureInfo, Flag, Packet, Tag, TcpFrames
+from viz.model import Analysis, CaptureInfo, Flag, Packet, Streams, Tag, TcpFrames
 
 
 # Row layout of Engine.rows(): index constants for readers.
@@ -187,8 +187,9 @@ def analyze(frames: Iterable, *, path: str = "", link_types: Iterable[str] | Non
 
 
 def _model(info: CaptureInfo, packets, accs) -> Analysis:
-    """The Analysis of a capture's Packets and the engine's streams, with the socket calls attached."""
-    streams = tuple(acc.freeze() for acc in accs)
+    """The Analysis of a capture's Packets and the engine's streams (each frozen when
+    read), with the socket calls attached."""
+    streams = Streams(accs)
     calls = ()
     if info.meta.get("calls"):
         from viz.calls import attach, parse_calls

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from viz import ladder_loss as L
 from viz.errors import SynackError
-from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Tag, TcpState, flag_label
+from viz.model import Analysis, Endpoint, Flag, Packet, SocketCall, Stream, Streams, Tag, TcpState, flag_label
 from viz.options import NUMBERS, TIME_MODES
 
 
@@ -249,12 +249,14 @@ def select_streams(analysis: Analysis, stream: str | int | None = None, arp: boo
 
     ICMP conversations (viz.icmp) are drawn when asked for (`icmp:N`) or when the
     capture has no TCP or UDP; an ICMP error joins the stream of the datagram it quotes."""
-    streams = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
+    found = Streams.of(analysis.streams)  # on demand: only the streams chosen are made
+    drawable = [i for i, p in enumerate(found.protos) if p in ("tcp", "udp")]
     asked_all = stream is not None and str(stream).strip().lower() == "all"
     asked_icmp = stream is not None and not asked_all and parse_stream(str(stream))[0] == "icmp"
-    if not streams or asked_icmp:
+    streams = found if len(drawable) == len(found) else Streams.of(found[i] for i in drawable)
+    if not drawable or asked_icmp:
         from viz.icmp import conversations
-        streams += list(conversations(analysis, arp))
+        streams = Streams.of(list(streams) + list(conversations(analysis, arp)))
     if not streams:
         raise SynackError(f"{analysis.capture.path}: no TCP, UDP or ICMP conversation to draw")
     if asked_all:
@@ -262,17 +264,19 @@ def select_streams(analysis: Analysis, stream: str | int | None = None, arp: boo
     if stream is not None:
         proto, n = parse_stream(str(stream))
         for p in ((proto,) if proto else ("tcp", "udp", "icmp")):
-            for s in streams:
-                if s.proto == p and s.id == n:
-                    return (s,)
+            s = streams.find(p, n)
+            if s is not None:
+                return (s,)
         have = ", ".join(f"{s.proto}:{s.id}" for s in streams[:8]) + (" ..." if len(streams) > 8 else "")
         raise SynackError(f"{analysis.capture.path}: no stream {stream} (streams: {have})")
     ends: set[Endpoint] = set()
-    for s in streams:
-        ends |= {s.client, s.server}
-    if len(ends) <= MAX_LIFELINES:
+    for i in range(len(streams)):
+        ends.update(streams.ends(i))
+        if len(ends) > MAX_LIFELINES:
+            break
+    else:
         return tuple(streams)
-    first = min(streams, key=lambda s: s.frames[0] if s.frames else 0)
+    first = streams[min(range(len(streams)), key=streams.first_frame)]
     if first.proto == "icmp":  # as many ICMP conversations as fit, in order
         chosen: list[Stream] = []
         hosts: set[Endpoint] = set()
@@ -1432,10 +1436,10 @@ def _caption_notes(analysis, streams, seen_at, numbers, frames, role_notes, coll
         notes.append({"relative": "seq/ack relative to the ISNs", "absolute": "raw seq/ack",
                       "symbolic": "ISNs written J (client) and K (server)"}[numbers])
     notes += role_notes
-    drawable = [s for s in analysis.streams if s.proto in ("tcp", "udp")]
-    if len(streams) < len(drawable):
+    drawable = sum(p in ("tcp", "udp") for p in Streams.of(analysis.streams).protos)
+    if len(streams) < drawable:
         which = ", ".join(f"{s.id}" if s.proto == "tcp" else f"{s.proto}:{s.id}" for s in streams)
-        notes.append(f"stream {which} of {len(drawable)} drawn; --stream N, --stream all")
+        notes.append(f"stream {which} of {drawable} drawn; --stream N, --stream all")
     if frames:
         notes.append(f"frames {frames[0]}-{frames[1] if frames[1] < 1 << 60 else 'end'} only")
     if collapsed:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Iterable
 
 
 class Flag(enum.IntFlag):
@@ -189,6 +190,78 @@ class Stream:
         return f"{self.proto} {self.client} -> {self.server}"
 
 
+class Streams(Sequence):
+    """The streams of an analysis, a read-only sequence (compares equal to the
+    tuple of its Streams): each is made (`freeze()` of the engine's builder) when
+    first read and kept.  A ladder of one stream of a capture with 80,000
+    short connections reads one; `find`, `ends` and `first_frame` answer what
+    choosing a stream needs without making the rest.  `of` wraps Streams made
+    elsewhere (a hand-made `Analysis`)."""
+
+    __slots__ = ("_items", "_made", "_protos", "_index")
+
+    def __init__(self, items, made: list | None = None):
+        self._items = items  # builders with proto, id, freeze() (viz.streams.StreamAcc)
+        self._made = made if made is not None else [None] * len(items)
+        self._protos = tuple(s.proto for s in items)
+        self._index: dict[tuple[str, int], int] = {}
+        for i, s in enumerate(items):
+            self._index.setdefault((s.proto, s.id), i)
+
+    @classmethod
+    def of(cls, streams) -> "Streams":
+        if isinstance(streams, Streams):
+            return streams
+        streams = tuple(streams)
+        return cls(streams, list(streams))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        s = self._made[i]
+        if s is None:
+            s = self._made[i] = self._items[i].freeze()
+        return s
+
+    def __iter__(self):
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (Streams, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Streams({len(self)} streams)"
+
+    @property
+    def protos(self) -> tuple[str, ...]:
+        return self._protos
+
+    def find(self, proto: str, sid: int) -> "Stream | None":
+        i = self._index.get((proto, sid))
+        return None if i is None else self[i]
+
+    def ends(self, i: int) -> tuple[Endpoint, Endpoint]:
+        """(client, server) of stream i."""
+        s = self._made[i]
+        if s is not None:
+            return s.client, s.server
+        acc = self._items[i]
+        return acc.endpoint(acc.client), acc.endpoint(1 - acc.client)
+
+    def first_frame(self, i: int) -> int:
+        s = self._made[i]
+        frames = s.frames if s is not None else self._items[i].frames
+        return frames[0] if len(frames) else 0
+
+
 @dataclass(frozen=True, slots=True)
 class CaptureInfo:
     path: str
@@ -232,14 +305,14 @@ class TcpFrames:
 class Analysis:
     capture: CaptureInfo
     packets: Sequence[Packet]  # a tuple, or packets made on demand (viz.analysis.FramePackets)
-    streams: tuple[Stream, ...]
+    streams: Sequence[Stream]  # a tuple, or Streams made when read (viz.model.Streams)
     calls: tuple[SocketCall, ...] = ()
 
     def stream(self, sid: int, proto: str = "tcp") -> Stream:
-        for s in self.streams:
-            if s.id == sid and s.proto == proto:
-                return s
-        raise KeyError(sid)
+        s = Streams.of(self.streams).find(proto, sid)
+        if s is None:
+            raise KeyError(sid)
+        return s
 
     def packet(self, frame: int) -> Packet:
         return self.packets[frame - 1]
