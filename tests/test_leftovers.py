@@ -52,11 +52,14 @@ def what_is_left(pid: int) -> dict[str, list[str]]:
     tag = f"synack-{pid}-"
     run = f"synack-run-{pid}-"
     procs = []
-    for env in glob.glob("/proc/[0-9]*/environ"):
+    for proc in glob.glob("/proc/[0-9]*"):
         try:
-            with open(env, "rb") as f:
-                if f"/{run}".encode() in f.read():
-                    procs.append(_described(env.split("/")[2]))
+            seen = b""
+            for part in ("environ", "cmdline"):  # programs by their variables, the kstate sampler by its argv
+                with open(f"{proc}/{part}", "rb") as f:
+                    seen += f.read()
+            if f"/{run}".encode() in seen:
+                procs.append(_described(proc.split("/")[2]))
         except OSError:
             pass
     return {
@@ -68,8 +71,9 @@ def what_is_left(pid: int) -> dict[str, list[str]]:
     }
 
 
-def killed_trace(tmp_path, port: int) -> int:
-    """A trace SIGKILLed while its programs run: returns the dead tracer's pid."""
+def killed_trace(tmp_path, port: int, while_running=None) -> int:
+    """A trace SIGKILLed while its programs run: returns the dead tracer's pid;
+    `while_running(pid)` is called just before the kill."""
     d = tempfile.mkdtemp(prefix="synack-progs-")
     os.chmod(d, 0o777)
     flag = os.path.join(d, "started")
@@ -90,6 +94,8 @@ def killed_trace(tmp_path, port: int) -> int:
     while not os.path.exists(flag):
         assert time.monotonic() < deadline and p.poll() is None
         time.sleep(0.02)
+    if while_running:
+        while_running(p.pid)
     p.send_signal(signal.SIGKILL)
     p.wait()
     subprocess.run(["rm", "-rf", d])
@@ -106,6 +112,40 @@ def test_the_next_trace_removes_what_a_sigkilled_trace_left(tmp_path):
     assert "leftovers of traces that were killed" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert what_is_left(pid) == {"netns": [], "etc_netns": [], "run_dirs": [], "processes": []}
     assert not (tmp_path / "k.pcapng").exists() and not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def samplers_of(pid: int) -> list[int]:
+    """The kstate sampler processes a trace (pid) started, by the run directory in their argv."""
+    found = []
+    for proc in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(f"{proc}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"kstate.py") for a in argv) and f"/synack-run-{pid}-".encode() in b" ".join(argv):
+            found.append(int(proc.split("/")[2]))
+    return found
+
+
+def test_a_sigkilled_traces_sampler_ends_itself(tmp_path):
+    """The sampler runs in a session of its own, so the kill of its trace does not reach it; it
+    notices its parent is gone, writes what it has, removes its tracefs instance and exits."""
+    seen = []
+
+    def watch(pid):  # the sampler, seen while the trace still runs
+        seen.extend(samplers_of(pid))
+    pid = killed_trace(tmp_path, 5203, while_running=watch)
+    assert seen, "the trace started no kstate sampler"
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{s}") for s in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [s for s in seen if os.path.exists(f"/proc/{s}")], "the sampler outlived its trace"
+    tracefs = "/sys/kernel/tracing/instances"
+    if os.path.isdir(tracefs):
+        assert not [n for n in os.listdir(tracefs) if n in {f"synack-kstate-{s}" for s in seen}]
+    synack("cleanup")
+    assert what_is_left(pid) == {"netns": [], "etc_netns": [], "run_dirs": [], "processes": []}
 
 
 def test_synack_cleanup_lists_what_it_removed(tmp_path):

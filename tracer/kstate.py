@@ -521,6 +521,13 @@ def main(argv: list[str]) -> int:
     os.nice(5)  # when the CPUs are short, the programs keep them and the samples thin out
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tracer = os.getppid()
+
+    def orphaned() -> None:  # a SIGKILLed trace cannot stop its sampler (its own session): it stops itself
+        while not stop.wait(0.25):
+            if os.getppid() != tracer:
+                stop.set()
+    threading.Thread(target=orphaned, daemon=True).start()
 
     def ready() -> None:
         sys.stdout.write("ready\n")
@@ -535,8 +542,11 @@ def main(argv: list[str]) -> int:
     with open(tmp, "wb") as f:  # marshal: the same interpreter reads it; json's import costs ~10 ms of CPU
         marshal.dump(result, f)
     os.replace(tmp, out)
-    sys.stdout.write("done\n")  # the tracer reads the file now; the instance goes meanwhile
-    sys.stdout.flush()
+    try:
+        sys.stdout.write("done\n")  # the tracer reads the file now; the instance goes meanwhile
+        sys.stdout.flush()
+    except OSError:  # no tracer left to read it
+        pass
     if cleanup:
         cleanup()
     return 0

@@ -78,9 +78,11 @@ def _processes_in(inodes: set[int], run_dirs: set[str]) -> list[int]:
                 found.append(int(entry))
                 continue
             if run_dirs:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    env = f.read()
-                if any(d.encode() in env for d in run_dirs):
+                seen = b""
+                for part in ("environ", "cmdline"):  # a program's SYNACK_* variables; the sampler's argv
+                    with open(f"/proc/{entry}/{part}", "rb") as f:
+                        seen += f.read()
+                if any(d.encode() in seen for d in run_dirs):
                     found.append(int(entry))
         except OSError:
             continue
