@@ -90,7 +90,11 @@ def run_scenario(ns, tmp_path, name, timeout=30, **options) -> Run:
         assert server.returncode == 0, f"{name} server failed: {server.stderr}"
     recs = records()
     for r in recs:
-        assert set(r) == {"ts", "host", "pid", "fd", "call", "phase", "args", "result", "error"}
+        accepted = r["call"] == "accept" and r["phase"] == "return" and not r["error"]
+        assert set(r) == {"ts", "host", "pid", "fd", "call", "phase", "args", "result", "error",
+                          *(["new_fd"] if accepted else [])}  # accept's return names the new socket
+        if accepted:
+            assert isinstance(r["new_fd"], int) and r["new_fd"] >= 0
     return Run(client, server, recs)
 
 
