@@ -193,3 +193,21 @@ def test_tcp_header_cut_by_the_snap_length(tmp_path):
     p = json.loads(_export(cap, True))["packets"][0]
     assert (p["sport"], p["dport"], p["seq"], p["ack"], p["len"], p["win"]) == (1, 2, None, None, None, None)
     assert p["notes"] == ["TCP header cut short (10 of 20 bytes)"]
+
+
+def test_udp_header_cut_by_the_snap_length(tmp_path):
+    """A frame whose snap length ends inside the UDP header (1 of 8 bytes), as the fuzz test
+    found: no traceback, and both renderers give the same line with the ports it has."""
+    import json
+    import struct
+
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    raw = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="192.0.2.1", dst="192.0.2.2")
+                / UDP(sport=1, dport=2) / (b"x" * 30))
+    cap = tmp_path / "cut.pcap"
+    cap.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 35, 1)
+                    + struct.pack("<IIII", 1, 0, 35, len(raw)) + raw[:35])
+    assert _export(cap, True) == _export(cap, False)
+    p = json.loads(_export(cap, True))["packets"][0]
+    assert p["proto"] != "udp" or (p["sport"], p["dport"]) == (None, None)

@@ -189,8 +189,8 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
     tcp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %s, '
                '"dst": "%s", "dport": %s, "stream": %d, "flags": %s, "seq": %s, "ack": %s, '
                '"len": %s, "win": %s, "analysis": %s')
-    udp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
-               '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
+    udp_fmt = ('    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %s, '
+               '"dst": "%s", "dport": %s, "stream": %d, "flags": [], "seq": null, "ack": null, '
                '"len": %s, "win": null, "analysis": []')
     other_fmt = ('    {"frame": %d, "t": %.9f, "proto": "%s", "src": %s, "sport": null, '
                  '"dst": %s, "dport": null, "stream": null, "flags": [], "seq": null, '
@@ -208,7 +208,8 @@ def write_json(write: Callable[[str], object], frames: Iterable, *, path: str = 
                               "null" if seq is None else seq, "null" if ack is None else ack,
                               "null" if length is None else length, "null" if win is None else win, tags)
         elif proto == "udp":
-            line = udp_fmt % (n, t, src, sport, dst, dport, stream,
+            line = udp_fmt % (n, t, src, "null" if sport is None or sport < 0 else sport, dst,
+                              "null" if dport is None or dport < 0 else dport, stream,
                               "null" if length is None else length)
         else:
             line = other_fmt % (n, t, proto, "null" if src is None else '"%s"' % src,

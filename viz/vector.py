@@ -208,8 +208,8 @@ def _fill(c: Cols, i: int, d: Decoded, addrs: _Addrs) -> None:
         c.proto[i] = P_UDP
         c.src[i] = addrs.id(d.src)
         c.dst[i] = addrs.id(d.dst)
-        c.sport[i] = d.sport
-        c.dport[i] = d.dport
+        c.sport[i] = -1 if d.sport is None else d.sport  # a header cut short by the snap length
+        c.dport[i] = -1 if d.dport is None else d.dport
         c.flags[i] = 0
         c.length[i] = -1 if d.udp_len is None else d.udp_len
     else:
@@ -517,8 +517,8 @@ class Prepare:
 TCP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "tcp", "src": "%s", "sport": %s, '
            '"dst": "%s", "dport": %s, "stream": %d, "flags": %s, "seq": %s, "ack": %s, '
            '"len": %s, "win": %s, "analysis": %s')
-UDP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %d, '
-           '"dst": "%s", "dport": %d, "stream": %d, "flags": [], "seq": null, "ack": null, '
+UDP_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "udp", "src": "%s", "sport": %s, '
+           '"dst": "%s", "dport": %s, "stream": %d, "flags": [], "seq": null, "ack": null, '
            '"len": %s, "win": null, "analysis": []')
 OTHER_FMT = (',\n    {"frame": %d, "t": %.9f, "proto": "%s", "src": %s, "sport": null, '
              '"dst": %s, "dport": null, "stream": null, "flags": [], "seq": null, '
@@ -783,7 +783,8 @@ class JsonRows:
         elif p == P_UDP:
             src, dst = A.str(int(c.src[j])), A.str(int(c.dst[j]))
             ln = int(o.length[j])
-            line = UDP_FMT % (n, t, src, int(c.sport[j]), dst, int(c.dport[j]), int(o.stream[j]),
+            sp, dp = int(c.sport[j]), int(c.dport[j])
+            line = UDP_FMT % (n, t, src, "null" if sp < 0 else sp, dst, "null" if dp < 0 else dp, int(o.stream[j]),
                               "null" if ln < 0 else ln)
         else:
             line = OTHER_FMT % (n, t, d.proto, "null" if d.src is None else '"%s"' % d.src,
